@@ -1,1 +1,44 @@
-//! TODO
+//! The C ABI: the only unsafe code in the crate. It marshals pointers and lengths into
+//! Rust values, calls the safe modules, and hands results back in a `crmh_buf`.
+//!
+//! Conventions (rustls-ffi style): every function is `crmh_*`, returns `crmh_result`
+//! (`CRMH_RESULT_OK` = 0), takes inputs as `(const char *ptr, size_t len)` (a NULL pointer
+//! is accepted only with a zero length), writes its output only on success, never unwinds
+//! into C (a panic becomes `CRMH_RESULT_PANIC`), and leaves a sanitized reason in
+//! `crmh_last_error()` on failure.
+#![allow(unsafe_code)]
+#![allow(non_camel_case_types)]
+
+#[macro_use]
+mod panic;
+#[macro_use]
+mod input;
+mod buf;
+mod crm;
+mod decide;
+mod keys;
+mod last_error;
+mod result;
+mod webhook;
+
+pub use buf::{crmh_buf, crmh_buf_free};
+pub use crm::{
+    crmh_crm_change_tags, crmh_crm_fetch_contact, crmh_crm_find_contact, crmh_crm_list_schema,
+    crmh_crm_write_field,
+};
+pub use decide::{crmh_diff_fields, crmh_diff_tags, crmh_lock_decide, crmh_plan};
+pub use keys::{crmh_key_generate, crmh_key_verify};
+pub use last_error::{crmh_last_error, crmh_last_retry_after};
+pub use panic::crmh_selftest_panic;
+pub use result::crmh_result;
+pub use webhook::{crmh_request_parse, crmh_webhook_accept};
+
+use std::ffi::c_char;
+
+/// The library version, equal to `Cargo.toml`'s. Hosts compare it with the version they
+/// were written for before making any other call. The string is static: never free it.
+#[no_mangle]
+pub extern "C" fn crmh_abi_version() -> *const c_char {
+    static VERSION_NUL: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
+    VERSION_NUL.as_ptr().cast()
+}

@@ -1,0 +1,87 @@
+//! CRM calls. The host passes the CRM configuration (with credentials) on every call; the
+//! library keeps only in-memory caches (tag names, rate-limit buckets), never credentials.
+
+use std::ffi::c_char;
+
+use super::buf::crmh_buf;
+use super::input::{finish, out_ptr, text};
+use super::result::crmh_result;
+use crate::crm::client;
+
+/// Load a contact -> normalized Contact JSON.
+#[no_mangle]
+pub extern "C" fn crmh_crm_fetch_contact(
+    config: *const c_char,
+    config_len: usize,
+    contact_id: *const c_char,
+    contact_id_len: usize,
+    out: *mut crmh_buf,
+) -> crmh_result {
+    ffi_boundary!({
+        let out = try_input!(out_ptr(out));
+        let config = try_input!(text(config, config_len, "config"));
+        let contact_id = try_input!(text(contact_id, contact_id_len, "contact ID"));
+        finish(out, client::fetch_contact_json(config, contact_id))
+    })
+}
+
+/// Find a contact by email -> `{"contact_id":"42"}` or `{"contact_id":null}`.
+#[no_mangle]
+pub extern "C" fn crmh_crm_find_contact(
+    config: *const c_char,
+    config_len: usize,
+    email: *const c_char,
+    email_len: usize,
+    out: *mut crmh_buf,
+) -> crmh_result {
+    ffi_boundary!({
+        let out = try_input!(out_ptr(out));
+        let config = try_input!(text(config, config_len, "config"));
+        let email = try_input!(text(email, email_len, "email"));
+        finish(out, client::find_contact_json(config, email))
+    })
+}
+
+/// Write one field: `{"contact_id":"42","field":"9","value":"..."}` -> `{"ok":true}`.
+#[no_mangle]
+pub extern "C" fn crmh_crm_write_field(
+    config: *const c_char,
+    config_len: usize,
+    json: *const c_char,
+    len: usize,
+    out: *mut crmh_buf,
+) -> crmh_result {
+    ffi_boundary!({
+        let out = try_input!(out_ptr(out));
+        let config = try_input!(text(config, config_len, "config"));
+        let json = try_input!(text(json, len, "input"));
+        finish(out, client::write_field_json(config, json))
+    })
+}
+
+/// Add and remove tags by name: `{"contact_id":"42","add":[..],"remove":[..]}` -> `{"ok":true}`.
+#[no_mangle]
+pub extern "C" fn crmh_crm_change_tags(
+    config: *const c_char,
+    config_len: usize,
+    json: *const c_char,
+    len: usize,
+    out: *mut crmh_buf,
+) -> crmh_result {
+    ffi_boundary!({
+        let out = try_input!(out_ptr(out));
+        let config = try_input!(text(config, config_len, "config"));
+        let json = try_input!(text(json, len, "input"));
+        finish(out, client::change_tags_json(config, json))
+    })
+}
+
+/// The account's tags and fields, for the settings screen: `{"tags":[..],"fields":[..]}`.
+#[no_mangle]
+pub extern "C" fn crmh_crm_list_schema(config: *const c_char, config_len: usize, out: *mut crmh_buf) -> crmh_result {
+    ffi_boundary!({
+        let out = try_input!(out_ptr(out));
+        let config = try_input!(text(config, config_len, "config"));
+        finish(out, client::list_schema_json(config))
+    })
+}

@@ -1,0 +1,72 @@
+//! Pure decisions, JSON in and JSON out: tag and field diffs, locks, the plan.
+
+use std::ffi::c_char;
+
+use serde::Deserialize;
+
+use super::buf::crmh_buf;
+use super::input::{finish, out_ptr, text};
+use super::result::crmh_result;
+use crate::error::{Error, Result};
+
+fn parse<'a, T: Deserialize<'a>>(json: &'a str) -> Result<T> {
+    serde_json::from_str(json).map_err(|e| Error::from_json(&e))
+}
+
+fn render<T: serde::Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| Error::from_json(&e))
+}
+
+#[derive(Deserialize)]
+struct TagDiffInput {
+    current: Vec<String>,
+    incoming: Vec<String>,
+}
+
+/// `{"current":[names],"incoming":[names]}` -> `{"added":[..],"removed":[..],"kept":[..]}`.
+#[no_mangle]
+pub extern "C" fn crmh_diff_tags(json: *const c_char, len: usize, out: *mut crmh_buf) -> crmh_result {
+    ffi_boundary!({
+        let out = try_input!(out_ptr(out));
+        let json = try_input!(text(json, len, "input"));
+        let result = parse::<TagDiffInput>(json)
+            .and_then(|input| render(&crate::diff::diff_tags(&input.current, &input.incoming)));
+        finish(out, result)
+    })
+}
+
+/// `{"current":{..},"contact":{..},"field_map":[..],"meta_denylist":[..]}` ->
+/// `{"set":{..},"cleared":[..],"unchanged":[..],"refused":[..]}`.
+#[no_mangle]
+pub extern "C" fn crmh_diff_fields(json: *const c_char, len: usize, out: *mut crmh_buf) -> crmh_result {
+    ffi_boundary!({
+        let out = try_input!(out_ptr(out));
+        let json = try_input!(text(json, len, "input"));
+        let result = parse::<crate::diff::FieldDiffInput>(json)
+            .and_then(|input| render(&crate::diff::diff_fields(&input)));
+        finish(out, result)
+    })
+}
+
+/// Lock decisions (loopback window, duplicate in flight, retry schedule); see lock.rs.
+#[no_mangle]
+pub extern "C" fn crmh_lock_decide(json: *const c_char, len: usize, out: *mut crmh_buf) -> crmh_result {
+    ffi_boundary!({
+        let out = try_input!(out_ptr(out));
+        let json = try_input!(text(json, len, "input"));
+        finish(out, crate::lock::decide(json))
+    })
+}
+
+/// Request + contact + current user + settings -> the ordered operations to apply.
+/// A strong password is generated here in case the plan creates a user.
+#[no_mangle]
+pub extern "C" fn crmh_plan(json: *const c_char, len: usize, out: *mut crmh_buf) -> crmh_result {
+    ffi_boundary!({
+        let out = try_input!(out_ptr(out));
+        let json = try_input!(text(json, len, "input"));
+        let result = crate::auth::generate_password(24)
+            .and_then(|password| crate::plan::plan_json(json, &password));
+        finish(out, result)
+    })
+}
