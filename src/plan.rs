@@ -1,1 +1,433 @@
-//! TODO
+//! Request + CRM contact + current WordPress user + settings -> the ordered operations the
+//! PHP shim applies with WordPress APIs. "Rust decides; PHP does."
+//!
+//! Pure: the generated password is passed in (the FFI layer draws it from the OS random
+//! source), so a plan is a function of its inputs and every rule is unit-tested here.
+//! Nothing in a plan is secret except `create_user.user_pass`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::contact::{Contact, Tag};
+use crate::diff::{self, php_json, FieldDiffInput};
+use crate::error::{Error, Result};
+use crate::request::{Action, WebhookRequest};
+use crate::settings::Settings;
+
+pub mod login;
+pub mod roles;
+
+/// Meta key of the user's CRM contact ID (written by `set_contact_id`).
+pub const CONTACT_ID_META_KEY: &str = "crmhooks_contact_id";
+
+/// WordPress user fields that `create_user` / `update_user` carry instead of meta.
+const CORE_FIELDS: [&str; 3] = ["user_email", "first_name", "last_name"];
+/// Mapped only to give a new user its login and password.
+const CREATION_ONLY_FIELDS: [&str; 2] = ["user_login", "user_pass"];
+
+/// The WordPress user as the shim reads it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct UserState {
+    pub id: u64,
+    pub user_login: String,
+    pub user_email: String,
+    pub first_name: String,
+    pub last_name: String,
+    #[serde(deserialize_with = "php_json::list")]
+    pub roles: Vec<String>,
+    #[serde(deserialize_with = "php_json::list")]
+    pub tags: Vec<Tag>,
+    #[serde(deserialize_with = "php_json::string_map")]
+    pub meta: BTreeMap<String, String>,
+}
+
+/// `crmh_plan` input.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanInput {
+    pub request: WebhookRequest,
+    pub contact: Contact,
+    #[serde(default)]
+    pub user: Option<UserState>,
+    #[serde(default)]
+    pub settings: Settings,
+}
+
+/// A password that stays out of `Debug` output (logs, panics); serialized as a plain string.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(transparent)]
+pub struct Password(pub String);
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(<redacted>)")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SkipReason {
+    /// update/update_tags for a contact with no WordPress user.
+    NoUser,
+    /// add for a contact without a usable email.
+    InvalidEmail,
+    /// add with neither a mapped nor a generated password.
+    NoPassword,
+}
+
+/// One step for the shim, applied in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Op {
+    /// The shim appends 2, 3, .. to `user_login` while it is taken.
+    CreateUser {
+        user_login: String,
+        user_email: String,
+        user_pass: Password,
+        password_generated: bool,
+        first_name: String,
+        last_name: String,
+        role: String,
+    },
+    /// Only the fields that change: `user_email`, `first_name`, `last_name`.
+    UpdateUser {
+        fields: BTreeMap<String, String>,
+    },
+    SetRole {
+        role: String,
+    },
+    SetMeta {
+        key: String,
+        value: String,
+    },
+    DeleteMeta {
+        key: String,
+    },
+    /// `tags` is the complete new list; `added`/`removed` are names for hooks and logs.
+    SetTags {
+        tags: Vec<Tag>,
+        added: Vec<String>,
+        removed: Vec<String>,
+    },
+    SetContactId {
+        contact_id: String,
+    },
+    SendNotification,
+    /// Write the created user's password to this CRM field.
+    ReturnPassword {
+        field: String,
+    },
+    Skip {
+        reason: SkipReason,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoticeLevel {
+    Info,
+    Warning,
+}
+
+/// Something the admin should see in the log. Messages are fixed text (plus a mapped meta
+/// key the admin configured); they never carry request values, contact data or secrets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notice {
+    pub level: NoticeLevel,
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    pub action: Action,
+    pub ops: Vec<Op>,
+    pub notices: Vec<Notice>,
+}
+
+/// Plan the changes for one webhook. `generated_password` is used only when a user is
+/// created and no non-empty CRM field is mapped to `user_pass`.
+pub fn plan(input: &PlanInput, generated_password: &str) -> Plan {
+    let mut planner = Planner { input, ops: Vec::new(), notices: Vec::new() };
+    match (input.request.action, &input.user) {
+        (Action::Test, _) => {}
+        (Action::UpdateTags | Action::Update, None) => planner.ops.push(Op::Skip { reason: SkipReason::NoUser }),
+        (Action::UpdateTags, Some(user)) => planner.sync_tags(user),
+        // `add` for an existing user updates it: never a duplicate account.
+        (Action::Update | Action::Add, Some(user)) => planner.update_user(user),
+        (Action::Add, None) => planner.create_user(generated_password),
+    }
+    Plan { action: input.request.action, ops: planner.ops, notices: planner.notices }
+}
+
+/// JSON entry point for `crmh_plan`: a `PlanInput` in, a `Plan` out.
+pub fn plan_json(json: &str, generated_password: &str) -> Result<String> {
+    let input: PlanInput = serde_json::from_str(json).map_err(|e| Error::from_json(&e))?;
+    serde_json::to_string(&plan(&input, generated_password)).map_err(|e| Error::from_json(&e))
+}
+
+struct Planner<'a> {
+    input: &'a PlanInput,
+    ops: Vec<Op>,
+    notices: Vec<Notice>,
+}
+
+impl<'a> Planner<'a> {
+    fn settings(&self) -> &'a Settings {
+        &self.input.settings
+    }
+
+    fn contact(&self) -> &'a Contact {
+        &self.input.contact
+    }
+
+    fn warn(&mut self, code: &str, message: impl Into<String>) {
+        self.notices.push(Notice { level: NoticeLevel::Warning, code: code.into(), message: message.into() });
+    }
+
+    /// add, no user yet: create_user, set_contact_id, set_meta.., set_tags, send_notification,
+    /// return_password.
+    fn create_user(&mut self, generated_password: &str) {
+        let email = self.core_value("user_email");
+        if !login::is_valid_email(&email) {
+            self.warn("invalid_email", "the contact has no valid email address; no user was created");
+            self.ops.push(Op::Skip { reason: SkipReason::InvalidEmail });
+            return;
+        }
+        let first_name = self.core_value("first_name");
+        let last_name = self.core_value("last_name");
+        let user_login = self.new_user_login(&email, &first_name, &last_name);
+
+        let mapped_password = self.mapped_value("user_pass").filter(|p| !p.trim().is_empty());
+        let password_generated = mapped_password.is_none();
+        let user_pass = mapped_password.unwrap_or_else(|| generated_password.to_string());
+        if user_pass.is_empty() {
+            self.warn("no_password", "no password was available; no user was created");
+            self.ops.push(Op::Skip { reason: SkipReason::NoPassword });
+            return;
+        }
+
+        let role = self.role_for_new_user();
+        self.ops.push(Op::CreateUser {
+            user_login,
+            user_email: email,
+            user_pass: Password(user_pass),
+            password_generated,
+            first_name,
+            last_name,
+            role,
+        });
+        if !self.contact().id.is_empty() {
+            self.ops.push(Op::SetContactId { contact_id: self.contact().id.clone() });
+        }
+        self.sync_meta(&BTreeMap::new());
+        self.sync_tag_list(&[]);
+        if self.input.request.send_notification {
+            self.ops.push(Op::SendNotification);
+        }
+        let field = self.settings().password_field.trim().to_string();
+        if self.settings().return_password && password_generated && !field.is_empty() {
+            self.ops.push(Op::ReturnPassword { field });
+        }
+    }
+
+    /// update (or add for an existing user): update_user, set_role, meta, set_contact_id,
+    /// set_tags. Tags go last so tag hooks see the updated user.
+    fn update_user(&mut self, user: &UserState) {
+        let privileged = roles::user_is_privileged(&user.roles, self.settings());
+        self.update_core_fields(user, privileged);
+        self.update_role(user, privileged);
+        self.sync_meta(&user.meta);
+        let contact_id = &self.contact().id;
+        if !contact_id.is_empty() && user.meta.get(CONTACT_ID_META_KEY) != Some(contact_id) {
+            self.ops.push(Op::SetContactId { contact_id: contact_id.clone() });
+        }
+        self.sync_tags(user);
+    }
+
+    /// Email and names follow the CRM, but an empty CRM value never wipes a WordPress value,
+    /// an invalid email is never written, and a privileged user's email is never changed
+    /// (a password reset to a new address would hand over the account).
+    fn update_core_fields(&mut self, user: &UserState, privileged: bool) {
+        let mut fields = BTreeMap::new();
+        let email = self.core_value("user_email");
+        if !email.is_empty() && !email.eq_ignore_ascii_case(user.user_email.trim()) {
+            if !login::is_valid_email(&email) {
+                self.warn("invalid_email", "the contact's email address is not valid; the user's email was kept");
+            } else if privileged {
+                self.warn("user_privileged", "the user has a privileged role; the user's email was kept");
+            } else {
+                fields.insert("user_email".to_string(), email);
+            }
+        }
+        for (key, current) in [("first_name", &user.first_name), ("last_name", &user.last_name)] {
+            let value = self.core_value(key);
+            if !value.is_empty() && value != current.trim() {
+                fields.insert(key.to_string(), value);
+            }
+        }
+        if !fields.is_empty() {
+            self.ops.push(Op::UpdateUser { fields });
+        }
+    }
+
+    /// An existing user's role changes only when the request names an allowed role; a refused
+    /// role leaves the current one (no fallback to the default), and a privileged user's role
+    /// is never changed by a webhook.
+    fn update_role(&mut self, user: &UserState, privileged: bool) {
+        let Some(requested) = self.requested_role() else {
+            return;
+        };
+        if privileged {
+            self.warn("user_privileged", "the user has a privileged role; the role was not changed");
+            return;
+        }
+        match roles::resolve_requested_role(&requested, self.settings()) {
+            Ok(slug) => {
+                if user.roles.len() != 1 || user.roles.first() != Some(&slug) {
+                    self.ops.push(Op::SetRole { role: slug });
+                }
+            }
+            Err(refusal) => self.warn(refusal.code(), refusal_message(refusal, "the user's role was not changed")),
+        }
+    }
+
+    fn role_for_new_user(&mut self) -> String {
+        if let Some(requested) = self.requested_role() {
+            match roles::resolve_requested_role(&requested, self.settings()) {
+                Ok(slug) => return slug,
+                Err(refusal) => self.warn(refusal.code(), refusal_message(refusal, "the default role was used")),
+            }
+        }
+        match roles::valid_default_role(self.settings()) {
+            Some(slug) => slug,
+            None => {
+                self.warn(
+                    "default_role_invalid",
+                    "the default role is not registered or is privileged; subscriber was used",
+                );
+                roles::FALLBACK_ROLE.to_string()
+            }
+        }
+    }
+
+    fn requested_role(&self) -> Option<String> {
+        self.input.request.role.as_deref().map(str::trim).filter(|r| !r.is_empty()).map(str::to_string)
+    }
+
+    /// The login mapped from the CRM when it is one WordPress stores unchanged, else one made
+    /// by the site's username format.
+    fn new_user_login(&mut self, email: &str, first_name: &str, last_name: &str) -> String {
+        if let Some(mapped) = self.mapped_value("user_login") {
+            let mapped = mapped.trim();
+            if login::is_valid_login(mapped) {
+                return mapped.to_string();
+            }
+            if !mapped.is_empty() {
+                self.warn("login_invalid", "the mapped username is not a valid WordPress login; one was generated");
+            }
+        }
+        login::generated_login(self.settings().username_format, email, first_name, last_name)
+    }
+
+    /// set_meta / delete_meta for mapped fields other than core and creation-only ones, with a
+    /// notice per protected key.
+    fn sync_meta(&mut self, current: &BTreeMap<String, String>) {
+        let field_map =
+            self.settings().field_map.iter().filter(|m| !is_core_or_creation_key(&m.wp_key)).cloned().collect();
+        let diff = diff::diff_fields(&FieldDiffInput {
+            current: current.clone(),
+            contact: self.contact().clone(),
+            field_map,
+            meta_denylist: self.settings().meta_denylist.clone(),
+        });
+        for (key, value) in diff.set {
+            self.ops.push(Op::SetMeta { key, value });
+        }
+        for key in diff.cleared {
+            self.ops.push(Op::DeleteMeta { key });
+        }
+        for key in diff.refused {
+            let message = format!("mapped meta key {} is protected; it was not written", printable_key(&key));
+            self.warn("meta_refused", message);
+        }
+    }
+
+    fn sync_tags(&mut self, user: &UserState) {
+        let current: Vec<String> = user.tags.iter().map(|t| t.name.clone()).collect();
+        self.sync_tag_list(&current);
+    }
+
+    /// set_tags with the contact's full tag list, only when a tag is added or removed.
+    fn sync_tag_list(&mut self, current: &[String]) {
+        let tag_diff = diff::diff_tags(current, &self.contact().tag_names());
+        if tag_diff.is_unchanged() {
+            return;
+        }
+        self.ops.push(Op::SetTags {
+            tags: clean_tags(&self.contact().tags),
+            added: tag_diff.added,
+            removed: tag_diff.removed,
+        });
+    }
+
+    /// Value of the CRM field mapped to this WordPress key, if the contact carries it.
+    fn mapped_value(&self, wp_key: &str) -> Option<String> {
+        self.settings()
+            .field_map
+            .iter()
+            .filter(|m| m.wp_key.trim().eq_ignore_ascii_case(wp_key))
+            .find_map(|m| self.contact().field(&m.crm_key))
+            .map(str::to_string)
+    }
+
+    /// A core field, trimmed: from a mapping when one is set and present, else the contact's
+    /// standard field.
+    fn core_value(&self, wp_key: &str) -> String {
+        let standard = match wp_key {
+            "user_email" => &self.contact().email,
+            "first_name" => &self.contact().first_name,
+            _ => &self.contact().last_name,
+        };
+        self.mapped_value(wp_key).unwrap_or_else(|| standard.clone()).trim().to_string()
+    }
+}
+
+fn is_core_or_creation_key(wp_key: &str) -> bool {
+    let key = wp_key.trim();
+    CORE_FIELDS.iter().chain(CREATION_ONLY_FIELDS.iter()).any(|k| k.eq_ignore_ascii_case(key))
+}
+
+fn refusal_message(refusal: roles::RoleRefusal, outcome: &str) -> String {
+    let why = match refusal {
+        roles::RoleRefusal::Unknown => "the requested role is not registered",
+        roles::RoleRefusal::Privileged => "the requested role is privileged and is never granted by a webhook",
+        roles::RoleRefusal::NotAllowed => "the requested role is not in the role allowlist",
+    };
+    format!("{why}; {outcome}")
+}
+
+/// The key as typed when it is short printable ASCII, else a placeholder (a key refused for
+/// control characters must not reach a log as is).
+fn printable_key(key: &str) -> String {
+    if !key.is_empty() && key.len() <= 64 && key.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        format!("'{key}'")
+    } else {
+        "(unprintable)".into()
+    }
+}
+
+/// The contact's tags with trimmed names, empty names dropped, case-insensitive duplicates
+/// collapsed onto the first.
+fn clean_tags(tags: &[Tag]) -> Vec<Tag> {
+    let mut seen = std::collections::HashSet::new();
+    tags.iter()
+        .filter(|t| !t.name.trim().is_empty() && seen.insert(diff::tag_match_key(&t.name)))
+        .map(|t| Tag { id: t.id.clone(), name: t.name.trim().to_string() })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;
