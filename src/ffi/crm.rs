@@ -7,6 +7,22 @@ use super::buf::crmh_buf;
 use super::input::{finish, out_ptr, text};
 use super::result::crmh_result;
 use crate::crm::client;
+use crate::error::Result;
+
+/// The shared body of the calls that take a config and one JSON argument.
+fn config_and_json(
+    config: *const c_char,
+    config_len: usize,
+    json: *const c_char,
+    len: usize,
+    out: *mut crmh_buf,
+    call: fn(&str, &str) -> Result<String>,
+) -> crmh_result {
+    let out = try_input!(out_ptr(out));
+    let config = try_input!(text(config, config_len, "config"));
+    let json = try_input!(text(json, len, "input"));
+    finish(out, call(config, json))
+}
 
 /// Load a contact -> normalized Contact JSON.
 #[no_mangle]
@@ -51,12 +67,7 @@ pub extern "C" fn crmh_crm_write_field(
     len: usize,
     out: *mut crmh_buf,
 ) -> crmh_result {
-    ffi_boundary!({
-        let out = try_input!(out_ptr(out));
-        let config = try_input!(text(config, config_len, "config"));
-        let json = try_input!(text(json, len, "input"));
-        finish(out, client::write_field_json(config, json))
-    })
+    ffi_boundary!(config_and_json(config, config_len, json, len, out, client::write_field_json))
 }
 
 /// Add and remove tags by name: `{"contact_id":"42","add":[..],"remove":[..]}` -> `{"ok":true}`.
@@ -68,12 +79,7 @@ pub extern "C" fn crmh_crm_change_tags(
     len: usize,
     out: *mut crmh_buf,
 ) -> crmh_result {
-    ffi_boundary!({
-        let out = try_input!(out_ptr(out));
-        let config = try_input!(text(config, config_len, "config"));
-        let json = try_input!(text(json, len, "input"));
-        finish(out, client::change_tags_json(config, json))
-    })
+    ffi_boundary!(config_and_json(config, config_len, json, len, out, client::change_tags_json))
 }
 
 /// The account's tags and fields, for the settings screen: `{"tags":[..],"fields":[..]}`.

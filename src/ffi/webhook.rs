@@ -11,6 +11,33 @@ fn to_json(request: crate::error::Result<WebhookRequest>) -> crate::error::Resul
     request.and_then(|r| serde_json::to_string(&r).map_err(|e| crate::error::Error::from_json(&e)))
 }
 
+/// The four parts of a raw HTTP request, borrowed from the host.
+struct RawRequest<'a> {
+    method: &'a str,
+    query: &'a str,
+    content_type: &'a str,
+    body: &'a [u8],
+}
+
+#[allow(clippy::too_many_arguments)]
+fn raw_request<'a>(
+    method: *const c_char,
+    method_len: usize,
+    query: *const c_char,
+    query_len: usize,
+    content_type: *const c_char,
+    content_type_len: usize,
+    body: *const c_char,
+    body_len: usize,
+) -> Result<RawRequest<'a>, crmh_result> {
+    Ok(RawRequest {
+        method: text(method, method_len, "method")?,
+        query: text(query, query_len, "query string")?,
+        content_type: text(content_type, content_type_len, "content type")?,
+        body: bytes(body, body_len)?,
+    })
+}
+
 /// Parse a raw webhook request (method, raw query string, content type, raw body) into
 /// WebhookRequest JSON. Does not check the access key: use `crmh_webhook_accept` for that.
 #[no_mangle]
@@ -28,11 +55,8 @@ pub extern "C" fn crmh_request_parse(
 ) -> crmh_result {
     ffi_boundary!({
         let out = try_input!(out_ptr(out));
-        let method = try_input!(text(method, method_len, "method"));
-        let query = try_input!(text(query, query_len, "query string"));
-        let content_type = try_input!(text(content_type, content_type_len, "content type"));
-        let body = try_input!(bytes(body, body_len));
-        finish(out, to_json(crate::request::parse(method, query, content_type, body)))
+        let raw = try_input!(raw_request(method, method_len, query, query_len, content_type, content_type_len, body, body_len));
+        finish(out, to_json(crate::request::parse(raw.method, raw.query, raw.content_type, raw.body)))
     })
 }
 
@@ -56,11 +80,8 @@ pub extern "C" fn crmh_webhook_accept(
 ) -> crmh_result {
     ffi_boundary!({
         let out = try_input!(out_ptr(out));
-        let method = try_input!(text(method, method_len, "method"));
-        let query = try_input!(text(query, query_len, "query string"));
-        let content_type = try_input!(text(content_type, content_type_len, "content type"));
-        let body = try_input!(bytes(body, body_len));
+        let raw = try_input!(raw_request(method, method_len, query, query_len, content_type, content_type_len, body, body_len));
         let access_key = try_input!(text(access_key, access_key_len, "access key"));
-        finish(out, to_json(crate::request::accept(method, query, content_type, body, access_key)))
+        finish(out, to_json(crate::request::accept(raw.method, raw.query, raw.content_type, raw.body, access_key)))
     })
 }
