@@ -1,0 +1,395 @@
+//! ActiveCampaign API v3 (`{base}/api/3/...`, header `Api-Token`).
+//!
+//! A contact is `GET contacts/{id}` (custom field values sideloaded) plus
+//! `GET contacts/{id}/contactTags` (tag IDs only); tag names and field titles come from
+//! per-account caches that are listed again only when an unknown ID appears (or after the
+//! cache TTL). A contact whose email is `deleted+…@` or whose `deleted` is `"1"` is treated
+//! as not found, as WP Fusion does: its data must not update a WordPress user.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use serde_json::{json, Map, Value};
+
+use super::cache::AccountCache;
+use super::http::{self, check_id, encode, expect_object, string_of, BaseUrl, HttpClient, Method, RawResponse, Timeouts};
+use super::{rate_limit, Crm, CrmConfig, CrmError, Schema};
+use crate::contact::{Contact, Field, Tag};
+
+/// Page size for tag and field listings (ActiveCampaign's maximum).
+const PAGE_SIZE: usize = 100;
+/// Stop listing after this many pages whatever `meta.total` says.
+const MAX_PAGES: usize = 100;
+
+/// Standard contact attributes: our key, ActiveCampaign's attribute, label.
+const STANDARD_FIELDS: [(&str, &str, &str); 4] = [
+    ("email", "email", "Email"),
+    ("first_name", "firstName", "First Name"),
+    ("last_name", "lastName", "Last Name"),
+    ("phone", "phone", "Phone"),
+];
+
+/// Tag ID -> name, contact tags only.
+static TAG_NAMES: AccountCache<HashMap<String, String>> = AccountCache::new();
+/// Field ID -> title.
+static FIELD_TITLES: AccountCache<HashMap<String, String>> = AccountCache::new();
+
+pub struct ActiveCampaign {
+    http: HttpClient,
+    /// Cache and rate-limit key: the base URL (one account per API URL).
+    account: String,
+}
+
+impl ActiveCampaign {
+    pub fn new(config: &CrmConfig) -> Result<Self, CrmError> {
+        if config.api_token.trim().is_empty() {
+            return Err(CrmError::Permanent("missing credentials: api_token".into()));
+        }
+        let base = base_url(&config.base_url)?;
+        let account = base.url.clone();
+        let headers = vec![("Api-Token", config.api_token.trim().to_string())];
+        let http = HttpClient::new(base, headers, account.clone(), rate_limit::ACTIVECAMPAIGN, Timeouts::from_config(config))?;
+        Ok(ActiveCampaign { http, account })
+    }
+
+    fn send(&self, method: Method, path: &str, body: Option<&Value>, deadline: Instant) -> Result<RawResponse, CrmError> {
+        self.http.send(method, &format!("api/3/{path}"), body, deadline)
+    }
+
+    fn get_object(&self, path: &str, deadline: Instant) -> Result<Map<String, Value>, CrmError> {
+        expect_object(&self.send(Method::Get, path, None, deadline)?)
+    }
+
+    /// The contact's tag rows: (row ID, tag ID).
+    fn contact_tag_rows(&self, contact_id: &str, deadline: Instant) -> Result<Vec<(String, String)>, CrmError> {
+        let answer = self.get_object(&format!("contacts/{contact_id}/contactTags"), deadline)?;
+        let rows = answer.get("contactTags").and_then(Value::as_array).ok_or_else(|| malformed("contactTags"))?;
+        Ok(rows
+            .iter()
+            .filter_map(|row| Some((string_of(row.get("id"))?, string_of(row.get("tag"))?)))
+            .collect())
+    }
+
+    /// List every contact tag (all pages) and store the result in the cache.
+    fn refresh_tags(&self, deadline: Instant) -> Result<HashMap<String, String>, CrmError> {
+        let mut names = HashMap::new();
+        for row in self.list_all("tags", "tags", deadline)? {
+            let tag_type = row.get("tagType").and_then(Value::as_str).unwrap_or("contact");
+            if let (true, Some(id), Some(name)) = (tag_type == "contact", string_of(row.get("id")), string_of(row.get("tag"))) {
+                names.insert(id, name);
+            }
+        }
+        TAG_NAMES.put(&self.account, names.clone());
+        Ok(names)
+    }
+
+    fn refresh_fields(&self, deadline: Instant) -> Result<HashMap<String, String>, CrmError> {
+        let mut titles = HashMap::new();
+        for row in self.list_all("fields", "fields", deadline)? {
+            if let (Some(id), Some(title)) = (string_of(row.get("id")), string_of(row.get("title"))) {
+                titles.insert(id, title);
+            }
+        }
+        FIELD_TITLES.put(&self.account, titles.clone());
+        Ok(titles)
+    }
+
+    /// Page through a listing (`limit`/`offset`) until `meta.total` rows or a short page.
+    fn list_all(&self, resource: &str, key: &str, deadline: Instant) -> Result<Vec<Value>, CrmError> {
+        let mut rows = Vec::new();
+        for page in 0..MAX_PAGES {
+            let offset = page * PAGE_SIZE;
+            let answer = self.get_object(&format!("{resource}?limit={PAGE_SIZE}&offset={offset}"), deadline)?;
+            let page_rows = answer.get(key).and_then(Value::as_array).ok_or_else(|| malformed(key))?;
+            let count = page_rows.len();
+            rows.extend(page_rows.iter().cloned());
+            let total = answer
+                .get("meta")
+                .and_then(|meta| string_of(meta.get("total")))
+                .and_then(|total| total.parse::<usize>().ok());
+            let done = match total {
+                Some(total) => rows.len() >= total || count == 0,
+                None => count < PAGE_SIZE,
+            };
+            if done {
+                break;
+            }
+        }
+        Ok(rows)
+    }
+
+    /// Tag names from the cache, listed again when the cache is empty or misses an ID.
+    fn tag_names_for(&self, ids: &[String], deadline: Instant) -> Result<HashMap<String, String>, CrmError> {
+        match TAG_NAMES.get(&self.account) {
+            Some(names) if ids.iter().all(|id| names.contains_key(id)) => Ok(names),
+            _ => self.refresh_tags(deadline),
+        }
+    }
+
+    fn field_titles_for(&self, ids: &[String], deadline: Instant) -> Result<HashMap<String, String>, CrmError> {
+        match FIELD_TITLES.get(&self.account) {
+            Some(titles) if ids.iter().all(|id| titles.contains_key(id)) => Ok(titles),
+            _ => self.refresh_fields(deadline),
+        }
+    }
+
+    /// Tag IDs for these names (case-insensitive) in `known`; missing names are created
+    /// when `create` (and added to `known`), else skipped.
+    fn tag_ids(&self, names: &[String], known: &mut HashMap<String, String>, create: bool, deadline: Instant) -> Result<Vec<String>, CrmError> {
+        let mut ids = Vec::new();
+        for name in names {
+            match find_by_name(known, name) {
+                Some(id) => ids.push(id),
+                None if create => {
+                    let id = self.create_tag(name, deadline)?;
+                    known.insert(id.clone(), name.clone());
+                    ids.push(id);
+                }
+                None => {}
+            }
+        }
+        Ok(ids)
+    }
+
+    fn create_tag(&self, name: &str, deadline: Instant) -> Result<String, CrmError> {
+        let body = json!({"tag": {"tag": name, "tagType": "contact", "description": ""}});
+        let answer = expect_object(&self.send(Method::Post, "tags", Some(&body), deadline)?)?;
+        let id = answer.get("tag").and_then(|tag| string_of(tag.get("id"))).ok_or_else(|| malformed("tag"))?;
+        TAG_NAMES.update(&self.account, |names| {
+            names.insert(id.clone(), name.to_string());
+        });
+        Ok(id)
+    }
+}
+
+/// Accept the API URL with or without a trailing `/api/3`.
+fn base_url(raw: &str) -> Result<BaseUrl, CrmError> {
+    let trimmed = raw.trim().trim_end_matches('/');
+    let trimmed = trimmed.strip_suffix("/api/3").unwrap_or(trimmed);
+    if trimmed.is_empty() {
+        return Err(CrmError::Permanent("missing base URL".into()));
+    }
+    http::check_base_url(trimmed)
+}
+
+/// Forget cached tag names and field labels (all accounts).
+pub fn clear_caches() {
+    TAG_NAMES.clear();
+    FIELD_TITLES.clear();
+}
+
+fn malformed(what: &str) -> CrmError {
+    CrmError::Temporary(format!("malformed CRM answer: no {what}"))
+}
+
+fn find_by_name(names: &HashMap<String, String>, wanted: &str) -> Option<String> {
+    let wanted = wanted.trim();
+    let mut matches: Vec<(&String, &String)> = names.iter().filter(|(_, name)| name.trim().eq_ignore_ascii_case(wanted)).collect();
+    // An exact spelling wins over a case-insensitive match; then the lowest ID, for stability.
+    matches.sort_by_key(|(id, name)| (name.trim() != wanted, id.len(), (*id).clone()));
+    matches.first().map(|(id, _)| (*id).clone())
+}
+
+/// Trimmed, non-empty, without case-insensitive duplicates.
+pub(crate) fn clean_names(names: &[String]) -> Vec<String> {
+    let mut seen: Vec<String> = Vec::new();
+    for name in names {
+        let name = name.trim();
+        if !name.is_empty() && !seen.iter().any(|s| s.eq_ignore_ascii_case(name)) {
+            seen.push(name.to_string());
+        }
+    }
+    seen
+}
+
+fn is_deleted(contact: &Map<String, Value>) -> bool {
+    let deleted_flag = string_of(contact.get("deleted")).is_some_and(|d| d == "1");
+    let deleted_email = contact
+        .get("email")
+        .and_then(Value::as_str)
+        .is_some_and(|email| email.trim().to_ascii_lowercase().starts_with("deleted+"));
+    deleted_flag || deleted_email
+}
+
+impl Crm for ActiveCampaign {
+    /// 2 requests; more when the tag or field cache misses an ID (tag and field listings).
+    fn fetch_contact(&self, contact_id: &str) -> Result<Contact, CrmError> {
+        let id = check_id(contact_id)?;
+        let deadline = self.http.deadline();
+        let answer = self.get_object(&format!("contacts/{id}"), deadline)?;
+        let record = answer.get("contact").and_then(Value::as_object).ok_or_else(|| malformed("contact"))?;
+        let returned_id = string_of(record.get("id")).ok_or_else(|| malformed("contact id"))?;
+        if returned_id != id {
+            return Err(CrmError::Temporary("malformed CRM answer: another contact".into()));
+        }
+        if is_deleted(record) {
+            return Err(CrmError::NotFound);
+        }
+        let attribute = |name: &str| string_of(record.get(name)).unwrap_or_default();
+
+        let tag_ids: Vec<String> = self.contact_tag_rows(id, deadline)?.into_iter().map(|(_, tag)| tag).collect();
+        let names = if tag_ids.is_empty() { HashMap::new() } else { self.tag_names_for(&tag_ids, deadline)? };
+        let mut tags: Vec<Tag> = Vec::new();
+        for tag_id in tag_ids {
+            // A tag that is not a contact tag (or vanished) has no name to offer: skip it.
+            if let Some(name) = names.get(&tag_id) {
+                if !tags.iter().any(|t| t.id == tag_id) {
+                    tags.push(Tag { id: tag_id, name: name.clone() });
+                }
+            }
+        }
+
+        let mut fields: Vec<Field> = STANDARD_FIELDS
+            .iter()
+            .map(|(key, attr, label)| Field { key: key.to_string(), label: label.to_string(), value: attribute(attr) })
+            .collect();
+        let values: Vec<(String, String)> = answer
+            .get("fieldValues")
+            .and_then(Value::as_array)
+            .map(|rows| {
+                rows.iter()
+                    .filter(|row| string_of(row.get("contact")).map_or(true, |c| c == id))
+                    .filter_map(|row| Some((string_of(row.get("field"))?, string_of(row.get("value")).unwrap_or_default())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let field_ids: Vec<String> = values.iter().map(|(field, _)| field.clone()).collect();
+        let titles = if field_ids.is_empty() { HashMap::new() } else { self.field_titles_for(&field_ids, deadline)? };
+        for (field, value) in values {
+            if !fields.iter().any(|f| f.key == field) {
+                let label = titles.get(&field).cloned().unwrap_or_default();
+                fields.push(Field { key: field, label, value });
+            }
+        }
+
+        Ok(Contact {
+            id: returned_id,
+            email: attribute("email"),
+            first_name: attribute("firstName"),
+            last_name: attribute("lastName"),
+            tags,
+            fields,
+        })
+    }
+
+    /// 1 request.
+    fn find_contact_by_email(&self, email: &str) -> Result<Option<String>, CrmError> {
+        let email = email.trim();
+        if email.is_empty() {
+            return Err(CrmError::Permanent("missing email".into()));
+        }
+        let answer = self.get_object(&format!("contacts?email={}", encode(email)), self.http.deadline())?;
+        let contacts = answer.get("contacts").and_then(Value::as_array).ok_or_else(|| malformed("contacts"))?;
+        let found = contacts.iter().filter_map(Value::as_object).find(|contact| {
+            let same_email = contact.get("email").and_then(Value::as_str).is_some_and(|e| e.trim().eq_ignore_ascii_case(email));
+            same_email && !is_deleted(contact)
+        });
+        Ok(found.and_then(|contact| string_of(contact.get("id"))))
+    }
+
+    /// 1 request.
+    fn write_field(&self, contact_id: &str, field_key: &str, value: &str) -> Result<(), CrmError> {
+        let id = check_id(contact_id)?;
+        let key = field_key.trim();
+        let contact = if let Some((_, attr, _)) = STANDARD_FIELDS.iter().find(|(ours, _, _)| *ours == key) {
+            json!({ *attr: value })
+        } else if !key.is_empty() && key.len() <= 20 && key.chars().all(|c| c.is_ascii_digit()) {
+            json!({"fieldValues": [{"field": key, "value": value}]})
+        } else {
+            return Err(CrmError::Permanent("unknown field key".into()));
+        };
+        let answer = expect_object(&self.send(Method::Put, &format!("contacts/{id}"), Some(&json!({ "contact": contact })), self.http.deadline())?)?;
+        answer.get("contact").and_then(Value::as_object).ok_or_else(|| malformed("contact"))?;
+        Ok(())
+    }
+
+    /// Warm cache: 1 POST per added tag; for removals 1 GET of the contact's tags plus
+    /// 1 DELETE per removed tag the contact has. Plus the tag listing when a name is
+    /// unknown, and 1 POST per tag created.
+    fn change_tags(&self, contact_id: &str, add: &[String], remove: &[String]) -> Result<(), CrmError> {
+        let id = check_id(contact_id)?;
+        let (add, remove) = (clean_names(add), clean_names(remove));
+        if add.is_empty() && remove.is_empty() {
+            return Ok(());
+        }
+        let deadline = self.http.deadline();
+        let mut wanted: Vec<String> = add.clone();
+        wanted.extend(remove.iter().cloned());
+        // One lookup for both lists, so an unknown name costs one listing at most.
+        let mut known = match TAG_NAMES.get(&self.account) {
+            Some(names) if wanted.iter().all(|n| find_by_name(&names, n).is_some()) => names,
+            _ => self.refresh_tags(deadline)?,
+        };
+        let add_ids = self.tag_ids(&add, &mut known, true, deadline)?;
+        let remove_ids = self.tag_ids(&remove, &mut known, false, deadline)?;
+
+        for tag_id in &add_ids {
+            let body = json!({"contactTag": {"contact": id, "tag": tag_id}});
+            let answer = expect_object(&self.send(Method::Post, "contactTags", Some(&body), deadline)?)?;
+            answer.get("contactTag").and_then(Value::as_object).ok_or_else(|| malformed("contactTag"))?;
+        }
+        if !remove_ids.is_empty() {
+            let rows = self.contact_tag_rows(id, deadline)?;
+            for (row_id, _) in rows.iter().filter(|(_, tag)| remove_ids.contains(tag)) {
+                let response = self.send(Method::Delete, &format!("contactTags/{}", encode(row_id)), None, deadline)?;
+                // Already gone is what we wanted.
+                if !response.is_success() && response.status != 404 {
+                    return Err(http::status_error(&response));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Tag pages + field pages (2 requests for small accounts); refreshes both caches.
+    fn list_schema(&self) -> Result<Schema, CrmError> {
+        let deadline = self.http.deadline();
+        let tag_names = self.refresh_tags(deadline)?;
+        let titles = self.refresh_fields(deadline)?;
+        let mut tags: Vec<Tag> = tag_names.into_iter().map(|(id, name)| Tag { id, name }).collect();
+        tags.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()).then(a.id.cmp(&b.id)));
+        let mut custom: Vec<Field> = titles.into_iter().map(|(key, label)| Field { key, label, value: String::new() }).collect();
+        custom.sort_by_key(|f| (f.key.len(), f.key.clone()));
+        let mut fields: Vec<Field> = STANDARD_FIELDS
+            .iter()
+            .map(|(key, _, label)| Field { key: key.to_string(), label: label.to_string(), value: String::new() })
+            .collect();
+        fields.extend(custom);
+        Ok(Schema { tags, fields })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_url_accepts_the_api_suffix() {
+        assert_eq!(base_url("https://acct.api-us1.com/api/3/").unwrap().url, "https://acct.api-us1.com/");
+        assert_eq!(base_url("https://acct.api-us1.com").unwrap().url, "https://acct.api-us1.com/");
+        assert!(base_url("").is_err());
+    }
+
+    #[test]
+    fn names_match_case_insensitively_exact_first() {
+        let names: HashMap<String, String> =
+            [("3", "member"), ("4", "Member"), ("5", "vip")].iter().map(|(i, n)| (i.to_string(), n.to_string())).collect();
+        assert_eq!(find_by_name(&names, "Member"), Some("4".into()));
+        assert_eq!(find_by_name(&names, " VIP "), Some("5".into()));
+        assert_eq!(find_by_name(&names, "gold"), None);
+    }
+
+    #[test]
+    fn clean_names_trims_and_dedups() {
+        let names = vec![" a ".to_string(), "A".into(), "".into(), "b".into()];
+        assert_eq!(clean_names(&names), vec!["a".to_string(), "b".into()]);
+    }
+
+    #[test]
+    fn deleted_contacts_are_recognized() {
+        let contact = |v: Value| v.as_object().cloned().unwrap();
+        assert!(is_deleted(&contact(json!({"email": "deleted+42@example.com", "deleted": "0"}))));
+        assert!(is_deleted(&contact(json!({"email": "a@example.com", "deleted": "1"}))));
+        assert!(!is_deleted(&contact(json!({"email": "a@example.com", "deleted": "0"}))));
+    }
+}

@@ -1,0 +1,138 @@
+//! Picks the CRM client for a configuration, and the JSON entry points the FFI calls:
+//! configuration and arguments in as JSON, results out as JSON.
+
+use serde::Deserialize;
+use serde_json::json;
+
+use super::activecampaign::ActiveCampaign;
+use super::ontraport::Ontraport;
+use super::{Crm, CrmConfig, CrmError};
+use crate::error::{Error, Result};
+
+/// The client for `config.crm` (`activecampaign`/`ac` or `ontraport`/`op`). Checks the base
+/// URL policy and the credentials' presence; sends nothing.
+pub fn client_for(config: &CrmConfig) -> std::result::Result<Box<dyn Crm>, CrmError> {
+    match config.crm.trim().to_ascii_lowercase().as_str() {
+        "activecampaign" | "ac" => Ok(Box::new(ActiveCampaign::new(config)?)),
+        "ontraport" | "op" => Ok(Box::new(Ontraport::new(config)?)),
+        _ => Err(CrmError::Permanent("unknown CRM (expected activecampaign or ontraport)".into())),
+    }
+}
+
+/// Forget every cached tag name and field label, so the next call lists them again
+/// (after the CRM account changed, and between tests that reset a stand-in CRM).
+pub fn clear_caches() {
+    super::activecampaign::clear_caches();
+    super::ontraport::clear_caches();
+}
+
+fn parse_config(config_json: &str) -> Result<CrmConfig> {
+    serde_json::from_str(config_json).map_err(|e| Error::from_json(&e))
+}
+
+fn client(config_json: &str) -> Result<Box<dyn Crm>> {
+    Ok(client_for(&parse_config(config_json)?)?)
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| Error::from_json(&e))
+}
+
+fn ok_json() -> String {
+    json!({"ok": true}).to_string()
+}
+
+/// Load a contact -> Contact JSON.
+pub fn fetch_contact_json(config_json: &str, contact_id: &str) -> Result<String> {
+    let crm = client(config_json)?;
+    if contact_id.trim().is_empty() {
+        return Err(Error::MissingParameter("contact_id"));
+    }
+    to_json(&crm.fetch_contact(contact_id)?)
+}
+
+/// Find a contact by email -> `{"contact_id":"42"}` or `{"contact_id":null}`.
+pub fn find_contact_json(config_json: &str, email: &str) -> Result<String> {
+    let crm = client(config_json)?;
+    if email.trim().is_empty() {
+        return Err(Error::MissingParameter("email"));
+    }
+    Ok(json!({"contact_id": crm.find_contact_by_email(email)?}).to_string())
+}
+
+#[derive(Deserialize)]
+struct WriteFieldArgs {
+    contact_id: String,
+    field: String,
+    value: String,
+}
+
+/// `{"contact_id":"42","field":"9","value":"..."}` -> `{"ok":true}`.
+pub fn write_field_json(config_json: &str, args_json: &str) -> Result<String> {
+    let crm = client(config_json)?;
+    let args: WriteFieldArgs = serde_json::from_str(args_json).map_err(|e| Error::from_json(&e))?;
+    if args.contact_id.trim().is_empty() {
+        return Err(Error::MissingParameter("contact_id"));
+    }
+    if args.field.trim().is_empty() {
+        return Err(Error::MissingParameter("field"));
+    }
+    crm.write_field(&args.contact_id, &args.field, &args.value)?;
+    Ok(ok_json())
+}
+
+#[derive(Deserialize)]
+struct ChangeTagsArgs {
+    contact_id: String,
+    #[serde(default)]
+    add: Vec<String>,
+    #[serde(default)]
+    remove: Vec<String>,
+}
+
+/// `{"contact_id":"42","add":[names],"remove":[names]}` -> `{"ok":true}`.
+pub fn change_tags_json(config_json: &str, args_json: &str) -> Result<String> {
+    let crm = client(config_json)?;
+    let args: ChangeTagsArgs = serde_json::from_str(args_json).map_err(|e| Error::from_json(&e))?;
+    if args.contact_id.trim().is_empty() {
+        return Err(Error::MissingParameter("contact_id"));
+    }
+    crm.change_tags(&args.contact_id, &args.add, &args.remove)?;
+    Ok(ok_json())
+}
+
+/// The account's tags and fields -> `{"tags":[..],"fields":[..]}`.
+pub fn list_schema_json(config_json: &str) -> Result<String> {
+    to_json(&client(config_json)?.list_schema()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_crm_is_permanent() {
+        let config = CrmConfig { crm: "hubspot".into(), ..Default::default() };
+        assert!(matches!(client_for(&config), Err(CrmError::Permanent(_))));
+    }
+
+    #[test]
+    fn missing_credentials_are_refused_before_any_request() {
+        let ac = CrmConfig { crm: "activecampaign".into(), base_url: "https://acct.api-us1.com".into(), ..Default::default() };
+        assert!(matches!(client_for(&ac), Err(CrmError::Permanent(m)) if m.contains("api_token")));
+        let op = CrmConfig { crm: "ontraport".into(), app_id: "a".into(), ..Default::default() };
+        assert!(matches!(client_for(&op), Err(CrmError::Permanent(m)) if m.contains("api_key")));
+    }
+
+    #[test]
+    fn bad_json_never_echoes_values() {
+        let error = fetch_contact_json(r#"{"crm":"ac","api_token":"sekrit-token""#, "42").unwrap_err();
+        assert!(matches!(error, Error::InvalidJson(_)));
+        assert!(!error.to_string().contains("sekrit"));
+        let config = r#"{"crm":"ac","base_url":"https://acct.api-us1.com","api_token":"sekrit-token"}"#;
+        let error = write_field_json(config, r#"{"contact_id":"42","field":"9"}"#).unwrap_err();
+        assert!(matches!(error, Error::InvalidJson(_)));
+        assert_eq!(fetch_contact_json(config, " "), Err(Error::MissingParameter("contact_id")));
+        assert_eq!(change_tags_json(config, r#"{"contact_id":""}"#), Err(Error::MissingParameter("contact_id")));
+    }
+}

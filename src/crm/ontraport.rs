@@ -1,0 +1,413 @@
+//! Ontraport REST API (`https://api.ontraport.com/1/`, headers `Api-Appid` + `Api-Key`).
+//!
+//! Every answer is an envelope `{"code":0,"data":...}`; anything else is an error. Some
+//! errors are plain text (`Object not found`, `Invalid Contact ID`): those mean not found.
+//! Tags live in `contact_cat` (`*/*3*/*7*/*`) as IDs; names and custom-field labels come from
+//! per-account caches listed again only when an unknown ID or key appears (or after the TTL).
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{Hash, Hasher};
+use std::time::Instant;
+
+use serde_json::{json, Map, Value};
+
+use super::activecampaign::clean_names;
+use super::cache::AccountCache;
+use super::http::{self, check_id, encode, expect_object, string_of, HttpClient, Method, RawResponse, Timeouts};
+use super::{rate_limit, Crm, CrmConfig, CrmError, Schema};
+use crate::contact::{Contact, Field, Tag};
+
+pub const DEFAULT_BASE_URL: &str = "https://api.ontraport.com/1/";
+/// Ontraport's maximum `range`.
+const PAGE_SIZE: usize = 50;
+const MAX_PAGES: usize = 200;
+
+/// Standard contact attributes: our key, Ontraport's attribute, label.
+const STANDARD_FIELDS: [(&str, &str, &str); 4] = [
+    ("email", "email", "Email"),
+    ("first_name", "firstname", "First Name"),
+    ("last_name", "lastname", "Last Name"),
+    ("phone", "office_phone", "Phone"),
+];
+
+/// A custom field's label and, for drop-downs, option ID -> option label.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct FieldMeta {
+    alias: String,
+    options: HashMap<String, String>,
+}
+
+/// Tag ID -> name (contact tags only).
+static TAG_NAMES: AccountCache<HashMap<String, String>> = AccountCache::new();
+/// Custom field key (`f1557`) -> label and options.
+static FIELD_META: AccountCache<HashMap<String, FieldMeta>> = AccountCache::new();
+
+pub struct Ontraport {
+    http: HttpClient,
+    /// Cache and rate-limit key. Every account shares the API host, so the key adds a hash
+    /// of the app ID (the credential itself is never stored or logged).
+    account: String,
+}
+
+impl Ontraport {
+    pub fn new(config: &CrmConfig) -> Result<Self, CrmError> {
+        if config.app_id.trim().is_empty() {
+            return Err(CrmError::Permanent("missing credentials: app_id".into()));
+        }
+        if config.api_key.trim().is_empty() {
+            return Err(CrmError::Permanent("missing credentials: api_key".into()));
+        }
+        let raw_base = if config.base_url.trim().is_empty() { DEFAULT_BASE_URL } else { config.base_url.as_str() };
+        let base = http::check_base_url(raw_base)?;
+        let mut hasher = DefaultHasher::new();
+        config.app_id.trim().hash(&mut hasher);
+        let account = format!("{}#{:016x}", base.url, hasher.finish());
+        let headers = vec![("Api-Appid", config.app_id.trim().to_string()), ("Api-Key", config.api_key.trim().to_string())];
+        let http = HttpClient::new(base, headers, account.clone(), rate_limit::ONTRAPORT, Timeouts::from_config(config))?;
+        Ok(Ontraport { http, account })
+    }
+
+    /// Send and unwrap the envelope: `data` of a `code: 0` answer.
+    fn call(&self, method: Method, path: &str, body: Option<&Value>, deadline: Instant) -> Result<Value, CrmError> {
+        data_of(&self.http.send(method, path, body, deadline)?)
+    }
+
+    fn refresh_tags(&self, deadline: Instant) -> Result<HashMap<String, String>, CrmError> {
+        let mut names = HashMap::new();
+        for page in 0..MAX_PAGES {
+            let start = page * PAGE_SIZE;
+            let data = self.call(Method::Get, &format!("Tags?start={start}&range={PAGE_SIZE}"), None, deadline)?;
+            let rows = rows_of(&data).ok_or_else(|| malformed("tag list"))?;
+            for row in &rows {
+                let object_type = string_of(row.get("object_type_id")).unwrap_or_else(|| "0".into());
+                if let (true, Some(id), Some(name)) = (object_type == "0", string_of(row.get("tag_id")), string_of(row.get("tag_name"))) {
+                    names.insert(id, name);
+                }
+            }
+            if rows.len() < PAGE_SIZE {
+                break;
+            }
+        }
+        TAG_NAMES.put(&self.account, names.clone());
+        Ok(names)
+    }
+
+    fn refresh_fields(&self, deadline: Instant) -> Result<HashMap<String, FieldMeta>, CrmError> {
+        let data = self.call(Method::Get, "Contacts/meta", None, deadline)?;
+        let object = data.get("0").or_else(|| data.as_object().and_then(|m| m.values().next())).ok_or_else(|| malformed("meta"))?;
+        let fields = object.get("fields").and_then(Value::as_object).ok_or_else(|| malformed("meta fields"))?;
+        let mut meta = HashMap::new();
+        for (key, field) in fields {
+            let alias = string_of(field.get("alias")).unwrap_or_default();
+            let options = field
+                .get("options")
+                .and_then(Value::as_object)
+                .map(|options| options.iter().filter_map(|(id, label)| Some((id.clone(), string_of(Some(label))?))).collect())
+                .unwrap_or_default();
+            meta.insert(key.clone(), FieldMeta { alias, options });
+        }
+        FIELD_META.put(&self.account, meta.clone());
+        Ok(meta)
+    }
+
+    fn tag_names_for(&self, ids: &[String], deadline: Instant) -> Result<HashMap<String, String>, CrmError> {
+        match TAG_NAMES.get(&self.account) {
+            Some(names) if ids.iter().all(|id| names.contains_key(id)) => Ok(names),
+            _ => self.refresh_tags(deadline),
+        }
+    }
+
+    fn field_meta_for(&self, keys: &[String], deadline: Instant) -> Result<HashMap<String, FieldMeta>, CrmError> {
+        match FIELD_META.get(&self.account) {
+            Some(meta) if keys.iter().all(|key| meta.contains_key(key)) => Ok(meta),
+            _ => self.refresh_fields(deadline),
+        }
+    }
+
+    fn create_tag(&self, name: &str, deadline: Instant) -> Result<String, CrmError> {
+        let data = self.call(Method::Post, "Tags", Some(&json!({ "tag_name": name })), deadline)?;
+        let id = string_of(data.get("tag_id")).or_else(|| string_of(data.get("id"))).ok_or_else(|| malformed("tag_id"))?;
+        TAG_NAMES.update(&self.account, |names| {
+            names.insert(id.clone(), name.to_string());
+        });
+        Ok(id)
+    }
+
+    /// IDs for these names in `known` (case-insensitive); missing ones created when `create`.
+    fn tag_ids(&self, names: &[String], known: &mut HashMap<String, String>, create: bool, deadline: Instant) -> Result<Vec<String>, CrmError> {
+        let mut ids = Vec::new();
+        for name in names {
+            match find_by_name(known, name) {
+                Some(id) => ids.push(id),
+                None if create => {
+                    let id = self.create_tag(name, deadline)?;
+                    known.insert(id.clone(), name.clone());
+                    ids.push(id);
+                }
+                None => {}
+            }
+        }
+        Ok(ids)
+    }
+}
+
+/// The envelope's `data` when `code` is 0; plain-text "not found" bodies are `NotFound`.
+fn data_of(response: &RawResponse) -> Result<Value, CrmError> {
+    let throttled_or_server = matches!(response.status, 401 | 403 | 429 | 500..=599);
+    if !throttled_or_server && is_not_found_text(&response.body) {
+        return Err(CrmError::NotFound);
+    }
+    let mut envelope = expect_object(response)?;
+    let code_ok = match envelope.get("code") {
+        Some(Value::Number(n)) => n.as_i64() == Some(0),
+        Some(Value::String(s)) => s.trim() == "0",
+        _ => false,
+    };
+    if !code_ok {
+        return Err(CrmError::Temporary(format!("HTTP {} with an Ontraport error code", response.status)));
+    }
+    envelope.remove("data").ok_or_else(|| malformed("data"))
+}
+
+fn is_not_found_text(body: &str) -> bool {
+    let body = body.trim();
+    body.eq_ignore_ascii_case("Object not found") || body.eq_ignore_ascii_case("Invalid Contact ID")
+}
+
+/// List rows whether `data` is an array or an object of rows.
+fn rows_of(data: &Value) -> Option<Vec<Map<String, Value>>> {
+    let rows: Vec<&Value> = match data {
+        Value::Array(rows) => rows.iter().collect(),
+        Value::Object(rows) => rows.values().collect(),
+        _ => return None,
+    };
+    Some(rows.into_iter().filter_map(Value::as_object).cloned().collect())
+}
+
+/// Forget cached tag names and field labels (all accounts).
+pub fn clear_caches() {
+    TAG_NAMES.clear();
+    FIELD_META.clear();
+}
+
+fn malformed(what: &str) -> CrmError {
+    CrmError::Temporary(format!("malformed CRM answer: no {what}"))
+}
+
+/// `*/*3*/*7*/*` -> ["3", "7"]; `""` and `*/*` -> [].
+fn parse_contact_cat(value: &str) -> Vec<String> {
+    let mut ids: Vec<String> = Vec::new();
+    for part in value.split("*/*").map(str::trim) {
+        if !part.is_empty() && part.chars().all(|c| c.is_ascii_digit()) && !ids.iter().any(|id| id == part) {
+            ids.push(part.to_string());
+        }
+    }
+    ids
+}
+
+fn is_custom_key(key: &str) -> bool {
+    key.len() > 1 && key.len() <= 20 && key.starts_with('f') && key[1..].chars().all(|c| c.is_ascii_digit())
+}
+
+/// A drop-down value (option ID) or a list value (`*/*1*/*2*/*`) as option labels.
+fn option_labels(value: &str, options: &HashMap<String, String>) -> String {
+    if options.is_empty() {
+        return value.to_string();
+    }
+    if let Some(label) = options.get(value.trim()) {
+        return label.clone();
+    }
+    if value.contains("*/*") {
+        let labels: Vec<String> = parse_contact_cat(value).iter().map(|id| options.get(id).cloned().unwrap_or_else(|| id.clone())).collect();
+        return labels.join(", ");
+    }
+    value.to_string()
+}
+
+fn find_by_name(names: &HashMap<String, String>, wanted: &str) -> Option<String> {
+    let wanted = wanted.trim();
+    let mut matches: Vec<(&String, &String)> = names.iter().filter(|(_, name)| name.trim().eq_ignore_ascii_case(wanted)).collect();
+    matches.sort_by_key(|(id, name)| (name.trim() != wanted, id.len(), (*id).clone()));
+    matches.first().map(|(id, _)| (*id).clone())
+}
+
+/// The numeric ID as a JSON number (as Ontraport's own clients send it).
+fn id_value(id: &str) -> Value {
+    id.parse::<u64>().map(Value::from).unwrap_or_else(|_| Value::from(id))
+}
+
+impl Crm for Ontraport {
+    /// 1 request; more when the tag or field cache misses an ID (tag pages, Contacts/meta).
+    fn fetch_contact(&self, contact_id: &str) -> Result<Contact, CrmError> {
+        let id = check_id(contact_id)?;
+        let deadline = self.http.deadline();
+        let data = self.call(Method::Get, &format!("Contact?id={id}"), None, deadline)?;
+        let record = data.as_object().ok_or_else(|| malformed("contact"))?;
+        let returned_id = string_of(record.get("id")).ok_or_else(|| malformed("contact id"))?;
+        if returned_id != id {
+            return Err(CrmError::Temporary("malformed CRM answer: another contact".into()));
+        }
+        let attribute = |name: &str| string_of(record.get(name)).unwrap_or_default();
+
+        let tag_ids = parse_contact_cat(&attribute("contact_cat"));
+        let names = if tag_ids.is_empty() { HashMap::new() } else { self.tag_names_for(&tag_ids, deadline)? };
+        let tags: Vec<Tag> = tag_ids
+            .into_iter()
+            .filter_map(|tag_id| names.get(&tag_id).map(|name| Tag { name: name.clone(), id: tag_id }))
+            .collect();
+
+        let mut fields: Vec<Field> = STANDARD_FIELDS
+            .iter()
+            .map(|(key, attr, label)| Field { key: key.to_string(), label: label.to_string(), value: attribute(attr) })
+            .collect();
+        // Sorted by field number for a stable order.
+        let custom: BTreeMap<(usize, String), String> = record
+            .iter()
+            .filter(|(key, _)| is_custom_key(key))
+            .map(|(key, value)| ((key.len(), key.clone()), string_of(Some(value)).unwrap_or_default()))
+            .collect();
+        let custom_keys: Vec<String> = custom.keys().map(|(_, key)| key.clone()).collect();
+        let meta = if custom_keys.is_empty() { HashMap::new() } else { self.field_meta_for(&custom_keys, deadline)? };
+        for ((_, key), value) in custom {
+            let field_meta = meta.get(&key).cloned().unwrap_or_default();
+            fields.push(Field { value: option_labels(&value, &field_meta.options), label: field_meta.alias, key });
+        }
+
+        Ok(Contact {
+            id: returned_id,
+            email: attribute("email"),
+            first_name: attribute("firstname"),
+            last_name: attribute("lastname"),
+            tags,
+            fields,
+        })
+    }
+
+    /// 1 request; 404 or 400 (Ontraport's older miss) mean no such contact.
+    fn find_contact_by_email(&self, email: &str) -> Result<Option<String>, CrmError> {
+        let email = email.trim();
+        if email.is_empty() {
+            return Err(CrmError::Permanent("missing email".into()));
+        }
+        let path = format!("object/getByEmail?objectID=0&email={}", encode(email));
+        let response = self.http.send(Method::Get, &path, None, self.http.deadline())?;
+        if response.status == 404 || response.status == 400 {
+            return Ok(None);
+        }
+        match data_of(&response) {
+            Ok(data) => Ok(Some(string_of(data.get("id")).ok_or_else(|| malformed("contact id"))?)),
+            Err(CrmError::NotFound) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// 1 request. Ontraport may apply the change in the background: a read right after
+    /// may still show the old value.
+    fn write_field(&self, contact_id: &str, field_key: &str, value: &str) -> Result<(), CrmError> {
+        let id = check_id(contact_id)?;
+        let key = field_key.trim();
+        let attribute = match STANDARD_FIELDS.iter().find(|(ours, _, _)| *ours == key) {
+            Some((_, attr, _)) => *attr,
+            None if is_custom_key(key) => key,
+            None => return Err(CrmError::Permanent("unknown field key".into())),
+        };
+        let mut body = Map::new();
+        body.insert("id".into(), id_value(id));
+        body.insert(attribute.into(), Value::from(value));
+        self.call(Method::Put, "Contacts", Some(&Value::Object(body)), self.http.deadline())?;
+        Ok(())
+    }
+
+    /// Warm cache: 1 PUT for all additions and 1 DELETE for all removals. Plus the tag
+    /// listing when a name is unknown, and 1 POST per tag created.
+    fn change_tags(&self, contact_id: &str, add: &[String], remove: &[String]) -> Result<(), CrmError> {
+        let id = check_id(contact_id)?;
+        let (add, remove) = (clean_names(add), clean_names(remove));
+        if add.is_empty() && remove.is_empty() {
+            return Ok(());
+        }
+        let deadline = self.http.deadline();
+        let mut wanted = add.clone();
+        wanted.extend(remove.iter().cloned());
+        let mut known = match TAG_NAMES.get(&self.account) {
+            Some(names) if wanted.iter().all(|n| find_by_name(&names, n).is_some()) => names,
+            _ => self.refresh_tags(deadline)?,
+        };
+        let add_ids = self.tag_ids(&add, &mut known, true, deadline)?;
+        let remove_ids = self.tag_ids(&remove, &mut known, false, deadline)?;
+        if !add_ids.is_empty() {
+            let body = json!({"objectID": 0, "ids": id, "add_list": add_ids.join(",")});
+            self.call(Method::Put, "objects/tag", Some(&body), deadline)?;
+        }
+        if !remove_ids.is_empty() {
+            let body = json!({"objectID": 0, "ids": id, "remove_list": remove_ids.join(",")});
+            self.call(Method::Delete, "objects/tag", Some(&body), deadline)?;
+        }
+        Ok(())
+    }
+
+    /// Tag pages (1 request for up to 49 tags) + 1 meta request; refreshes both caches.
+    fn list_schema(&self) -> Result<Schema, CrmError> {
+        let deadline = self.http.deadline();
+        let tag_names = self.refresh_tags(deadline)?;
+        let meta = self.refresh_fields(deadline)?;
+        let mut tags: Vec<Tag> = tag_names.into_iter().map(|(id, name)| Tag { id, name }).collect();
+        tags.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()).then(a.id.cmp(&b.id)));
+        let mut custom: Vec<Field> = meta
+            .into_iter()
+            .filter(|(key, _)| is_custom_key(key))
+            .map(|(key, field)| Field { key, label: field.alias, value: String::new() })
+            .collect();
+        custom.sort_by_key(|f| (f.key.len(), f.key.clone()));
+        let mut fields: Vec<Field> = STANDARD_FIELDS
+            .iter()
+            .map(|(key, _, label)| Field { key: key.to_string(), label: label.to_string(), value: String::new() })
+            .collect();
+        fields.extend(custom);
+        Ok(Schema { tags, fields })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contact_cat_forms() {
+        assert_eq!(parse_contact_cat("*/*3*/*7*/*"), vec!["3".to_string(), "7".into()]);
+        assert!(parse_contact_cat("").is_empty());
+        assert!(parse_contact_cat("*/*").is_empty());
+        assert_eq!(parse_contact_cat("*/*3*/*3*/*x*/*"), vec!["3".to_string()]);
+    }
+
+    #[test]
+    fn envelope_rules() {
+        let answer = |status, body: &str| RawResponse { status, body: body.into(), retry_after: None };
+        assert_eq!(data_of(&answer(200, r#"{"code":0,"data":{"id":"27"}}"#)).unwrap(), json!({"id":"27"}));
+        assert_eq!(data_of(&answer(200, r#"{"code":"0","data":[]}"#)).unwrap(), json!([]));
+        assert_eq!(data_of(&answer(404, "Object not found")), Err(CrmError::NotFound));
+        assert_eq!(data_of(&answer(400, "Invalid Contact ID\n")), Err(CrmError::NotFound));
+        assert!(matches!(data_of(&answer(200, r#"{"code":1,"data":{}}"#)), Err(CrmError::Temporary(_))));
+        assert!(matches!(data_of(&answer(200, r#"{"code":0}"#)), Err(CrmError::Temporary(_))));
+        assert!(matches!(data_of(&answer(500, "Object not found")), Err(CrmError::Temporary(_))));
+        assert_eq!(data_of(&answer(401, "{}")), Err(CrmError::Unauthorized));
+    }
+
+    #[test]
+    fn drop_down_values_become_labels() {
+        let options: HashMap<String, String> = [("329".to_string(), "Gold".to_string()), ("330".into(), "Silver".into())].into();
+        assert_eq!(option_labels("329", &options), "Gold");
+        assert_eq!(option_labels("*/*329*/*330*/*", &options), "Gold, Silver");
+        assert_eq!(option_labels("free text", &options), "free text");
+        assert_eq!(option_labels("329", &HashMap::new()), "329");
+    }
+
+    #[test]
+    fn custom_keys() {
+        assert!(is_custom_key("f1557"));
+        assert!(!is_custom_key("f"));
+        assert!(!is_custom_key("firstname"));
+        assert!(!is_custom_key("F1557"));
+    }
+}

@@ -1,0 +1,636 @@
+//! The CRM clients against the stand-in CRM (tests/standin/standin.py), one process per test
+//! binary. Tests share it, so each takes a lock and resets the stand-in (state, faults,
+//! config, log) and the clients' name caches before it starts.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crmhooks::contact::Contact;
+use crmhooks::crm::client::{self, client_for};
+use crmhooks::crm::{Crm, CrmConfig, CrmError};
+
+const AC_TOKEN: &str = "ac-test-token";
+const OP_APP_ID: &str = "op-test-app";
+const OP_KEY: &str = "op-test-key";
+
+struct Standin {
+    port: u16,
+    /// Keeps the wrapper's stdin open; when this test binary exits the pipe closes and the
+    /// wrapper stops the stand-in.
+    _wrapper: Child,
+}
+
+fn standin() -> &'static Standin {
+    static STANDIN: OnceLock<Standin> = OnceLock::new();
+    STANDIN.get_or_init(start_standin)
+}
+
+fn start_standin() -> Standin {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let script = root.join("tests/standin/standin.py");
+    let seed = root.join("tests/standin/seed.json");
+    assert!(script.exists(), "the stand-in is missing: {}", script.display());
+    let port_file = std::env::temp_dir().join(format!("crmhooks-crm-clients-{}.port", std::process::id()));
+    let _ = std::fs::remove_file(&port_file);
+    let mut wrapper = Command::new("sh")
+        .arg("-c")
+        .arg(r#"python3 "$0" --host 127.0.0.1 --port 0 --port-file "$1" --seed "$2" & child=$!; echo started; read _unused; kill $child"#)
+        .arg(&script)
+        .arg(&port_file)
+        .arg(&seed)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the stand-in wrapper");
+    let mut line = String::new();
+    BufReader::new(wrapper.stdout.take().expect("wrapper stdout")).read_line(&mut line).expect("wrapper output");
+    let started = Instant::now();
+    let port = loop {
+        if let Some(port) = std::fs::read_to_string(&port_file).ok().and_then(|text| text.trim().parse::<u16>().ok()) {
+            break port;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "the stand-in did not write its port file");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let _ = std::fs::remove_file(&port_file);
+    Standin { port, _wrapper: wrapper }
+}
+
+fn control_url(path: &str) -> String {
+    format!("http://127.0.0.1:{}/_control/{path}", standin().port)
+}
+
+fn control_agent() -> ureq::Agent {
+    ureq::Agent::config_builder().http_status_as_error(false).proxy(None).build().into()
+}
+
+/// Call the stand-in's control interface; a failure there is a broken test setup.
+fn control(method: &str, path: &str, body: Option<Value>) -> Value {
+    let agent = control_agent();
+    let url = control_url(path);
+    let result = match (method, body) {
+        ("GET", _) => agent.get(&url).call(),
+        ("DELETE", _) => agent.delete(&url).call(),
+        ("POST", Some(body)) => agent.post(&url).content_type("application/json").send(body.to_string()),
+        ("POST", None) => agent.post(&url).send_empty(),
+        ("PUT", Some(body)) => agent.put(&url).content_type("application/json").send(body.to_string()),
+        _ => panic!("unsupported control call {method} {path}"),
+    };
+    let mut response = result.unwrap_or_else(|e| panic!("control {method} {path}: {e}"));
+    let status = response.status().as_u16();
+    let text = response.body_mut().read_to_string().expect("control body");
+    assert_eq!(status, 200, "control {method} {path}: {text}");
+    serde_json::from_str(&text).expect("control JSON")
+}
+
+fn fault(spec: Value) {
+    control("POST", "faults", Some(spec));
+}
+
+/// API requests the stand-in saw since the last `fresh()` or `clear_log()`, as "METHOD path?query".
+fn api_log(crm: &str) -> Vec<String> {
+    let log = control("GET", "log", None);
+    log.as_array()
+        .expect("log array")
+        .iter()
+        .filter(|e| e["crm"] == crm)
+        .map(|e| {
+            let query = e["query"].as_str().unwrap_or("");
+            let path = e["path"].as_str().unwrap_or("");
+            let method = e["method"].as_str().unwrap_or("");
+            if query.is_empty() { format!("{method} {path}") } else { format!("{method} {path}?{query}") }
+        })
+        .collect()
+}
+
+fn clear_log() {
+    control("DELETE", "log", None);
+}
+
+/// Serialize the tests and reset everything they share.
+fn fresh() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    let guard = LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    control("POST", "reset", None);
+    client::clear_caches();
+    clear_log();
+    guard
+}
+
+fn ac_config() -> CrmConfig {
+    CrmConfig {
+        crm: "activecampaign".into(),
+        base_url: format!("http://127.0.0.1:{}", standin().port),
+        api_token: AC_TOKEN.into(),
+        ..Default::default()
+    }
+}
+
+fn op_config() -> CrmConfig {
+    CrmConfig {
+        crm: "ontraport".into(),
+        base_url: format!("http://127.0.0.1:{}/1/", standin().port),
+        app_id: OP_APP_ID.into(),
+        api_key: OP_KEY.into(),
+        ..Default::default()
+    }
+}
+
+fn ac() -> Box<dyn Crm> {
+    client_for(&ac_config()).expect("AC client")
+}
+
+fn op() -> Box<dyn Crm> {
+    client_for(&op_config()).expect("OP client")
+}
+
+fn field<'a>(contact: &'a Contact, key: &str) -> Option<(&'a str, &'a str)> {
+    contact.fields.iter().find(|f| f.key == key).map(|f| (f.label.as_str(), f.value.as_str()))
+}
+
+fn tag_names(contact: &Contact) -> Vec<String> {
+    let mut names = contact.tag_names();
+    names.sort();
+    names
+}
+
+/// An error's message must not leak credentials, bodies or request values.
+fn assert_clean(error: &CrmError) {
+    let text = error.to_string();
+    for secret in [AC_TOKEN, OP_APP_ID, OP_KEY, "example.com", "injected", "<html", "Forbidden", "127.0.0.1"] {
+        assert!(!text.contains(secret), "error message leaks {secret:?}: {text}");
+    }
+}
+
+// ---- fetching -------------------------------------------------------------------------------
+
+#[test]
+fn ac_fetch_contact_resolves_tag_names_and_field_labels() {
+    let _guard = fresh();
+    let contact = ac().fetch_contact("42").unwrap();
+    assert_eq!(contact.id, "42");
+    assert_eq!(contact.email, "jane.doe@example.com");
+    assert_eq!((contact.first_name.as_str(), contact.last_name.as_str()), ("Jane", "Doe"));
+    assert_eq!(tag_names(&contact), vec!["member"]);
+    assert_eq!(contact.tags[0].id, "3");
+    assert_eq!(field(&contact, "1"), Some(("Membership Level", "Gold")));
+    assert_eq!(field(&contact, "email"), Some(("Email", "jane.doe@example.com")));
+    assert_eq!(field(&contact, "first_name"), Some(("First Name", "Jane")));
+    assert_eq!(field(&contact, "phone"), Some(("Phone", "")));
+    // Cold caches: contact, its tags, the tag listing, the field listing.
+    let cold = api_log("ac");
+    assert_eq!(cold.len(), 4, "{cold:?}");
+    assert!(cold.iter().any(|r| r.starts_with("GET /api/3/tags?limit=100&offset=0")), "{cold:?}");
+    assert!(cold.iter().any(|r| r.starts_with("GET /api/3/fields?")), "{cold:?}");
+
+    clear_log();
+    let again = ac().fetch_contact("43").unwrap();
+    assert_eq!(tag_names(&again), vec!["member", "vip"]);
+    assert_eq!(field(&again, "phone"), Some(("Phone", "+1 555-010-4343")));
+    assert_eq!(api_log("ac"), vec!["GET /api/3/contacts/43", "GET /api/3/contacts/43/contactTags"]);
+}
+
+#[test]
+fn op_fetch_contact_resolves_contact_cat_and_field_aliases() {
+    let _guard = fresh();
+    let contact = op().fetch_contact("27").unwrap();
+    assert_eq!(contact.id, "27");
+    assert_eq!(contact.email, "jane.doe@example.com");
+    assert_eq!(contact.first_name, "Jane");
+    assert_eq!(tag_names(&contact), vec!["Member", "VIP"]);
+    assert_eq!(field(&contact, "f1557"), Some(("Level", "Gold")));
+    assert_eq!(field(&contact, "f1558"), Some(("WP Password", "")));
+    assert_eq!(field(&contact, "last_name"), Some(("Last Name", "Doe")));
+    assert_eq!(api_log("op").len(), 3, "contact, tags, meta when cold");
+
+    clear_log();
+    let tagless = op().fetch_contact("28").unwrap();
+    assert!(tagless.tags.is_empty());
+    assert_eq!(field(&tagless, "f1557"), Some(("Level", "Silver")));
+    assert_eq!(api_log("op"), vec!["GET /1/Contact?id=28"]);
+}
+
+#[test]
+fn an_unknown_tag_id_refreshes_the_tag_cache() {
+    let _guard = fresh();
+    assert_eq!(tag_names(&ac().fetch_contact("42").unwrap()), vec!["member"]);
+    control(
+        "PUT",
+        "ac/contacts/42",
+        Some(json!({"email": "jane.doe@example.com", "first_name": "Jane", "last_name": "Doe",
+                    "tags": ["member", "Fresh Tag"], "fields": {"1": "Gold"}})),
+    );
+    clear_log();
+    assert_eq!(tag_names(&ac().fetch_contact("42").unwrap()), vec!["Fresh Tag", "member"]);
+    assert!(api_log("ac").iter().any(|r| r.starts_with("GET /api/3/tags?")), "the listing was refreshed");
+
+    assert_eq!(tag_names(&op().fetch_contact("28").unwrap()), Vec::<String>::new());
+    control("PUT", "op/contacts/28", Some(json!({"email": "sam.poe@example.com", "tags": ["Late Tag"]})));
+    clear_log();
+    assert_eq!(tag_names(&op().fetch_contact("28").unwrap()), vec!["Late Tag"]);
+    assert!(api_log("op").iter().any(|r| r.starts_with("GET /1/Tags?")), "the listing was refreshed");
+}
+
+#[test]
+fn unknown_contacts_are_not_found() {
+    let _guard = fresh();
+    assert_eq!(ac().fetch_contact("999").unwrap_err(), CrmError::NotFound);
+    assert_eq!(op().fetch_contact("999").unwrap_err(), CrmError::NotFound);
+    control("DELETE", "ac/contacts/44", None);
+    assert_eq!(ac().fetch_contact("44").unwrap_err(), CrmError::NotFound);
+}
+
+#[test]
+fn ac_deleted_contacts_are_not_found() {
+    let _guard = fresh();
+    control("PUT", "ac/contacts/45", Some(json!({"email": "deleted+45@example.com", "first_name": "Gone"})));
+    assert_eq!(ac().fetch_contact("45").unwrap_err(), CrmError::NotFound);
+}
+
+#[test]
+fn wrong_credentials_are_unauthorized() {
+    let _guard = fresh();
+    let bad_ac = CrmConfig { api_token: "wrong-token".into(), ..ac_config() };
+    let error = client_for(&bad_ac).unwrap().fetch_contact("42").unwrap_err();
+    assert_eq!(error, CrmError::Unauthorized);
+    let bad_op = CrmConfig { api_key: "wrong-key".into(), ..op_config() };
+    assert_eq!(client_for(&bad_op).unwrap().fetch_contact("27").unwrap_err(), CrmError::Unauthorized);
+}
+
+#[test]
+fn server_errors_are_temporary_and_never_a_contact() {
+    let _guard = fresh();
+    fault(json!({"crm": "ac", "kind": "status", "status": 500, "count": 1}));
+    let error = ac().fetch_contact("42").unwrap_err();
+    assert!(matches!(error, CrmError::Temporary(ref m) if m.contains("500")), "{error:?}");
+    assert_clean(&error);
+
+    fault(json!({"crm": "op", "kind": "status", "status": 500, "body": "Object not found", "content_type": "text/plain", "count": 1}));
+    let error = op().fetch_contact("27").unwrap_err();
+    assert!(matches!(error, CrmError::Temporary(_)), "a 500 stays temporary whatever its body: {error:?}");
+
+    // A 503 whose body looks like a contact is still an error.
+    let contact_like = json!({"contact": {"id": "42", "email": "evil@example.com"}, "fieldValues": []}).to_string();
+    fault(json!({"crm": "ac", "path_regex": "^/api/3/contacts/42$", "kind": "status", "status": 503, "body": contact_like, "count": 1}));
+    let error = ac().fetch_contact("42").unwrap_err();
+    assert!(matches!(error, CrmError::Temporary(ref m) if m.contains("503")), "{error:?}");
+    assert_clean(&error);
+
+    // A 503 with a long Retry-After is ActiveCampaign throttling: rate limited, not retried inside.
+    fault(json!({"crm": "ac", "kind": "status", "status": 503, "retry_after": 60, "body": "{\"message\":\"busy\"}", "count": 1}));
+    clear_log();
+    assert_eq!(ac().fetch_contact("42").unwrap_err(), CrmError::RateLimited { retry_after_secs: 60 });
+    assert_eq!(api_log("ac").len(), 1);
+}
+
+#[test]
+fn malformed_success_answers_are_errors() {
+    let _guard = fresh();
+    let cases = [
+        ("<html><body>Maintenance</body></html>", "text/html"),
+        ("", "application/json"),
+        ("{\"message\":\"ok\"}", "application/json"),
+        ("{\"contact\":{\"id\":\"43\",\"email\":\"x@example.com\"}}", "application/json"),
+        ("[]", "application/json"),
+    ];
+    for (body, content_type) in cases {
+        fault(json!({"crm": "ac", "path_regex": "^/api/3/contacts/42$", "kind": "status", "status": 200,
+                     "body": body, "content_type": content_type, "count": 1}));
+        let error = ac().fetch_contact("42").unwrap_err();
+        assert!(matches!(error, CrmError::Temporary(_)), "{body:?}: {error:?}");
+        assert_clean(&error);
+    }
+    let op_cases = ["<html>oops</html>", "", "{\"code\":1,\"data\":{\"id\":\"27\"}}", "{\"code\":0,\"data\":{}}", "{\"code\":0}"];
+    for body in op_cases {
+        fault(json!({"crm": "op", "path_regex": "^/1/Contact", "kind": "status", "status": 200, "body": body, "count": 1}));
+        let error = op().fetch_contact("27").unwrap_err();
+        assert!(matches!(error, CrmError::Temporary(_)), "{body:?}: {error:?}");
+    }
+}
+
+#[test]
+fn other_client_errors_are_permanent_and_plain_text_misses_not_found() {
+    let _guard = fresh();
+    fault(json!({"crm": "ac", "kind": "status", "status": 422, "body": "{\"errors\":[{\"title\":\"secret detail\"}]}", "count": 1}));
+    let error = ac().fetch_contact("42").unwrap_err();
+    assert!(matches!(error, CrmError::Permanent(ref m) if m.contains("422") && !m.contains("secret")), "{error:?}");
+    // Redirects are not followed: they could carry the API headers elsewhere.
+    fault(json!({"crm": "ac", "kind": "status", "status": 302, "body": "", "count": 1}));
+    clear_log();
+    let error = ac().fetch_contact("42").unwrap_err();
+    assert!(matches!(error, CrmError::Permanent(ref m) if m.contains("302")), "{error:?}");
+    assert_eq!(api_log("ac").len(), 1);
+    fault(json!({"crm": "op", "kind": "status", "status": 400, "body": "Invalid Contact ID", "content_type": "text/plain", "count": 1}));
+    assert_eq!(op().fetch_contact("27").unwrap_err(), CrmError::NotFound);
+}
+
+// ---- rate limits ------------------------------------------------------------------------------
+
+#[test]
+fn a_short_429_storm_is_waited_out() {
+    let _guard = fresh();
+    // Three 429s spread over the contact and its tags: each request retries at most twice.
+    fault(json!({"crm": "ac", "path_regex": "^/api/3/contacts/42$", "kind": "status", "status": 429, "retry_after": 1, "count": 2}));
+    fault(json!({"crm": "ac", "path_regex": "contactTags", "kind": "status", "status": 429, "retry_after": 1, "count": 1}));
+    let contact = ac().fetch_contact("42").unwrap();
+    assert_eq!(contact.id, "42");
+    let log = api_log("ac");
+    assert_eq!(log.iter().filter(|r| *r == "GET /api/3/contacts/42").count(), 3, "{log:?}");
+    assert_eq!(log.iter().filter(|r| r.ends_with("/contactTags")).count(), 2, "{log:?}");
+
+    // Ontraport's 429 carries X-Rate-Limit-Reset; a short one is waited out too.
+    fault(json!({"crm": "op", "path_regex": "^/1/Contact", "kind": "status", "status": 429, "retry_after": 1, "count": 1}));
+    assert_eq!(op().fetch_contact("27").unwrap().id, "27");
+}
+
+#[test]
+fn a_429_that_outlasts_the_retries_is_rate_limited() {
+    let _guard = fresh();
+    fault(json!({"crm": "ac", "path_regex": "^/api/3/contacts/42$", "kind": "status", "status": 429, "retry_after": 1, "count": 3}));
+    assert_eq!(ac().fetch_contact("42").unwrap_err(), CrmError::RateLimited { retry_after_secs: 1 });
+    assert_eq!(api_log("ac"), vec!["GET /api/3/contacts/42"; 3], "one try and two retries");
+
+    // A wait longer than 10 s is handed back to the caller at once.
+    clear_log();
+    fault(json!({"crm": "op", "kind": "status", "status": 429, "retry_after": 45, "count": 1}));
+    assert_eq!(op().fetch_contact("27").unwrap_err(), CrmError::RateLimited { retry_after_secs: 45 });
+    assert_eq!(api_log("op").len(), 1);
+}
+
+#[test]
+fn quick_calls_stay_under_the_activecampaign_limit() {
+    let _guard = fresh();
+    let workers: Vec<_> = (0..4)
+        .map(|_| {
+            std::thread::spawn(|| {
+                let crm = ac();
+                (0..5).map(|_| crm.find_contact_by_email("jane.doe@example.com")).collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    for worker in workers {
+        for result in worker.join().expect("worker") {
+            assert_eq!(result.unwrap(), Some("42".to_string()));
+        }
+    }
+    let stats = control("GET", "stats", None);
+    assert_eq!(stats["requests"]["ac"], 20);
+    assert_eq!(stats["rate_limited"]["ac"], 0, "{stats}");
+    let max = stats["max_per_second"]["ac"].as_u64().expect("max_per_second");
+    assert!((1..=5).contains(&max), "{stats}");
+}
+
+// ---- transport failures -------------------------------------------------------------------------
+
+#[test]
+fn a_hanging_server_times_out() {
+    let _guard = fresh();
+    fault(json!({"crm": "ac", "kind": "hang", "delay_ms": 5000, "count": 1}));
+    let config = CrmConfig { timeout_ms: 1500, ..ac_config() };
+    let error = client_for(&config).unwrap().fetch_contact("42").unwrap_err();
+    assert_eq!(error, CrmError::Temporary("timeout".into()));
+}
+
+#[test]
+fn a_dropped_connection_is_temporary() {
+    let _guard = fresh();
+    fault(json!({"crm": "op", "kind": "drop", "count": 1}));
+    let error = op().fetch_contact("27").unwrap_err();
+    assert!(matches!(error, CrmError::Temporary(_)), "{error:?}");
+    assert_clean(&error);
+}
+
+#[test]
+fn a_refused_connection_is_temporary() {
+    let _guard = fresh();
+    let closed_port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.local_addr().expect("addr").port()
+    };
+    let config = CrmConfig { base_url: format!("http://127.0.0.1:{closed_port}"), ..ac_config() };
+    let error = client_for(&config).unwrap().fetch_contact("42").unwrap_err();
+    assert_eq!(error, CrmError::Temporary("connection failed".into()));
+}
+
+#[test]
+fn plain_http_to_a_remote_host_is_refused_before_any_request() {
+    let _guard = fresh();
+    for base in ["http://203.0.113.7", "http://crm.example.com/api/3", "http://127.0.0.1.nip.io:8080"] {
+        let config = CrmConfig { base_url: base.into(), ..ac_config() };
+        let error = client_for(&config).err().expect("refused");
+        assert_eq!(error, CrmError::Permanent("plain HTTP is only allowed for loopback hosts".into()));
+    }
+    let op_remote = CrmConfig { base_url: "http://api.ontraport.com/1/".into(), ..op_config() };
+    assert!(matches!(client_for(&op_remote), Err(CrmError::Permanent(_))));
+    // The JSON entry point says the same, and nothing reached the stand-in.
+    let config = json!({"crm": "activecampaign", "base_url": "http://203.0.113.7", "api_token": AC_TOKEN}).to_string();
+    let error = client::fetch_contact_json(&config, "42").unwrap_err();
+    assert_eq!(error.to_string(), "CRM request failed: plain HTTP is only allowed for loopback hosts");
+    assert!(api_log("ac").is_empty() && api_log("op").is_empty());
+}
+
+// ---- writing ------------------------------------------------------------------------------------
+
+#[test]
+fn ac_write_field_then_fetch_sees_it() {
+    let _guard = fresh();
+    let crm = ac();
+    crm.write_field("42", "9", "s3cr3t-pass").unwrap();
+    crm.write_field("42", "first_name", "Janet").unwrap();
+    let body = control("GET", "log", None);
+    let put = body.as_array().unwrap().iter().find(|e| e["method"] == "PUT").expect("a PUT");
+    let sent: Value = serde_json::from_str(put["body"].as_str().unwrap()).unwrap();
+    assert_eq!(sent, json!({"contact": {"fieldValues": [{"field": "9", "value": "s3cr3t-pass"}]}}));
+    let contact = crm.fetch_contact("42").unwrap();
+    assert_eq!(field(&contact, "9"), Some(("WP Password", "s3cr3t-pass")));
+    assert_eq!(contact.first_name, "Janet");
+    assert_eq!(crm.write_field("999", "9", "x").unwrap_err(), CrmError::NotFound);
+    assert!(matches!(crm.write_field("42", "../9", "x"), Err(CrmError::Permanent(_))));
+    assert!(matches!(crm.write_field("4/2", "9", "x"), Err(CrmError::Permanent(_))));
+}
+
+#[test]
+fn op_write_field_is_seen_after_the_background_delay() {
+    let _guard = fresh();
+    control("POST", "config", Some(json!({"op_background_delay_ms": 400})));
+    let crm = op();
+    crm.write_field("27", "f1558", "s3cr3t-pass").unwrap();
+    crm.write_field("27", "first_name", "Janet").unwrap();
+    let started = Instant::now();
+    let contact = loop {
+        let contact = crm.fetch_contact("27").unwrap();
+        let both_applied = field(&contact, "f1558").map(|(_, v)| v) == Some("s3cr3t-pass") && contact.first_name == "Janet";
+        if both_applied || started.elapsed() > Duration::from_secs(10) {
+            break contact;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(field(&contact, "f1558"), Some(("WP Password", "s3cr3t-pass")));
+    assert_eq!(contact.first_name, "Janet");
+    assert_eq!(crm.write_field("999", "f1558", "x").unwrap_err(), CrmError::NotFound);
+    assert!(matches!(crm.write_field("27", "password", "x"), Err(CrmError::Permanent(_))));
+}
+
+#[test]
+fn ac_change_tags_adds_removes_and_creates() {
+    let _guard = fresh();
+    let crm = ac();
+    crm.change_tags("42", &["VIP".into(), "Brand New".into()], &["member".into()]).unwrap();
+    let contact = crm.fetch_contact("42").unwrap();
+    assert_eq!(tag_names(&contact), vec!["Brand New", "vip"], "the CRM's spelling wins");
+    let log = api_log("ac");
+    assert_eq!(log.iter().filter(|r| *r == "POST /api/3/tags").count(), 1, "{log:?}");
+    assert_eq!(log.iter().filter(|r| *r == "POST /api/3/contactTags").count(), 2, "{log:?}");
+    assert_eq!(log.iter().filter(|r| r.starts_with("DELETE /api/3/contactTags/")).count(), 1, "{log:?}");
+
+    // Warm cache, known names: one POST per addition, one listing + one DELETE per removal.
+    clear_log();
+    crm.change_tags("42", &["member".into()], &["Brand New".into(), "never existed".into()]).unwrap();
+    let log = api_log("ac");
+    assert!(log.iter().any(|r| r.starts_with("GET /api/3/tags?")), "an unknown name refreshes once: {log:?}");
+    assert_eq!(log.iter().filter(|r| r.starts_with("GET /api/3/tags?")).count(), 1, "{log:?}");
+    assert_eq!(tag_names(&crm.fetch_contact("42").unwrap()), vec!["member", "vip"]);
+
+    clear_log();
+    crm.change_tags("42", &["vip".into()], &[]).unwrap();
+    assert_eq!(api_log("ac"), vec!["POST /api/3/contactTags"]);
+    assert_eq!(crm.change_tags("999", &["vip".into()], &[]).unwrap_err(), CrmError::NotFound);
+}
+
+#[test]
+fn op_change_tags_adds_removes_and_creates() {
+    let _guard = fresh();
+    let crm = op();
+    crm.change_tags("28", &["member".into(), "Brand New".into()], &[]).unwrap();
+    crm.change_tags("27", &[], &["VIP".into()]).unwrap();
+    assert_eq!(tag_names(&crm.fetch_contact("28").unwrap()), vec!["Brand New", "Member"]);
+    assert_eq!(tag_names(&crm.fetch_contact("27").unwrap()), vec!["Member"]);
+    let log = api_log("op");
+    assert_eq!(log.iter().filter(|r| *r == "POST /1/Tags").count(), 1, "{log:?}");
+    assert_eq!(log.iter().filter(|r| *r == "PUT /1/objects/tag").count(), 1, "{log:?}");
+    assert_eq!(log.iter().filter(|r| *r == "DELETE /1/objects/tag").count(), 1, "{log:?}");
+    assert_eq!(crm.change_tags("999", &["Member".into()], &[]).unwrap_err(), CrmError::NotFound);
+}
+
+// ---- lookups and schema ---------------------------------------------------------------------------
+
+#[test]
+fn find_by_email_hit_and_miss() {
+    let _guard = fresh();
+    assert_eq!(ac().find_contact_by_email("Jane.Doe@example.com").unwrap(), Some("42".into()));
+    assert_eq!(ac().find_contact_by_email("nobody+x@example.com").unwrap(), None);
+    assert_eq!(op().find_contact_by_email("sam.poe@example.com").unwrap(), Some("28".into()));
+    assert_eq!(op().find_contact_by_email("nobody@example.com").unwrap(), None);
+    let log = api_log("ac");
+    assert_eq!(log[1], "GET /api/3/contacts?email=nobody%2Bx%40example.com", "values are encoded");
+}
+
+#[test]
+fn list_schema_has_tags_and_fields() {
+    let _guard = fresh();
+    let schema = ac().list_schema().unwrap();
+    let tags: Vec<(&str, &str)> = schema.tags.iter().map(|t| (t.id.as_str(), t.name.as_str())).collect();
+    assert_eq!(tags, vec![("5", "Gold Customer"), ("3", "member"), ("4", "vip")]);
+    let fields: Vec<(&str, &str)> = schema.fields.iter().map(|f| (f.key.as_str(), f.label.as_str())).collect();
+    assert_eq!(fields[..4], [("email", "Email"), ("first_name", "First Name"), ("last_name", "Last Name"), ("phone", "Phone")]);
+    assert_eq!(fields[4..], [("1", "Membership Level"), ("7", "Interests"), ("9", "WP Password")]);
+
+    let schema = op().list_schema().unwrap();
+    assert_eq!(schema.tags.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), vec!["Member", "VIP"]);
+    let custom: Vec<(&str, &str)> = schema.fields[4..].iter().map(|f| (f.key.as_str(), f.label.as_str())).collect();
+    assert_eq!(custom, vec![("f1557", "Level"), ("f1558", "WP Password")]);
+}
+
+// ---- the JSON entry points the FFI calls ----------------------------------------------------------
+
+#[test]
+fn json_entry_points_round_trip() {
+    let _guard = fresh();
+    let config = serde_json::to_string(&ac_config()).unwrap();
+    let contact: Contact = serde_json::from_str(&client::fetch_contact_json(&config, "42").unwrap()).unwrap();
+    assert_eq!(contact.tag_names(), vec!["member"]);
+    assert_eq!(client::find_contact_json(&config, "jane.doe@example.com").unwrap(), r#"{"contact_id":"42"}"#);
+    assert_eq!(client::find_contact_json(&config, "none@example.com").unwrap(), r#"{"contact_id":null}"#);
+    let ok = r#"{"ok":true}"#;
+    assert_eq!(client::write_field_json(&config, r#"{"contact_id":"42","field":"1","value":"Platinum"}"#).unwrap(), ok);
+    assert_eq!(client::change_tags_json(&config, r#"{"contact_id":"42","add":["vip"],"remove":["member"]}"#).unwrap(), ok);
+    let contact: Contact = serde_json::from_str(&client::fetch_contact_json(&config, "42").unwrap()).unwrap();
+    assert_eq!(contact.tag_names(), vec!["vip"]);
+    assert_eq!(contact.field("1"), Some("Platinum"));
+    let schema: Value = serde_json::from_str(&client::list_schema_json(&config).unwrap()).unwrap();
+    assert_eq!(schema["tags"].as_array().map(Vec::len), Some(3));
+
+    let error = client::fetch_contact_json(&config, "999").unwrap_err();
+    assert_eq!(error, crmhooks::error::Error::Crm(CrmError::NotFound));
+    let op_config = serde_json::to_string(&op_config()).unwrap();
+    let contact: Contact = serde_json::from_str(&client::fetch_contact_json(&op_config, "27").unwrap()).unwrap();
+    assert_eq!(contact.id, "27");
+}
+
+// ---- TLS ----------------------------------------------------------------------------------------
+
+/// A TLS server with a self-signed certificate (python3 + openssl), stopped on drop.
+struct SelfSignedServer {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for SelfSignedServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn self_signed_server() -> SelfSignedServer {
+    let dir = std::env::temp_dir().join(format!("crmhooks-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let status = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl");
+    assert!(status.success(), "openssl could not make a certificate");
+    let server = r#"
+import http.server, ssl, sys
+srv = http.server.HTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(sys.argv[1], sys.argv[2])
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+print(srv.server_address[1], flush=True)
+srv.serve_forever()
+"#;
+    let mut child = Command::new("python3")
+        .arg("-c")
+        .arg(server)
+        .arg(&cert)
+        .arg(&key)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("python3");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("port line");
+    let port = line.trim().parse().expect("port");
+    SelfSignedServer { child, port }
+}
+
+#[test]
+fn https_certificates_are_verified() {
+    let server = self_signed_server();
+    let config = CrmConfig { base_url: format!("https://127.0.0.1:{}", server.port), timeout_ms: 5000, ..ac_config() };
+    let error = client_for(&config).unwrap().fetch_contact("42").unwrap_err();
+    assert_eq!(error, CrmError::Permanent("TLS failure".into()));
+}
