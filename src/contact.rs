@@ -48,3 +48,22 @@ impl Contact {
         self.tags.iter().map(|t| t.name.clone()).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_looks_up_by_stable_key_and_tag_names_keep_order() {
+        let contact: Contact = serde_json::from_str(
+            r#"{"id":"42","tags":[{"id":"7","name":"vip"},{"id":"3","name":"member"}],
+                "fields":[{"key":"1","label":"Level","value":"Gold"},{"key":"email","value":"a@b.c"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(contact.field("1"), Some("Gold"));
+        assert_eq!(contact.field("email"), Some("a@b.c"));
+        assert_eq!(contact.field("Level"), None, "labels are not keys");
+        assert_eq!(contact.tag_names(), vec!["vip", "member"]);
+        assert_eq!(contact.email, "", "absent members default to empty");
+    }
+}

@@ -79,3 +79,27 @@ impl Default for Settings {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_members_take_safe_defaults() {
+        let settings: Settings = serde_json::from_str(r#"{"crm":"ontraport"}"#).unwrap();
+        assert_eq!(settings.crm, CrmKind::Ontraport);
+        assert_eq!(settings.default_role, "subscriber");
+        assert!(settings.role_allowlist.is_empty(), "no role is allowed unless the admin lists it");
+        assert!(!settings.return_password);
+        assert_eq!(settings.loopback_window_secs, 60);
+        assert_eq!(settings.username_format, UsernameFormat::Email);
+    }
+
+    #[test]
+    fn unknown_crm_or_username_format_is_an_error_not_a_guess() {
+        assert!(serde_json::from_str::<Settings>(r#"{"crm":"hubspot"}"#).is_err());
+        assert!(serde_json::from_str::<Settings>(r#"{"username_format":"random"}"#).is_err());
+        let settings: Settings = serde_json::from_str(r#"{"username_format":"first_last"}"#).unwrap();
+        assert_eq!(settings.username_format, UsernameFormat::FirstLast);
+    }
+}
