@@ -1,0 +1,80 @@
+<?php
+/**
+ * Plugin Name:       crmhooks
+ * Description:       Receives CRM webhooks (ActiveCampaign, Ontraport; WP Fusion URL format) and creates or updates WordPress users, roles, meta and tags.
+ * Version:           0.1.0
+ * Requires at least: 6.1
+ * Requires PHP:      8.1
+ * License:           GPL-2.0-or-later
+ * Text Domain:       crmhooks
+ */
+
+declare(strict_types=1);
+
+if (! defined('ABSPATH')) {
+    exit;
+}
+
+if (PHP_VERSION_ID < 80100) {
+    // Too old for this plugin: say so to admins instead of failing on syntax later.
+    add_action('admin_notices', static function (): void {
+        if (current_user_can('manage_options')) {
+            echo '<div class="notice notice-error"><p>'
+                . esc_html__('crmhooks needs PHP 8.1 or newer; the plugin is inactive.', 'crmhooks')
+                . '</p></div>';
+        }
+    });
+    return;
+}
+
+define('CRMHOOKS_VERSION', '0.1.0');
+define('CRMHOOKS_FILE', __FILE__);
+define('CRMHOOKS_DIR', __DIR__ . '/');
+define('CRMHOOKS_INCLUDES', CRMHOOKS_DIR . 'includes/');
+
+// The FFI wrapper may already be declared by opcache.preload (php-shim/preload.php).
+if (! class_exists('CrmHooks_Native', false)) {
+    require_once CRMHOOKS_INCLUDES . 'class-crmhooks-native-unavailable.php';
+    require_once CRMHOOKS_INCLUDES . 'class-crmhooks-native-error.php';
+    require_once CRMHOOKS_INCLUDES . 'class-crmhooks-native.php';
+}
+require_once CRMHOOKS_INCLUDES . 'class-crmhooks-settings.php';
+require_once CRMHOOKS_INCLUDES . 'class-crmhooks-installer.php';
+require_once CRMHOOKS_INCLUDES . 'class-crmhooks-log.php';
+require_once CRMHOOKS_INCLUDES . 'class-crmhooks-user-store.php';
+require_once CRMHOOKS_INCLUDES . 'class-crmhooks-plan-applier.php';
+require_once CRMHOOKS_INCLUDES . 'class-crmhooks-processor.php';
+require_once CRMHOOKS_INCLUDES . 'class-crmhooks-debug-page.php';
+require_once CRMHOOKS_INCLUDES . 'class-crmhooks-webhook.php';
+require_once CRMHOOKS_INCLUDES . 'class-crmhooks-health.php';
+require_once CRMHOOKS_INCLUDES . 'functions.php';
+
+register_activation_hook(__FILE__, array('CrmHooks_Installer', 'activate'));
+register_deactivation_hook(__FILE__, array('CrmHooks_Installer', 'deactivate'));
+
+/**
+ * Registers every hook of the plugin, in one place.
+ */
+function crmhooks_bootstrap(): void
+{
+    // Tables follow the plugin version even when the plugin was updated without re-activation.
+    add_action('plugins_loaded', array('CrmHooks_Installer', 'maybe_upgrade'));
+
+    // Webhooks: early on init (the user is known then, for the admin debug page).
+    add_action('init', array('CrmHooks_Webhook', 'maybe_handle'), 1);
+    add_action('rest_api_init', array('CrmHooks_Webhook', 'register_rest_route'));
+
+    // Old log rows go once a day.
+    add_action(CrmHooks_Installer::CRON_HOOK, array('CrmHooks_Log', 'purge'));
+
+    // FFI/library status for admins.
+    add_action('admin_notices', array('CrmHooks_Health', 'admin_notice'));
+    add_filter('site_status_tests', array('CrmHooks_Health', 'register_site_health_test'));
+
+    if (is_admin()) {
+        require_once CRMHOOKS_INCLUDES . 'admin/class-crmhooks-admin.php';
+        CrmHooks_Admin::register();
+    }
+}
+
+crmhooks_bootstrap();

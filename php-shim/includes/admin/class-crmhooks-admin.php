@@ -1,0 +1,158 @@
+<?php
+/**
+ * Settings -> crmhooks: settings (Settings API), access key (show + regenerate), webhook URLs, log.
+ * Loaded only in is_admin().
+ */
+
+declare(strict_types=1);
+
+final class CrmHooks_Admin
+{
+    private const PAGE = 'crmhooks';
+    private const REGENERATE_ACTION = 'crmhooks_regenerate_key';
+
+    public static function register(): void
+    {
+        add_action('admin_menu', array(self::class, 'add_menu'));
+        add_action('admin_init', array(self::class, 'register_settings'));
+        add_action('admin_post_' . self::REGENERATE_ACTION, array(self::class, 'regenerate_key'));
+    }
+
+    public static function add_menu(): void
+    {
+        add_options_page(__('crmhooks', 'crmhooks'), __('crmhooks', 'crmhooks'), 'manage_options', self::PAGE, array(self::class, 'render_page'));
+    }
+
+    public static function register_settings(): void
+    {
+        register_setting('crmhooks', CrmHooks_Settings::OPTION, array(
+            'type'              => 'array',
+            'sanitize_callback' => array('CrmHooks_Settings', 'sanitize'),
+            'show_in_rest'      => false,
+        ));
+    }
+
+    /** admin-post handler: capability and nonce, then a new key. */
+    public static function regenerate_key(): void
+    {
+        if (! current_user_can('manage_options')) {
+            wp_die(esc_html__('You are not allowed to do this.', 'crmhooks'), '', array('response' => 403));
+        }
+        check_admin_referer(self::REGENERATE_ACTION);
+        CrmHooks_Settings::update(array('access_key' => CrmHooks_Installer::new_access_key()));
+        wp_safe_redirect(add_query_arg(array('page' => self::PAGE, 'crmhooks_key' => 'regenerated'), admin_url('options-general.php')));
+        exit;
+    }
+
+    public static function render_page(): void
+    {
+        if (! current_user_can('manage_options')) {
+            return;
+        }
+        $s = CrmHooks_Settings::all();
+        $name = CrmHooks_Settings::OPTION;
+        echo '<div class="wrap"><h1>' . esc_html__('crmhooks', 'crmhooks') . '</h1>';
+        if (isset($_GET['crmhooks_key']) && $_GET['crmhooks_key'] === 'regenerated') {
+            echo '<div class="notice notice-success"><p>' . esc_html__('A new access key was generated. Update the webhook URLs in your CRM.', 'crmhooks') . '</p></div>';
+        }
+
+        // Settings form (options.php checks the nonce and manage_options).
+        echo '<form method="post" action="options.php">';
+        settings_fields('crmhooks');
+        echo '<table class="form-table" role="presentation">';
+        self::row(__('CRM', 'crmhooks'), self::select($name . '[crm]', (string) $s['crm'], array('activecampaign' => 'ActiveCampaign', 'ontraport' => 'Ontraport')));
+        self::row(__('ActiveCampaign API URL', 'crmhooks'), self::text($name . '[ac_base_url]', (string) $s['ac_base_url']));
+        self::row(__('ActiveCampaign API token', 'crmhooks'), self::text($name . '[ac_api_token]', (string) $s['ac_api_token'], 'password'));
+        self::row(__('Ontraport API URL', 'crmhooks'), self::text($name . '[op_base_url]', (string) $s['op_base_url']));
+        self::row(__('Ontraport App ID', 'crmhooks'), self::text($name . '[op_app_id]', (string) $s['op_app_id']));
+        self::row(__('Ontraport API key', 'crmhooks'), self::text($name . '[op_api_key]', (string) $s['op_api_key'], 'password'));
+        $roles = array();
+        foreach (CrmHooks_Settings::roles() as $role) {
+            if (! $role['privileged']) {
+                $roles[ $role['slug'] ] = $role['name'];
+            }
+        }
+        self::row(__('Default role', 'crmhooks'), self::select($name . '[default_role]', (string) $s['default_role'], $roles));
+        self::row(__('Roles a webhook may set (slugs, comma separated)', 'crmhooks'), self::text($name . '[role_allowlist]', implode(', ', (array) $s['role_allowlist'])));
+        $map_lines = array();
+        foreach (CrmHooks_Settings::sanitize_field_map($s['field_map']) as $m) {
+            $map_lines[] = $m['crm_key'] . ' = ' . $m['wp_key'];
+        }
+        self::row(
+            __('Field map (one "CRM field key = WordPress key" per line)', 'crmhooks'),
+            '<textarea class="large-text code" rows="5" name="' . esc_attr($name . '[field_map]') . '">' . esc_textarea(implode("\n", $map_lines)) . '</textarea>'
+        );
+        self::row(__('Usernames', 'crmhooks'), self::select($name . '[username_format]', (string) $s['username_format'], array(
+            'email'        => __('Email address', 'crmhooks'),
+            'first_last'   => __('firstlast', 'crmhooks'),
+            'first_number' => __('first name + number', 'crmhooks'),
+        )));
+        self::row(__('Return generated password to the CRM', 'crmhooks'), self::checkbox($name . '[return_password]', (bool) $s['return_password']));
+        self::row(__('CRM field for the password', 'crmhooks'), self::text($name . '[password_field]', (string) $s['password_field']));
+        self::row(__('Loopback window (seconds)', 'crmhooks'), self::text($name . '[loopback_window_secs]', (string) $s['loopback_window_secs'], 'number'));
+        self::row(__('Process webhooks in the background', 'crmhooks'), self::checkbox($name . '[async]', (bool) $s['async']));
+        self::row(__('Keep log entries (days)', 'crmhooks'), self::text($name . '[retention_days]', (string) $s['retention_days'], 'number'));
+        echo '</table>';
+        submit_button();
+        echo '</form>';
+
+        // Access key and URLs.
+        $key = (string) $s['access_key'];
+        echo '<h2>' . esc_html__('Access key', 'crmhooks') . '</h2>';
+        echo '<p><code>' . esc_html($key) . '</code></p>';
+        echo '<form method="post" action="' . esc_url(admin_url('admin-post.php')) . '">';
+        echo '<input type="hidden" name="action" value="' . esc_attr(self::REGENERATE_ACTION) . '">';
+        wp_nonce_field(self::REGENERATE_ACTION);
+        submit_button(__('Generate a new access key', 'crmhooks'), 'secondary', 'submit', false);
+        echo '</form>';
+
+        echo '<h2>' . esc_html__('Webhook URLs', 'crmhooks') . '</h2><ul>';
+        $suffix = $s['crm'] === 'ontraport' ? '&contact_id=[Contact ID]' : '';
+        foreach (array('add', 'update', 'update_tags') as $action) {
+            $url = home_url('/') . '?wpf_action=' . $action . '&access_key=' . rawurlencode($key) . $suffix;
+            echo '<li><input type="text" class="large-text code" readonly onfocus="this.select()" value="' . esc_attr($url) . '"></li>';
+        }
+        echo '</ul>';
+
+        // Log.
+        echo '<h2>' . esc_html__('Recent webhooks', 'crmhooks') . '</h2>';
+        echo '<table class="widefat striped"><thead><tr>';
+        foreach (array(__('Time (UTC)', 'crmhooks'), __('Action', 'crmhooks'), __('Contact', 'crmhooks'), __('Outcome', 'crmhooks'), __('ms', 'crmhooks'), __('CRM calls', 'crmhooks'), __('Message', 'crmhooks')) as $head) {
+            echo '<th>' . esc_html($head) . '</th>';
+        }
+        echo '</tr></thead><tbody>';
+        foreach (CrmHooks_Log::recent(50) as $row) {
+            echo '<tr>';
+            foreach (array('created_at', 'action', 'contact_id', 'outcome', 'duration_ms', 'crm_calls', 'message') as $col) {
+                echo '<td>' . esc_html((string) ($row[ $col ] ?? '')) . '</td>';
+            }
+            echo '</tr>';
+        }
+        echo '</tbody></table></div>';
+    }
+
+    private static function row(string $label, string $field_html): void
+    {
+        echo '<tr><th scope="row">' . esc_html($label) . '</th><td>' . $field_html . '</td></tr>'; // $field_html is built escaped.
+    }
+
+    private static function text(string $name, string $value, string $type = 'text'): string
+    {
+        return '<input type="' . esc_attr($type) . '" class="regular-text" name="' . esc_attr($name) . '" value="' . esc_attr($value) . '" autocomplete="off">';
+    }
+
+    private static function checkbox(string $name, bool $checked): string
+    {
+        // The hidden 0 makes an unchecked box arrive as false instead of "unchanged".
+        return '<input type="hidden" name="' . esc_attr($name) . '" value="0"><input type="checkbox" name="' . esc_attr($name) . '" value="1"' . checked($checked, true, false) . '>';
+    }
+
+    private static function select(string $name, string $current, array $options): string
+    {
+        $html = '<select name="' . esc_attr($name) . '">';
+        foreach ($options as $value => $label) {
+            $html .= '<option value="' . esc_attr((string) $value) . '"' . selected($current, (string) $value, false) . '>' . esc_html((string) $label) . '</option>';
+        }
+        return $html . '</select>';
+    }
+}

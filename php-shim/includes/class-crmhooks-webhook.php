@@ -1,0 +1,226 @@
+<?php
+/**
+ * The webhook endpoint: `?wpf_action=...` (or `crmhooks_action`) on any URL, caught early on init,
+ * and the REST route POST/GET /wp-json/crmhooks/v1/webhook. Answers are short JSON, never 410.
+ */
+
+declare(strict_types=1);
+
+final class CrmHooks_Webhook
+{
+    public const NATIVE_STATUS_OPTION = 'crmhooks_native_status';
+
+    /** Cheap isset checks only: a plain page view must not touch FFI. */
+    public static function is_webhook_request(): bool
+    {
+        return isset($_GET['wpf_action']) || isset($_POST['wpf_action'])
+            || isset($_GET['crmhooks_action']) || isset($_POST['crmhooks_action']);
+    }
+
+    /** init callback. */
+    public static function maybe_handle(): void
+    {
+        if (! self::is_webhook_request()) {
+            return;
+        }
+        if (defined('REST_REQUEST') || self::is_rest_path()) {
+            return; // The REST route answers it.
+        }
+        self::send(self::handle());
+    }
+
+    public static function register_rest_route(): void
+    {
+        register_rest_route('crmhooks/v1', '/webhook', array(
+            'methods'             => array('GET', 'POST'),
+            'callback'            => array(self::class, 'rest_callback'),
+            'permission_callback' => '__return_true', // The access key is the authentication.
+        ));
+    }
+
+    /** @return WP_REST_Response */
+    public static function rest_callback(WP_REST_Request $rest_request)
+    {
+        $answer = self::handle();
+        if (isset($answer['html'])) {
+            self::send($answer); // Exits.
+        }
+        $response = new WP_REST_Response($answer['body'], $answer['status']);
+        foreach (array_merge(wp_get_nocache_headers(), $answer['headers']) as $name => $value) {
+            if ($value !== false && $value !== '') { // false = "remove this header" in wp_get_nocache_headers().
+                $response->header($name, (string) $value);
+            }
+        }
+        return $response;
+    }
+
+    /**
+     * Authenticates, parses and processes the current request.
+     *
+     * @return array{status:int, body:array, headers:array, html?:string}
+     */
+    public static function handle(): array
+    {
+        $started = microtime(true);
+        $method = strtoupper((string) ($_SERVER['REQUEST_METHOD'] ?? 'GET'));
+        $query = (string) ($_SERVER['QUERY_STRING'] ?? '');
+        $content_type = (string) ($_SERVER['CONTENT_TYPE'] ?? ($_SERVER['HTTP_CONTENT_TYPE'] ?? ''));
+        $body = self::raw_body($method, $content_type);
+        if (stripos($content_type, 'multipart/form-data') !== false) {
+            $content_type = 'application/x-www-form-urlencoded'; // raw_body() re-encoded it that way.
+        }
+
+        try {
+            $native = CrmHooks_Native::get();
+        } catch (CrmHooks_Native_Unavailable $e) {
+            self::remember_native_failure($e->getMessage());
+            CrmHooks_Log::add('', '', 'unavailable', self::ms($started), 0, $e->getMessage());
+            return self::answer(503, array('success' => false, 'error' => 'unavailable'), array('Retry-After' => '60'));
+        }
+        self::forget_native_failure();
+
+        try {
+            $json = $native->webhook_accept($method, $query, $content_type, $body, (string) CrmHooks_Settings::get('access_key'));
+            $request = json_decode($json, true);
+            if (! is_array($request)) {
+                throw new CrmHooks_Native_Error('crmh_webhook_accept', CrmHooks_Native::INVALID_JSON, 'output is not an object');
+            }
+        } catch (CrmHooks_Native_Error $e) {
+            return self::refusal($e, $started);
+        }
+
+        $action = (string) ($request['action'] ?? '');
+        $contact_id = (string) ($request['contact_id'] ?? '');
+        if ($action === 'test') {
+            CrmHooks_Log::add('test', $contact_id, 'test', self::ms($started), 0, 'test webhook');
+            return self::answer(200, array('success' => true));
+        }
+
+        // is_user_logged_in() works here: init runs after the auth cookie is read.
+        if ($method === 'GET' && is_user_logged_in() && current_user_can('manage_options')) {
+            $preview = (new CrmHooks_Processor())->preview($request);
+            return array('status' => 200, 'body' => array(), 'headers' => array(), 'html' => CrmHooks_Debug_Page::render($request, $preview));
+        }
+
+        $outcome = (new CrmHooks_Processor())->process($request);
+        CrmHooks_Log::add($action, (string) $outcome['contact_id'], (string) $outcome['outcome'], (int) $outcome['duration_ms'], (int) $outcome['crm_calls'], (string) $outcome['message']);
+        return self::answer_for_outcome($outcome);
+    }
+
+    /** The HTTP answer for a processing outcome. Never reveals whether a contact or user exists. */
+    public static function answer_for_outcome(array $outcome): array
+    {
+        switch ($outcome['outcome']) {
+            case 'created':
+            case 'updated':
+            case 'unchanged':
+            case 'skipped':
+            case 'contact_not_found':
+                return self::answer(200, array('success' => true, 'status' => 'processed'));
+            case 'crm_error':
+                if (in_array($outcome['code'], array('crm_rate_limited', 'crm_temporary'), true)) {
+                    $retry = max(1, (int) $outcome['retry_after'] ?: 30);
+                    return self::answer(503, array('success' => false, 'error' => 'crm_unavailable'), array('Retry-After' => (string) $retry));
+                }
+                return self::answer(502, array('success' => false, 'error' => 'crm_error'));
+            case 'busy':
+                return self::answer(503, array('success' => false, 'error' => 'busy'), array('Retry-After' => '5'));
+            case 'unavailable':
+                return self::answer(503, array('success' => false, 'error' => 'unavailable'), array('Retry-After' => '60'));
+            default:
+                return self::answer(500, array('success' => false, 'error' => 'failed'));
+        }
+    }
+
+    private static function refusal(CrmHooks_Native_Error $e, float $started): array
+    {
+        $code = $e->getCode();
+        $name = CrmHooks_Native::result_name($code);
+        CrmHooks_Log::add('', '', $name, self::ms($started), 0, $code === CrmHooks_Native::UNAUTHORIZED ? 'unauthorized' : $e->last_error);
+        switch ($code) {
+            case CrmHooks_Native::UNAUTHORIZED:
+                return self::answer(401, array('success' => false, 'error' => 'unauthorized'));
+            case CrmHooks_Native::BODY_TOO_LARGE:
+                return self::answer(413, array('success' => false, 'error' => 'body_too_large'));
+            case CrmHooks_Native::UNKNOWN_ACTION:
+                return self::answer(400, array('success' => false, 'error' => 'unknown_action', 'parameter' => 'wpf_action'));
+            case CrmHooks_Native::BAD_REQUEST:
+            case CrmHooks_Native::INVALID_UTF8:
+            case CrmHooks_Native::INVALID_JSON:
+                $body = array('success' => false, 'error' => 'bad_request');
+                // The library's message names the parameter only ("missing parameter: contact_id").
+                if (preg_match('/parameter: ([A-Za-z0-9_\[\]]+)/', $e->last_error, $m)) {
+                    $body['parameter'] = $m[1];
+                } elseif ($e->last_error !== '') {
+                    $body['message'] = $e->last_error;
+                }
+                return self::answer(400, $body);
+            default:
+                return self::answer(500, array('success' => false, 'error' => 'failed'));
+        }
+    }
+
+    private static function answer(int $status, array $body, array $headers = array()): array
+    {
+        return array('status' => $status, 'body' => $body, 'headers' => $headers);
+    }
+
+    /** Sends the answer and ends the request. */
+    public static function send(array $answer): void
+    {
+        if (! headers_sent()) {
+            nocache_headers();
+            foreach ($answer['headers'] as $name => $value) {
+                header($name . ': ' . $value);
+            }
+        }
+        if (isset($answer['html'])) {
+            status_header($answer['status']);
+            if (! headers_sent()) {
+                header('Content-Type: text/html; charset=utf-8');
+            }
+            echo $answer['html']; // Built from escaped parts by CrmHooks_Debug_Page.
+            exit;
+        }
+        wp_send_json($answer['body'], $answer['status']);
+    }
+
+    /** The raw body; multipart bodies are not readable from php://input, so rebuild them from $_POST. */
+    private static function raw_body(string $method, string $content_type): string
+    {
+        if ($method === 'GET' || $method === 'HEAD') {
+            return '';
+        }
+        if (stripos($content_type, 'multipart/form-data') !== false) {
+            return http_build_query(wp_unslash($_POST));
+        }
+        $body = file_get_contents('php://input');
+        return is_string($body) ? $body : '';
+    }
+
+    private static function is_rest_path(): bool
+    {
+        $uri = (string) ($_SERVER['REQUEST_URI'] ?? '');
+        return strpos($uri, '/' . rest_get_url_prefix() . '/crmhooks/') !== false || (isset($_GET['rest_route']) && strpos((string) $_GET['rest_route'], '/crmhooks/') === 0);
+    }
+
+    private static function remember_native_failure(string $message): void
+    {
+        $current = get_option(self::NATIVE_STATUS_OPTION);
+        if (! is_array($current) || ($current['message'] ?? '') !== $message) {
+            update_option(self::NATIVE_STATUS_OPTION, array('message' => $message, 'time' => time()), false);
+        }
+    }
+
+    private static function forget_native_failure(): void
+    {
+        if (get_option(self::NATIVE_STATUS_OPTION) !== false) {
+            delete_option(self::NATIVE_STATUS_OPTION);
+        }
+    }
+
+    private static function ms(float $started): int
+    {
+        return (int) round((microtime(true) - $started) * 1000);
+    }
+}

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Every test layer of crmhooks, one after the other; each layer's outcome is printed and counted.
+# Ends with one line `summary: N passed, N failed` and exits non-zero when any layer failed.
+# A layer whose script or tool is missing counts as failed: nothing is skipped silently.
+#
+#   scripts/test.sh            (on a fresh Debian 12 machine: installs what it needs first)
+#
+# The PHPUnit layer brings up its own stack in <repo>/.stack-test on ports 18080.. (override the
+# base with CRMHOOKS_TEST_PORT_BASE) and always takes it down again.
+set -uo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO"
+. "$REPO/scripts/lib/common.sh"
+. "$REPO/scripts/lib/install.sh"
+
+TEST_STACK_DIR="$REPO/.stack-test"
+TEST_PORT_BASE="${CRMHOOKS_TEST_PORT_BASE:-18080}"
+
+PASSED=0
+FAILED=0
+RESULTS=()
+
+# Run one layer: `layer NAME COMMAND...`; its output streams through as it runs.
+layer() {
+    local name="$1" started=$SECONDS rc
+    shift
+    printf '\n======== layer: %s ========\n' "$name"
+    "$@"
+    rc=$?
+    if [ "$rc" -eq 0 ]; then
+        PASSED=$((PASSED + 1))
+        RESULTS+=("PASSED  $name ($((SECONDS - started)) s)")
+        printf -- '-------- PASSED: %s\n' "$name"
+    else
+        FAILED=$((FAILED + 1))
+        RESULTS+=("FAILED  $name ($((SECONDS - started)) s, exit $rc)")
+        printf -- '-------- FAILED: %s (exit %s)\n' "$name" "$rc"
+    fi
+}
+
+# A layer script written by someone else: run it, or fail the layer when it does not exist yet.
+run_script() {
+    local script="$1"
+    if [ ! -f "$script" ]; then
+        printf 'FAILED: %s is missing\n' "$script"
+        return 1
+    fi
+    bash "$script"
+}
+
+rust_tests() {
+    require_cargo || return 1
+    "$CARGO" test --all-targets
+}
+
+release_build() {
+    scripts/stack.sh build
+}
+
+# build.rs regenerates the headers with cbindgen: after a build they must equal the committed ones.
+generated_headers() {
+    local missing=0 file
+    for file in include/crmhooks.h php-shim/includes/crmhooks-cdef.h; do
+        [ -f "$file" ] || { printf 'FAILED: %s is missing\n' "$file"; missing=1; }
+    done
+    command -v git >/dev/null && [ -e "$REPO/.git" ] || { printf 'FAILED: needs git and a git checkout\n'; return 1; }
+    git diff --exit-code -- include/ php-shim/includes/crmhooks-cdef.h || {
+        printf 'FAILED: generated headers differ from the committed ones (commit the regenerated files)\n'
+        return 1
+    }
+    [ "$missing" -eq 0 ] && printf 'generated headers up to date\n'
+}
+
+standin_tests() {
+    [ -d tests/standin ] || { printf 'FAILED: tests/standin is missing\n'; return 1; }
+    python3 -m unittest discover -v -s tests/standin -p 'test_*.py'
+}
+
+stop_test_stack() {
+    [ -d "$TEST_STACK_DIR" ] || return 0
+    CRMHOOKS_STACK_DIR="$TEST_STACK_DIR" CRMHOOKS_PORT_BASE="$TEST_PORT_BASE" scripts/stack.sh down >/dev/null 2>&1 || true
+}
+# The test stack goes down whatever happens: failure, Ctrl-C, or a normal end.
+trap stop_test_stack EXIT
+trap 'exit 130' INT TERM
+
+stack_and_phpunit() {
+    command -v phpunit >/dev/null || { printf 'FAILED: phpunit is not installed\n'; return 1; }
+    export CRMHOOKS_STACK_DIR="$TEST_STACK_DIR" CRMHOOKS_PORT_BASE="$TEST_PORT_BASE"
+    # a fresh stack every run: no state left over from an earlier run
+    scripts/stack.sh reset || return 1
+    scripts/stack.sh up || { stop_test_stack; return 1; }
+    eval "$(scripts/stack.sh env)"
+    local rc=0
+    phpunit -c tests/phpunit/phpunit.xml || rc=$?
+    stop_test_stack
+    return "$rc"
+}
+
+started=$SECONDS
+layer "install (apt packages, cargo)" scripts/stack.sh install
+# Later layers and the scripts they call find cargo even when ~/.cargo/bin is not on PATH.
+if CARGO="$(find_cargo)"; then PATH="$(dirname "$CARGO"):$PATH"; export PATH; fi
+layer "release build of the library" release_build
+layer "generated headers up to date" generated_headers
+layer "Rust tests (cargo test --all-targets)" rust_tests
+layer "C ABI tests (tests/c/run.sh)" run_script tests/c/run.sh
+layer "fuzz smoke (fuzz/run.sh)" run_script fuzz/run.sh
+layer "stand-in self-tests" standin_tests
+layer "stack + PHPUnit (all suites)" stack_and_phpunit
+
+printf '\n======== results (%s s) ========\n' "$((SECONDS - started))"
+printf '%s\n' "${RESULTS[@]}"
+printf 'summary: %s passed, %s failed\n' "$PASSED" "$FAILED"
+[ "$FAILED" -eq 0 ]

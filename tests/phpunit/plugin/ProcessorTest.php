@@ -1,0 +1,128 @@
+<?php
+/**
+ * CrmHooks_Processor and the public tag functions, run in this process (as a queued job would
+ * run them), so the actions they fire can be observed.
+ */
+
+declare(strict_types=1);
+
+require_once __DIR__ . '/PluginTestCase.php';
+
+final class ProcessorTest extends CrmHooks_Plugin_TestCase
+{
+    /** @var array<string, array> hook name => list of argument lists */
+    private array $fired = array();
+    private array $listeners = array();
+
+    protected function setUp(): void
+    {
+        parent::setUp();
+        $this->fired = array();
+        foreach (array('crmhooks_tags_modified' => 4, 'crmhooks_user_imported' => 2, 'crmhooks_user_updated' => 2, 'crmhooks_crm_write' => 1) as $hook => $args) {
+            $listener = function (...$a) use ($hook): void {
+                $this->fired[ $hook ][] = $a;
+            };
+            add_action($hook, $listener, 10, $args);
+            $this->listeners[ $hook ] = $listener;
+        }
+    }
+
+    protected function tearDown(): void
+    {
+        foreach ($this->listeners as $hook => $listener) {
+            remove_action($hook, $listener, 10);
+        }
+        parent::tearDown();
+    }
+
+    private function request(string $action, ?string $contact_id, array $extra = array()): array
+    {
+        return $extra + array(
+            'action' => $action, 'contact_id' => $contact_id, 'email' => null, 'role' => null,
+            'send_notification' => false, 'async' => null, 'event' => array('fields' => array()),
+        );
+    }
+
+    public function test_add_then_update_fire_the_documented_actions(): void
+    {
+        $outcome = (new CrmHooks_Processor())->process($this->request('add', '42'));
+        $this->assertSame('created', $outcome['outcome'], $outcome['message']);
+        $this->assertSame('42', $outcome['contact_id']);
+        $this->assertSame(1, $outcome['crm_calls']);
+        $user_id = (int) $outcome['user_id'];
+
+        $this->assertCount(1, $this->fired['crmhooks_user_imported']);
+        $this->assertSame($user_id, $this->fired['crmhooks_user_imported'][0][0]);
+        $this->assertSame('jane.doe@example.com', $this->fired['crmhooks_user_imported'][0][1]['email']);
+        $this->assertSame(array($user_id, array('member'), array(), array('member')), $this->fired['crmhooks_tags_modified'][0]);
+        $this->assertArrayNotHasKey('crmhooks_user_updated', $this->fired);
+
+        CrmHooks_Test_Standin::put_contact('ac', '42', array(
+            'email' => 'jane.doe@example.com', 'first_name' => 'Janet', 'last_name' => 'Doe', 'phone' => '',
+            'tags' => array('vip'), 'fields' => array('1' => 'Gold'),
+        ));
+        $this->fired = array();
+        $outcome = (new CrmHooks_Processor())->process($this->request('update', '42'));
+        $this->assertSame('updated', $outcome['outcome'], $outcome['message']);
+        $this->assertSame($user_id, $outcome['user_id']);
+        $this->assertSame('Janet', get_userdata($user_id)->first_name);
+        $this->assertSame(array($user_id, array('vip'), array('member'), array('vip')), $this->fired['crmhooks_tags_modified'][0]);
+        $this->assertSame($user_id, $this->fired['crmhooks_user_updated'][0][0]);
+        $this->assertArrayNotHasKey('crmhooks_user_imported', $this->fired);
+    }
+
+    public function test_contact_found_by_email_when_the_request_has_no_id(): void
+    {
+        $outcome = (new CrmHooks_Processor())->process($this->request('add', null, array('email' => 'john.roe@example.com')));
+        $this->assertSame('created', $outcome['outcome'], $outcome['message']);
+        $this->assertSame('43', $outcome['contact_id']);
+        $this->assertSame(2, $outcome['crm_calls'], 'find by email, then fetch');
+
+        $none = (new CrmHooks_Processor())->process($this->request('add', null, array('email' => 'nobody@example.com')));
+        $this->assertSame('contact_not_found', $none['outcome']);
+    }
+
+    public function test_return_password_fires_crm_write(): void
+    {
+        CrmHooks_Test_Site::set_settings(array('return_password' => true, 'password_field' => '9'));
+        $outcome = (new CrmHooks_Processor())->process($this->request('add', '42'));
+        $this->assertSame('created', $outcome['outcome'], $outcome['message']);
+        $this->assertSame(array(array('42')), $this->fired['crmhooks_crm_write']);
+        $this->assertContains('password_returned', $outcome['notices']);
+        $this->assertStringNotContainsString((string) $this->standin_contact('ac', '42')['fields']['9'], (string) wp_json_encode($outcome), 'the password is not in the outcome');
+    }
+
+    public function test_crm_errors_become_outcomes(): void
+    {
+        $missing = (new CrmHooks_Processor())->process($this->request('add', '99999'));
+        $this->assertSame('contact_not_found', $missing['outcome']);
+
+        CrmHooks_Test_Standin::add_fault(array('crm' => 'ac', 'path_regex' => null, 'kind' => 'status', 'status' => 429, 'retry_after' => 30, 'count' => 5));
+        $limited = (new CrmHooks_Processor())->process($this->request('add', '42'));
+        $this->assertSame('crm_error', $limited['outcome']);
+        $this->assertSame('crm_rate_limited', $limited['code']);
+        $this->assertSame(30, $limited['retry_after']);
+        $this->assertSame(array(), $this->users_for('jane.doe@example.com', '42'));
+    }
+
+    public function test_apply_and_remove_tags_write_to_the_crm_and_locally(): void
+    {
+        $outcome = (new CrmHooks_Processor())->process($this->request('add', '42'));
+        $user_id = (int) $outcome['user_id'];
+        $this->fired = array();
+
+        $this->assertTrue(crmhooks_apply_tags($user_id, array('vip', 'MEMBER')));
+        $this->assertEqualsCanonicalizing(array('member', 'vip'), $this->standin_contact('ac', '42')['tag_names']);
+        $this->assertEqualsCanonicalizing(array('member', 'vip'), $this->tag_names($user_id));
+        $this->assertSame(array(array('42')), $this->fired['crmhooks_crm_write']);
+        $this->assertSame(array('vip'), $this->fired['crmhooks_tags_modified'][0][1]);
+
+        $this->assertTrue(crmhooks_remove_tags($user_id, array('Member')));
+        $this->assertSame(array('vip'), $this->standin_contact('ac', '42')['tag_names']);
+        $this->assertSame(array('vip'), $this->tag_names($user_id));
+        $this->assertSame(array('vip'), get_user_meta($user_id, 'crmhooks_tag_names', true));
+
+        $no_contact = $this->make_user('plain.user@example.com');
+        $this->assertInstanceOf(WP_Error::class, crmhooks_apply_tags($no_contact, array('vip')));
+    }
+}
