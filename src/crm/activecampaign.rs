@@ -118,21 +118,6 @@ impl ActiveCampaign {
         Ok(rows)
     }
 
-    /// Tag names from the cache, listed again when the cache is empty or misses an ID.
-    fn tag_names_for(&self, ids: &[String], deadline: Instant) -> Result<HashMap<String, String>, CrmError> {
-        match TAG_NAMES.get(&self.account) {
-            Some(names) if ids.iter().all(|id| names.contains_key(id)) => Ok(names),
-            _ => self.refresh_tags(deadline),
-        }
-    }
-
-    fn field_titles_for(&self, ids: &[String], deadline: Instant) -> Result<HashMap<String, String>, CrmError> {
-        match FIELD_TITLES.get(&self.account) {
-            Some(titles) if ids.iter().all(|id| titles.contains_key(id)) => Ok(titles),
-            _ => self.refresh_fields(deadline),
-        }
-    }
-
     /// Tag IDs for these names (case-insensitive) in `known`; missing names are created
     /// when `create` (and added to `known`), else skipped.
     fn tag_ids(&self, names: &[String], known: &mut HashMap<String, String>, create: bool, deadline: Instant) -> Result<Vec<String>, CrmError> {
@@ -228,7 +213,7 @@ impl Crm for ActiveCampaign {
         let attribute = |name: &str| string_of(record.get(name)).unwrap_or_default();
 
         let tag_ids: Vec<String> = self.contact_tag_rows(id, deadline)?.into_iter().map(|(_, tag)| tag).collect();
-        let names = if tag_ids.is_empty() { HashMap::new() } else { self.tag_names_for(&tag_ids, deadline)? };
+        let names = TAG_NAMES.covering(&self.account, &tag_ids, || self.refresh_tags(deadline))?;
         let mut tags: Vec<Tag> = Vec::new();
         for tag_id in tag_ids {
             // A tag that is not a contact tag (or vanished) has no name to offer: skip it.
@@ -254,7 +239,7 @@ impl Crm for ActiveCampaign {
             })
             .unwrap_or_default();
         let field_ids: Vec<String> = values.iter().map(|(field, _)| field.clone()).collect();
-        let titles = if field_ids.is_empty() { HashMap::new() } else { self.field_titles_for(&field_ids, deadline)? };
+        let titles = FIELD_TITLES.covering(&self.account, &field_ids, || self.refresh_fields(deadline))?;
         for (field, value) in values {
             if !fields.iter().any(|f| f.key == field) {
                 let label = titles.get(&field).cloned().unwrap_or_default();

@@ -51,6 +51,25 @@ impl<V: Clone> AccountCache<V> {
     }
 }
 
+impl<T: Clone> AccountCache<std::collections::HashMap<String, T>> {
+    /// The cached map when it knows every one of `keys`; otherwise `refresh` lists the CRM
+    /// again (the refresh stores its result). An unknown ID is what triggers a listing.
+    pub fn covering<E>(
+        &self,
+        account: &str,
+        keys: &[String],
+        refresh: impl FnOnce() -> Result<HashMap<String, T>, E>,
+    ) -> Result<HashMap<String, T>, E> {
+        if keys.is_empty() {
+            return Ok(HashMap::new());
+        }
+        match self.get(account) {
+            Some(map) if keys.iter().all(|key| map.contains_key(key)) => Ok(map),
+            _ => refresh(),
+        }
+    }
+}
+
 impl<V: Clone> Default for AccountCache<V> {
     fn default() -> Self {
         Self::new()
@@ -70,5 +89,28 @@ mod tests {
         CACHE.update("b", |v| v.push(3));
         assert_eq!(CACHE.get("a"), Some(vec![1, 2]));
         assert_eq!(CACHE.get("b"), None);
+    }
+
+    #[test]
+    fn covering_refreshes_only_for_an_unknown_key() {
+        static MAP: AccountCache<HashMap<String, String>> = AccountCache::new();
+        let listing = || Ok::<_, ()>(HashMap::from([("3".to_string(), "member".to_string())]));
+        let mut refreshes = 0;
+        let keys = vec!["3".to_string()];
+        let first: Result<_, ()> = MAP.covering("a", &keys, || {
+            refreshes += 1;
+            let map = listing()?;
+            MAP.put("a", map.clone());
+            Ok(map)
+        });
+        assert_eq!(first.unwrap()["3"], "member");
+        let again = MAP.covering("a", &keys, || {
+            refreshes += 1;
+            listing()
+        });
+        assert_eq!(again.unwrap()["3"], "member");
+        assert_eq!(refreshes, 1, "a known key is served from the cache");
+        assert!(MAP.covering("a", &["9".to_string()], || Err(())).is_err(), "an unknown key lists again");
+        assert!(MAP.covering("a", &[], || Err(())).unwrap().is_empty(), "no keys, no listing");
     }
 }

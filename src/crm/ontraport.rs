@@ -111,20 +111,6 @@ impl Ontraport {
         Ok(meta)
     }
 
-    fn tag_names_for(&self, ids: &[String], deadline: Instant) -> Result<HashMap<String, String>, CrmError> {
-        match TAG_NAMES.get(&self.account) {
-            Some(names) if ids.iter().all(|id| names.contains_key(id)) => Ok(names),
-            _ => self.refresh_tags(deadline),
-        }
-    }
-
-    fn field_meta_for(&self, keys: &[String], deadline: Instant) -> Result<HashMap<String, FieldMeta>, CrmError> {
-        match FIELD_META.get(&self.account) {
-            Some(meta) if keys.iter().all(|key| meta.contains_key(key)) => Ok(meta),
-            _ => self.refresh_fields(deadline),
-        }
-    }
-
     fn create_tag(&self, name: &str, deadline: Instant) -> Result<String, CrmError> {
         let data = self.call(Method::Post, "Tags", Some(&json!({ "tag_name": name })), deadline)?;
         let id = string_of(data.get("tag_id")).or_else(|| string_of(data.get("id"))).ok_or_else(|| malformed("tag_id"))?;
@@ -251,7 +237,7 @@ impl Crm for Ontraport {
         let attribute = |name: &str| string_of(record.get(name)).unwrap_or_default();
 
         let tag_ids = parse_contact_cat(&attribute("contact_cat"));
-        let names = if tag_ids.is_empty() { HashMap::new() } else { self.tag_names_for(&tag_ids, deadline)? };
+        let names = TAG_NAMES.covering(&self.account, &tag_ids, || self.refresh_tags(deadline))?;
         let tags: Vec<Tag> = tag_ids
             .into_iter()
             .filter_map(|tag_id| names.get(&tag_id).map(|name| Tag { name: name.clone(), id: tag_id }))
@@ -268,7 +254,7 @@ impl Crm for Ontraport {
             .map(|(key, value)| ((key.len(), key.clone()), string_of(Some(value)).unwrap_or_default()))
             .collect();
         let custom_keys: Vec<String> = custom.keys().map(|(_, key)| key.clone()).collect();
-        let meta = if custom_keys.is_empty() { HashMap::new() } else { self.field_meta_for(&custom_keys, deadline)? };
+        let meta = FIELD_META.covering(&self.account, &custom_keys, || self.refresh_fields(deadline))?;
         for ((_, key), value) in custom {
             let field_meta = meta.get(&key).cloned().unwrap_or_default();
             fields.push(Field { value: option_labels(&value, &field_meta.options), label: field_meta.alias, key });
