@@ -71,20 +71,11 @@ $standin = crmhooks_setup_env( 'CRMHOOKS_STANDIN_URL' );
 $settings = get_option( 'crmhooks_settings' );
 $settings = is_array( $settings ) ? $settings : array();
 // Defaults only where the plugin has not set a value; a later `up` keeps what tests or the admin changed.
-$settings += array(
-	'crm'                  => 'activecampaign',
-	'default_role'         => 'subscriber',
-	'role_allowlist'       => array( 'subscriber' ),
-	'field_map'            => array(),
-	'username_format'      => 'email',
-	'return_password'      => false,
-	'password_field'       => '',
-	'loopback_window_secs' => 60,
-	'async'                => true,
-	'queue_max'            => 10000,
-	'max_attempts'         => 8,
-	'retention_days'       => 30,
-);
+// The plugin's own defaults when it is active, plus: the demo allows webhooks to ask for `subscriber`.
+$settings += array( 'crm' => 'activecampaign', 'role_allowlist' => array( 'subscriber' ) );
+if ( class_exists( 'CrmHooks_Settings' ) ) {
+	$settings += CrmHooks_Settings::defaults();
+}
 // Always: the key and the CRM endpoints of this stack.
 $settings['access_key']   = crmhooks_setup_env( 'CRMHOOKS_ACCESS_KEY' );
 $settings['ac_base_url']  = $standin;
