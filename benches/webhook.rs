@@ -102,9 +102,8 @@ fn main() {
         .expect("the benchmark body is valid");
     let plan_json = plan_input(&serde_json::to_string(&request).unwrap());
     let incoming_tags = contact().tag_names();
-    let full = measure("parse + key check + tag diff + plan", iterations, || {
-        one_webhook(&query, &plan_json, &incoming_tags)
-    });
+    let full =
+        measure("parse + key check + tag diff + plan", iterations, || one_webhook(&query, &plan_json, &incoming_tags));
     println!("ratio full/baseline: {:.1}x", full / base);
     println!("per webhook: {full:.2} µs (floor in issue 3: < 20 µs)");
 }

@@ -97,7 +97,13 @@ pub fn parse(method: &str, query: &str, content_type: &str, body: &[u8]) -> Resu
 /// No configured key (empty or whitespace) fails closed. The given key is looked up in the query,
 /// then in the body (form or JSON), even when the rest of the request is malformed; a body over
 /// `MAX_BODY_BYTES` is not read, so a key only in such a body counts as missing.
-pub fn accept(method: &str, query: &str, content_type: &str, body: &[u8], configured_key: &str) -> Result<WebhookRequest> {
+pub fn accept(
+    method: &str,
+    query: &str,
+    content_type: &str,
+    body: &[u8],
+    configured_key: &str,
+) -> Result<WebhookRequest> {
     if configured_key.trim().is_empty() {
         return Err(Error::Unauthorized);
     }
@@ -284,10 +290,7 @@ fn action(query: &Params, body: &Params) -> Result<Action> {
 /// then body `contact_id`. The winner must be a plain ID; Ontraport's unreplaced merge field
 /// `[Contact ID]` fails here instead of loading a wrong contact.
 fn contact_id(query: &Params, body: &Params) -> Result<Option<String>> {
-    let raw = body
-        .get(&["contact", "id"])
-        .or_else(|| query.get(&["contact_id"]))
-        .or_else(|| body.get(&["contact_id"]));
+    let raw = body.get(&["contact", "id"]).or_else(|| query.get(&["contact_id"])).or_else(|| body.get(&["contact_id"]));
     let Some(raw) = raw else { return Ok(None) };
     let id = raw.trim();
     let valid = !id.is_empty()
@@ -409,12 +412,22 @@ mod tests {
         assert_eq!(id_from_query("contact_id=+a-B_9+"), Ok(Some("a-B_9".into())));
         assert_eq!(id_from_query(""), Ok(None));
         assert_eq!(id_from_query(&format!("contact_id={}", "9".repeat(64))), Ok(Some("9".repeat(64))));
-        for bad in ["contact_id=", "contact_id=+", "contact_id=%5BContact+ID%5D", "contact_id=[Contact ID]",
-            "contact_id=4.2", "contact_id=42%27", "contact_id=%C3%A9", "contact_id=4%0A2"]
-        {
+        for bad in [
+            "contact_id=",
+            "contact_id=+",
+            "contact_id=%5BContact+ID%5D",
+            "contact_id=[Contact ID]",
+            "contact_id=4.2",
+            "contact_id=42%27",
+            "contact_id=%C3%A9",
+            "contact_id=4%0A2",
+        ] {
             assert_eq!(id_from_query(bad), Err(Error::InvalidParameter("contact_id")), "{bad}");
         }
-        assert_eq!(id_from_query(&format!("contact_id={}", "9".repeat(65))), Err(Error::InvalidParameter("contact_id")));
+        assert_eq!(
+            id_from_query(&format!("contact_id={}", "9".repeat(65))),
+            Err(Error::InvalidParameter("contact_id"))
+        );
     }
 
     fn email_from_query(query: &str) -> Result<Option<String>> {
@@ -426,7 +439,14 @@ mod tests {
         assert_eq!(email_from_query("email=jane%40example.com"), Ok(Some("jane@example.com".into())));
         assert_eq!(email_from_query("email=+jane%40example.com+"), Ok(Some("jane@example.com".into())));
         assert_eq!(email_from_query("email="), Ok(None));
-        for bad in ["email=jane", "email=%40example.com", "email=jane%40", "email=a%40b%40c", "email=ja+ne%40x.com", "email=%5BEmail%5D"] {
+        for bad in [
+            "email=jane",
+            "email=%40example.com",
+            "email=jane%40",
+            "email=a%40b%40c",
+            "email=ja+ne%40x.com",
+            "email=%5BEmail%5D",
+        ] {
             assert_eq!(email_from_query(bad), Err(Error::InvalidParameter("email")), "{bad}");
         }
         let long = format!("email={}%40x.com", "a".repeat(250));
@@ -435,7 +455,10 @@ mod tests {
 
     #[test]
     fn json_is_flattened_like_a_form() {
-        let p = json_params(br#"{"contact":{"id":42,"fields":{"1":"Gold","x":null,"y":[1]},"tags":"a, b"},"flag":true,"n":1.5}"#).unwrap();
+        let p = json_params(
+            br#"{"contact":{"id":42,"fields":{"1":"Gold","x":null,"y":[1]},"tags":"a, b"},"flag":true,"n":1.5}"#,
+        )
+        .unwrap();
         assert_eq!(p.get(&["contact", "id"]), Some("42"));
         assert_eq!(p.get(&["contact", "fields", "1"]), Some("Gold"));
         assert_eq!(p.get(&["contact", "fields", "x"]), None);

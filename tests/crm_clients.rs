@@ -103,7 +103,11 @@ fn api_log(crm: &str) -> Vec<String> {
             let query = e["query"].as_str().unwrap_or("");
             let path = e["path"].as_str().unwrap_or("");
             let method = e["method"].as_str().unwrap_or("");
-            if query.is_empty() { format!("{method} {path}") } else { format!("{method} {path}?{query}") }
+            if query.is_empty() {
+                format!("{method} {path}")
+            } else {
+                format!("{method} {path}?{query}")
+            }
         })
         .collect()
 }
@@ -270,19 +274,25 @@ fn server_errors_are_temporary_and_never_a_contact() {
     assert!(matches!(error, CrmError::Temporary(ref m) if m.contains("500")), "{error:?}");
     assert_clean(&error);
 
-    fault(json!({"crm": "op", "kind": "status", "status": 500, "body": "Object not found", "content_type": "text/plain", "count": 1}));
+    fault(
+        json!({"crm": "op", "kind": "status", "status": 500, "body": "Object not found", "content_type": "text/plain", "count": 1}),
+    );
     let error = op().fetch_contact("27").unwrap_err();
     assert!(matches!(error, CrmError::Temporary(_)), "a 500 stays temporary whatever its body: {error:?}");
 
     // A 503 whose body looks like a contact is still an error.
     let contact_like = json!({"contact": {"id": "42", "email": "evil@example.com"}, "fieldValues": []}).to_string();
-    fault(json!({"crm": "ac", "path_regex": "^/api/3/contacts/42$", "kind": "status", "status": 503, "body": contact_like, "count": 1}));
+    fault(
+        json!({"crm": "ac", "path_regex": "^/api/3/contacts/42$", "kind": "status", "status": 503, "body": contact_like, "count": 1}),
+    );
     let error = ac().fetch_contact("42").unwrap_err();
     assert!(matches!(error, CrmError::Temporary(ref m) if m.contains("503")), "{error:?}");
     assert_clean(&error);
 
     // A 503 with a long Retry-After is ActiveCampaign throttling: rate limited, not retried inside.
-    fault(json!({"crm": "ac", "kind": "status", "status": 503, "retry_after": 60, "body": "{\"message\":\"busy\"}", "count": 1}));
+    fault(
+        json!({"crm": "ac", "kind": "status", "status": 503, "retry_after": 60, "body": "{\"message\":\"busy\"}", "count": 1}),
+    );
     clear_log();
     assert_eq!(ac().fetch_contact("42").unwrap_err(), CrmError::RateLimited { retry_after_secs: 60 });
     assert_eq!(api_log("ac").len(), 1);
@@ -305,9 +315,12 @@ fn malformed_success_answers_are_errors() {
         assert!(matches!(error, CrmError::Temporary(_)), "{body:?}: {error:?}");
         assert_clean(&error);
     }
-    let op_cases = ["<html>oops</html>", "", "{\"code\":1,\"data\":{\"id\":\"27\"}}", "{\"code\":0,\"data\":{}}", "{\"code\":0}"];
+    let op_cases =
+        ["<html>oops</html>", "", "{\"code\":1,\"data\":{\"id\":\"27\"}}", "{\"code\":0,\"data\":{}}", "{\"code\":0}"];
     for body in op_cases {
-        fault(json!({"crm": "op", "path_regex": "^/1/Contact", "kind": "status", "status": 200, "body": body, "count": 1}));
+        fault(
+            json!({"crm": "op", "path_regex": "^/1/Contact", "kind": "status", "status": 200, "body": body, "count": 1}),
+        );
         let error = op().fetch_contact("27").unwrap_err();
         assert!(matches!(error, CrmError::Temporary(_)), "{body:?}: {error:?}");
     }
@@ -316,7 +329,9 @@ fn malformed_success_answers_are_errors() {
 #[test]
 fn other_client_errors_are_permanent_and_plain_text_misses_not_found() {
     let _guard = fresh();
-    fault(json!({"crm": "ac", "kind": "status", "status": 422, "body": "{\"errors\":[{\"title\":\"secret detail\"}]}", "count": 1}));
+    fault(
+        json!({"crm": "ac", "kind": "status", "status": 422, "body": "{\"errors\":[{\"title\":\"secret detail\"}]}", "count": 1}),
+    );
     let error = ac().fetch_contact("42").unwrap_err();
     assert!(matches!(error, CrmError::Permanent(ref m) if m.contains("422") && !m.contains("secret")), "{error:?}");
     // Redirects are not followed: they could carry the API headers elsewhere.
@@ -325,7 +340,9 @@ fn other_client_errors_are_permanent_and_plain_text_misses_not_found() {
     let error = ac().fetch_contact("42").unwrap_err();
     assert!(matches!(error, CrmError::Permanent(ref m) if m.contains("302")), "{error:?}");
     assert_eq!(api_log("ac").len(), 1);
-    fault(json!({"crm": "op", "kind": "status", "status": 400, "body": "Invalid Contact ID", "content_type": "text/plain", "count": 1}));
+    fault(
+        json!({"crm": "op", "kind": "status", "status": 400, "body": "Invalid Contact ID", "content_type": "text/plain", "count": 1}),
+    );
     assert_eq!(op().fetch_contact("27").unwrap_err(), CrmError::NotFound);
 }
 
@@ -335,8 +352,12 @@ fn other_client_errors_are_permanent_and_plain_text_misses_not_found() {
 fn a_short_429_storm_is_waited_out() {
     let _guard = fresh();
     // Three 429s spread over the contact and its tags: each request retries at most twice.
-    fault(json!({"crm": "ac", "path_regex": "^/api/3/contacts/42$", "kind": "status", "status": 429, "retry_after": 1, "count": 2}));
-    fault(json!({"crm": "ac", "path_regex": "contactTags", "kind": "status", "status": 429, "retry_after": 1, "count": 1}));
+    fault(
+        json!({"crm": "ac", "path_regex": "^/api/3/contacts/42$", "kind": "status", "status": 429, "retry_after": 1, "count": 2}),
+    );
+    fault(
+        json!({"crm": "ac", "path_regex": "contactTags", "kind": "status", "status": 429, "retry_after": 1, "count": 1}),
+    );
     let contact = ac().fetch_contact("42").unwrap();
     assert_eq!(contact.id, "42");
     let log = api_log("ac");
@@ -344,14 +365,18 @@ fn a_short_429_storm_is_waited_out() {
     assert_eq!(log.iter().filter(|r| r.ends_with("/contactTags")).count(), 2, "{log:?}");
 
     // Ontraport's 429 carries X-Rate-Limit-Reset; a short one is waited out too.
-    fault(json!({"crm": "op", "path_regex": "^/1/Contact", "kind": "status", "status": 429, "retry_after": 1, "count": 1}));
+    fault(
+        json!({"crm": "op", "path_regex": "^/1/Contact", "kind": "status", "status": 429, "retry_after": 1, "count": 1}),
+    );
     assert_eq!(op().fetch_contact("27").unwrap().id, "27");
 }
 
 #[test]
 fn a_429_that_outlasts_the_retries_is_rate_limited() {
     let _guard = fresh();
-    fault(json!({"crm": "ac", "path_regex": "^/api/3/contacts/42$", "kind": "status", "status": 429, "retry_after": 1, "count": 3}));
+    fault(
+        json!({"crm": "ac", "path_regex": "^/api/3/contacts/42$", "kind": "status", "status": 429, "retry_after": 1, "count": 3}),
+    );
     assert_eq!(ac().fetch_contact("42").unwrap_err(), CrmError::RateLimited { retry_after_secs: 1 });
     assert_eq!(api_log("ac"), vec!["GET /api/3/contacts/42"; 3], "one try and two retries");
 
@@ -464,7 +489,8 @@ fn op_write_field_is_seen_after_the_background_delay() {
     let started = Instant::now();
     let contact = loop {
         let contact = crm.fetch_contact("27").unwrap();
-        let both_applied = field(&contact, "f1558").map(|(_, v)| v) == Some("s3cr3t-pass") && contact.first_name == "Janet";
+        let both_applied =
+            field(&contact, "f1558").map(|(_, v)| v) == Some("s3cr3t-pass") && contact.first_name == "Janet";
         if both_applied || started.elapsed() > Duration::from_secs(10) {
             break contact;
         }
@@ -537,7 +563,10 @@ fn list_schema_has_tags_and_fields() {
     let tags: Vec<(&str, &str)> = schema.tags.iter().map(|t| (t.id.as_str(), t.name.as_str())).collect();
     assert_eq!(tags, vec![("5", "Gold Customer"), ("3", "member"), ("4", "vip")]);
     let fields: Vec<(&str, &str)> = schema.fields.iter().map(|f| (f.key.as_str(), f.label.as_str())).collect();
-    assert_eq!(fields[..4], [("email", "Email"), ("first_name", "First Name"), ("last_name", "Last Name"), ("phone", "Phone")]);
+    assert_eq!(
+        fields[..4],
+        [("email", "Email"), ("first_name", "First Name"), ("last_name", "Last Name"), ("phone", "Phone")]
+    );
     assert_eq!(fields[4..], [("1", "Membership Level"), ("7", "Interests"), ("9", "WP Password")]);
 
     let schema = op().list_schema().unwrap();
@@ -558,7 +587,10 @@ fn json_entry_points_round_trip() {
     assert_eq!(client::find_contact_json(&config, "none@example.com").unwrap(), r#"{"contact_id":null}"#);
     let ok = r#"{"ok":true}"#;
     assert_eq!(client::write_field_json(&config, r#"{"contact_id":"42","field":"1","value":"Platinum"}"#).unwrap(), ok);
-    assert_eq!(client::change_tags_json(&config, r#"{"contact_id":"42","add":["vip"],"remove":["member"]}"#).unwrap(), ok);
+    assert_eq!(
+        client::change_tags_json(&config, r#"{"contact_id":"42","add":["vip"],"remove":["member"]}"#).unwrap(),
+        ok
+    );
     let contact: Contact = serde_json::from_str(&client::fetch_contact_json(&config, "42").unwrap()).unwrap();
     assert_eq!(contact.tag_names(), vec!["vip"]);
     assert_eq!(contact.field("1"), Some("Platinum"));

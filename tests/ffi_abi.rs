@@ -126,7 +126,8 @@ fn generated_keys_are_url_safe_long_and_distinct() {
 
 #[test]
 fn accept_parses_an_activecampaign_body_and_never_returns_the_key() {
-    let body = "contact%5Bid%5D=42&contact%5Bemail%5D=jane.doe%40example.com&contact%5Btags%5D=member%2C+vip&seriesid=12";
+    let body =
+        "contact%5Bid%5D=42&contact%5Bemail%5D=jane.doe%40example.com&contact%5Btags%5D=member%2C+vip&seriesid=12";
     let query = format!("wpf_action=update&access_key={SECRET_KEY}");
     let (rc, mut out) = accept(&query, body, SECRET_KEY);
     assert_eq!(rc, crmh_result::CRMH_RESULT_OK, "{}", last_error());

@@ -106,7 +106,9 @@ fn ac_automation_webhook() {
 
 #[test]
 fn ac_fixtures_parse_with_any_form_content_type_spelling() {
-    for ct in [FORM, "application/x-www-form-urlencoded; charset=utf-8", "APPLICATION/X-WWW-FORM-URLENCODED;charset=UTF-8"] {
+    for ct in
+        [FORM, "application/x-www-form-urlencoded; charset=utf-8", "APPLICATION/X-WWW-FORM-URLENCODED;charset=UTF-8"]
+    {
         let r = parse("POST", "wpf_action=update&access_key=K", ct, &fixture("ac_update.form")).unwrap();
         assert_eq!(r.event.r#type.as_deref(), Some("update"), "{ct}");
     }
@@ -150,8 +152,18 @@ fn documented_activecampaign_urls() {
         ("https://mydomain.com/?wpf_action=update_tags&access_key=YOURACCESSKEY", Action::UpdateTags, false, None),
         ("https://mydomain.com/?wpf_action=update&access_key=YOURACCESSKEY", Action::Update, false, None),
         ("https://mydomain.com/?wpf_action=add&access_key=YOURACCESSKEY", Action::Add, false, None),
-        ("https://mydomain.com/?wpf_action=add&access_key=YOURACCESSKEY&send_notification=true", Action::Add, true, None),
-        ("https://mydomain.com/?wpf_action=add&access_key=YOURACCESSKEY&role=customer", Action::Add, false, Some("customer")),
+        (
+            "https://mydomain.com/?wpf_action=add&access_key=YOURACCESSKEY&send_notification=true",
+            Action::Add,
+            true,
+            None,
+        ),
+        (
+            "https://mydomain.com/?wpf_action=add&access_key=YOURACCESSKEY&role=customer",
+            Action::Add,
+            false,
+            Some("customer"),
+        ),
     ];
     for (url, action, notify, role) in cases {
         // ActiveCampaign posts the contact in the body; the URL carries the rest.
@@ -205,7 +217,16 @@ fn async_parameter() {
 
 #[test]
 fn send_notification_values() {
-    for (value, expected) in [("true", true), ("1", true), ("YES", true), ("on", true), ("false", false), ("0", false), ("", false), ("nope", false)] {
+    for (value, expected) in [
+        ("true", true),
+        ("1", true),
+        ("YES", true),
+        ("on", true),
+        ("false", false),
+        ("0", false),
+        ("", false),
+        ("nope", false),
+    ] {
         let r = get(&format!("wpf_action=add&send_notification={value}")).unwrap();
         assert_eq!(r.send_notification, expected, "{value}");
     }
@@ -253,7 +274,10 @@ fn missing_and_unknown_actions() {
 fn action_in_the_body() {
     assert_eq!(post_form("", b"wpf_action=add").unwrap().action, Action::Add);
     assert_eq!(post_form("", b"crmhooks_action=update").unwrap().action, Action::Update);
-    assert_eq!(parse("POST", "", "application/json", br#"{"wpf_action":"update_tags"}"#).unwrap().action, Action::UpdateTags);
+    assert_eq!(
+        parse("POST", "", "application/json", br#"{"wpf_action":"update_tags"}"#).unwrap().action,
+        Action::UpdateTags
+    );
 }
 
 #[test]
@@ -271,7 +295,9 @@ fn methods() {
 #[test]
 fn query_wins_for_action_key_email_role_and_flags() {
     let body = b"wpf_action=update&access_key=BODY&email=b%40x.com&role=editor&send_notification=false&async=false";
-    let r = post_form("wpf_action=add&access_key=QUERY&email=q%40x.com&role=customer&send_notification=1&async=1", body).unwrap();
+    let r =
+        post_form("wpf_action=add&access_key=QUERY&email=q%40x.com&role=customer&send_notification=1&async=1", body)
+            .unwrap();
     assert_eq!(r.action, Action::Add);
     assert_eq!(r.access_key.as_deref(), Some("QUERY"));
     assert_eq!(r.email.as_deref(), Some("q@x.com"));
@@ -309,7 +335,11 @@ fn contact_id_precedence() {
 fn duplicate_keys_last_wins() {
     assert_eq!(get("wpf_action=update&wpf_action=add").unwrap().action, Action::Add);
     assert_eq!(get("wpf_action=add&contact_id=1&contact_id=2").unwrap().contact_id.as_deref(), Some("2"));
-    let r = post_form("wpf_action=add", b"contact[id]=1&contact[tags]=a&contact[id]=2&contact[tags]=b&contact[fields][1]=x&contact[fields][1]=y").unwrap();
+    let r = post_form(
+        "wpf_action=add",
+        b"contact[id]=1&contact[tags]=a&contact[id]=2&contact[tags]=b&contact[fields][1]=x&contact[fields][1]=y",
+    )
+    .unwrap();
     assert_eq!(r.contact_id.as_deref(), Some("2"));
     assert_eq!(r.event.tags, Some(strings(&["b"])));
     assert_eq!(r.event.fields, fields(&[("1", "y")]));
@@ -358,7 +388,10 @@ fn declared_json_must_be_valid() {
     let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
     assert_eq!(parse("POST", q, "application/json", deep.as_bytes()), Err(Error::MalformedBody("invalid JSON")));
     let deep_objects = format!("{}1{}", "{\"a\":".repeat(10_000), "}".repeat(10_000));
-    assert_eq!(parse("POST", q, "application/json", deep_objects.as_bytes()), Err(Error::MalformedBody("invalid JSON")));
+    assert_eq!(
+        parse("POST", q, "application/json", deep_objects.as_bytes()),
+        Err(Error::MalformedBody("invalid JSON"))
+    );
 }
 
 #[test]
@@ -404,7 +437,10 @@ fn invalid_utf8() {
     // Raw invalid UTF-8 in a declared form body is refused.
     assert_eq!(post_form("wpf_action=add", b"contact[id]=4\xff2"), Err(Error::MalformedBody("invalid UTF-8")));
     assert_eq!(post_form("wpf_action=add", b"\xc3"), Err(Error::MalformedBody("invalid UTF-8")));
-    assert_eq!(parse("POST", "wpf_action=add", "application/json", b"{\"a\":\"\xff\"}"), Err(Error::MalformedBody("invalid UTF-8")));
+    assert_eq!(
+        parse("POST", "wpf_action=add", "application/json", b"{\"a\":\"\xff\"}"),
+        Err(Error::MalformedBody("invalid UTF-8"))
+    );
     // Percent-escaped invalid UTF-8 decodes lossily to U+FFFD; an ID then fails validation.
     assert_eq!(post_form("wpf_action=add", b"contact[id]=4%FF2"), Err(Error::InvalidParameter("contact_id")));
     let r = post_form("wpf_action=add", b"contact[first_name]=J%FFne").unwrap();
@@ -423,7 +459,10 @@ fn nul_bytes() {
     assert_eq!(post_form("wpf_action=add", b"\0"), Err(Error::MalformedBody("NUL byte")));
     assert_eq!(get("wpf_action=add&role=admin%00istrator"), Err(Error::InvalidParameter("query")));
     assert_eq!(get("wpf_action=add&x%00=1"), Err(Error::InvalidParameter("query")));
-    assert_eq!(parse("POST", "wpf_action=add", "application/json", br#"{"role":"a\u0000b"}"#), Err(Error::MalformedBody("NUL byte")));
+    assert_eq!(
+        parse("POST", "wpf_action=add", "application/json", br#"{"role":"a\u0000b"}"#),
+        Err(Error::MalformedBody("NUL byte"))
+    );
 }
 
 #[test]
@@ -494,11 +533,16 @@ fn accept_right_key() {
     let r = accept_get(&format!("wpf_action=add&access_key={KEY}&contact_id=1"), KEY).unwrap();
     assert_eq!(r.action, Action::Add);
     assert_eq!(r.access_key.as_deref(), Some(KEY));
-    let r = accept("POST", "wpf_action=update", FORM, format!("access_key={KEY}&contact[id]=42").as_bytes(), KEY).unwrap();
+    let r =
+        accept("POST", "wpf_action=update", FORM, format!("access_key={KEY}&contact[id]=42").as_bytes(), KEY).unwrap();
     assert_eq!(r.contact_id.as_deref(), Some("42"));
     let json = format!(r#"{{"wpf_action":"add","access_key":"{KEY}"}}"#);
     assert_eq!(accept("POST", "", "application/json", json.as_bytes(), KEY).unwrap().action, Action::Add);
-    assert_eq!(accept("POST", "", "", json.as_bytes(), KEY).unwrap().action, Action::Add, "unknown type, JSON-looking body");
+    assert_eq!(
+        accept("POST", "", "", json.as_bytes(), KEY).unwrap().action,
+        Action::Add,
+        "unknown type, JSON-looking body"
+    );
     // Whitespace around the configured key (pasted settings) does not matter.
     assert!(accept_get(&format!("wpf_action=add&access_key={KEY}"), &format!(" {KEY}\n")).is_ok());
 }
@@ -508,7 +552,10 @@ fn accept_fails_closed_without_a_configured_key() {
     for configured in ["", " ", "\t\n"] {
         assert_eq!(accept_get("wpf_action=add&access_key=", configured), Err(Error::Unauthorized));
         assert_eq!(accept_get("wpf_action=add", configured), Err(Error::Unauthorized));
-        assert_eq!(accept_get(&format!("wpf_action=add&access_key={configured}"), configured), Err(Error::Unauthorized));
+        assert_eq!(
+            accept_get(&format!("wpf_action=add&access_key={configured}"), configured),
+            Err(Error::Unauthorized)
+        );
     }
 }
 
@@ -571,7 +618,11 @@ fn accept_finds_a_body_key_in_an_otherwise_malformed_body() {
 #[test]
 fn accept_and_oversized_bodies() {
     let five = vec![b'a'; 5 * 1024 * 1024];
-    assert_eq!(accept("POST", "wpf_action=add", FORM, &five, KEY), Err(Error::Unauthorized), "an oversized body is not searched for a key");
+    assert_eq!(
+        accept("POST", "wpf_action=add", FORM, &five, KEY),
+        Err(Error::Unauthorized),
+        "an oversized body is not searched for a key"
+    );
     assert_eq!(accept("POST", &format!("wpf_action=add&access_key={KEY}"), FORM, &five, KEY), Err(Error::BodyTooLarge));
 }
 

@@ -12,7 +12,9 @@ use std::time::Instant;
 use serde_json::{json, Map, Value};
 
 use super::cache::AccountCache;
-use super::http::{self, check_id, encode, expect_object, string_of, BaseUrl, HttpClient, Method, RawResponse, Timeouts};
+use super::http::{
+    self, check_id, encode, expect_object, string_of, BaseUrl, HttpClient, Method, RawResponse, Timeouts,
+};
 use super::{rate_limit, Crm, CrmConfig, CrmError, Schema};
 use crate::contact::{Contact, Field, Tag};
 
@@ -48,11 +50,18 @@ impl ActiveCampaign {
         let base = base_url(&config.base_url)?;
         let account = base.url.clone();
         let headers = vec![("Api-Token", config.api_token.trim().to_string())];
-        let http = HttpClient::new(base, headers, account.clone(), rate_limit::ACTIVECAMPAIGN, Timeouts::from_config(config))?;
+        let http =
+            HttpClient::new(base, headers, account.clone(), rate_limit::ACTIVECAMPAIGN, Timeouts::from_config(config))?;
         Ok(ActiveCampaign { http, account })
     }
 
-    fn send(&self, method: Method, path: &str, body: Option<&Value>, deadline: Instant) -> Result<RawResponse, CrmError> {
+    fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        deadline: Instant,
+    ) -> Result<RawResponse, CrmError> {
         self.http.send(method, &format!("api/3/{path}"), body, deadline)
     }
 
@@ -64,10 +73,7 @@ impl ActiveCampaign {
     fn contact_tag_rows(&self, contact_id: &str, deadline: Instant) -> Result<Vec<(String, String)>, CrmError> {
         let answer = self.get_object(&format!("contacts/{contact_id}/contactTags"), deadline)?;
         let rows = answer.get("contactTags").and_then(Value::as_array).ok_or_else(|| malformed("contactTags"))?;
-        Ok(rows
-            .iter()
-            .filter_map(|row| Some((string_of(row.get("id"))?, string_of(row.get("tag"))?)))
-            .collect())
+        Ok(rows.iter().filter_map(|row| Some((string_of(row.get("id"))?, string_of(row.get("tag"))?))).collect())
     }
 
     /// List every contact tag (all pages) and store the result in the cache.
@@ -75,7 +81,9 @@ impl ActiveCampaign {
         let mut names = HashMap::new();
         for row in self.list_all("tags", "tags", deadline)? {
             let tag_type = row.get("tagType").and_then(Value::as_str).unwrap_or("contact");
-            if let (true, Some(id), Some(name)) = (tag_type == "contact", string_of(row.get("id")), string_of(row.get("tag"))) {
+            if let (true, Some(id), Some(name)) =
+                (tag_type == "contact", string_of(row.get("id")), string_of(row.get("tag")))
+            {
                 names.insert(id, name);
             }
         }
@@ -120,7 +128,13 @@ impl ActiveCampaign {
 
     /// Tag IDs for these names (case-insensitive) in `known`; missing names are created
     /// when `create` (and added to `known`), else skipped.
-    fn tag_ids(&self, names: &[String], known: &mut HashMap<String, String>, create: bool, deadline: Instant) -> Result<Vec<String>, CrmError> {
+    fn tag_ids(
+        &self,
+        names: &[String],
+        known: &mut HashMap<String, String>,
+        create: bool,
+        deadline: Instant,
+    ) -> Result<Vec<String>, CrmError> {
         let mut ids = Vec::new();
         for name in names {
             match find_by_name(known, name) {
@@ -169,7 +183,8 @@ fn malformed(what: &str) -> CrmError {
 
 fn find_by_name(names: &HashMap<String, String>, wanted: &str) -> Option<String> {
     let wanted = wanted.trim();
-    let mut matches: Vec<(&String, &String)> = names.iter().filter(|(_, name)| name.trim().eq_ignore_ascii_case(wanted)).collect();
+    let mut matches: Vec<(&String, &String)> =
+        names.iter().filter(|(_, name)| name.trim().eq_ignore_ascii_case(wanted)).collect();
     // An exact spelling wins over a case-insensitive match; then the lowest ID, for stability.
     matches.sort_by_key(|(id, name)| (name.trim() != wanted, id.len(), (*id).clone()));
     matches.first().map(|(id, _)| (*id).clone())
@@ -234,7 +249,9 @@ impl Crm for ActiveCampaign {
             .map(|rows| {
                 rows.iter()
                     .filter(|row| string_of(row.get("contact")).map_or(true, |c| c == id))
-                    .filter_map(|row| Some((string_of(row.get("field"))?, string_of(row.get("value")).unwrap_or_default())))
+                    .filter_map(|row| {
+                        Some((string_of(row.get("field"))?, string_of(row.get("value")).unwrap_or_default()))
+                    })
                     .collect()
             })
             .unwrap_or_default();
@@ -266,7 +283,8 @@ impl Crm for ActiveCampaign {
         let answer = self.get_object(&format!("contacts?email={}", encode(email)), self.http.deadline())?;
         let contacts = answer.get("contacts").and_then(Value::as_array).ok_or_else(|| malformed("contacts"))?;
         let found = contacts.iter().filter_map(Value::as_object).find(|contact| {
-            let same_email = contact.get("email").and_then(Value::as_str).is_some_and(|e| e.trim().eq_ignore_ascii_case(email));
+            let same_email =
+                contact.get("email").and_then(Value::as_str).is_some_and(|e| e.trim().eq_ignore_ascii_case(email));
             same_email && !is_deleted(contact)
         });
         Ok(found.and_then(|contact| string_of(contact.get("id"))))
@@ -283,7 +301,12 @@ impl Crm for ActiveCampaign {
         } else {
             return Err(CrmError::Permanent("unknown field key".into()));
         };
-        let answer = expect_object(&self.send(Method::Put, &format!("contacts/{id}"), Some(&json!({ "contact": contact })), self.http.deadline())?)?;
+        let answer = expect_object(&self.send(
+            Method::Put,
+            &format!("contacts/{id}"),
+            Some(&json!({ "contact": contact })),
+            self.http.deadline(),
+        )?)?;
         answer.get("contact").and_then(Value::as_object).ok_or_else(|| malformed("contact"))?;
         Ok(())
     }
@@ -333,7 +356,8 @@ impl Crm for ActiveCampaign {
         let titles = self.refresh_fields(deadline)?;
         let mut tags: Vec<Tag> = tag_names.into_iter().map(|(id, name)| Tag { id, name }).collect();
         tags.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()).then(a.id.cmp(&b.id)));
-        let mut custom: Vec<Field> = titles.into_iter().map(|(key, label)| Field { key, label, value: String::new() }).collect();
+        let mut custom: Vec<Field> =
+            titles.into_iter().map(|(key, label)| Field { key, label, value: String::new() }).collect();
         custom.sort_by_key(|f| (f.key.len(), f.key.clone()));
         let mut fields: Vec<Field> = STANDARD_FIELDS
             .iter()
@@ -357,8 +381,10 @@ mod tests {
 
     #[test]
     fn names_match_case_insensitively_exact_first() {
-        let names: HashMap<String, String> =
-            [("3", "member"), ("4", "Member"), ("5", "vip")].iter().map(|(i, n)| (i.to_string(), n.to_string())).collect();
+        let names: HashMap<String, String> = [("3", "member"), ("4", "Member"), ("5", "vip")]
+            .iter()
+            .map(|(i, n)| (i.to_string(), n.to_string()))
+            .collect();
         assert_eq!(find_by_name(&names, "Member"), Some("4".into()));
         assert_eq!(find_by_name(&names, " VIP "), Some("5".into()));
         assert_eq!(find_by_name(&names, "gold"), None);

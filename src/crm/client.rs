@@ -118,7 +118,11 @@ mod tests {
 
     #[test]
     fn missing_credentials_are_refused_before_any_request() {
-        let ac = CrmConfig { crm: "activecampaign".into(), base_url: "https://acct.api-us1.com".into(), ..Default::default() };
+        let ac = CrmConfig {
+            crm: "activecampaign".into(),
+            base_url: "https://acct.api-us1.com".into(),
+            ..Default::default()
+        };
         assert!(matches!(client_for(&ac), Err(CrmError::Permanent(m)) if m.contains("api_token")));
         let op = CrmConfig { crm: "ontraport".into(), app_id: "a".into(), ..Default::default() };
         assert!(matches!(client_for(&op), Err(CrmError::Permanent(m)) if m.contains("api_key")));

@@ -49,7 +49,9 @@ pub fn check_base_url(raw: &str) -> Result<BaseUrl, CrmError> {
         return Err(CrmError::Permanent("the CRM base URL must start with https://".into()));
     }
     if rest.contains(['?', '#', '@', ' ', '\\']) || rest.chars().any(|c| c.is_control()) {
-        return Err(CrmError::Permanent("the CRM base URL must be a plain URL without query, fragment or user info".into()));
+        return Err(CrmError::Permanent(
+            "the CRM base URL must be a plain URL without query, fragment or user info".into(),
+        ));
     }
     let authority = rest.split('/').next().unwrap_or("");
     let host = host_of(authority).ok_or_else(|| CrmError::Permanent("the CRM base URL has no valid host".into()))?;
@@ -228,7 +230,13 @@ impl HttpClient {
     /// Send one request (`path` is relative to the base URL and already encoded), waiting for
     /// the rate limit and retrying 429s with short waits. Returns any status except a
     /// rate-limit answer that could not be retried, which becomes `RateLimited`.
-    pub fn send(&self, method: Method, path: &str, body: Option<&Value>, deadline: Instant) -> Result<RawResponse, CrmError> {
+    pub fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        deadline: Instant,
+    ) -> Result<RawResponse, CrmError> {
         let url = format!("{}{}", self.base.url, path);
         let mut retries = 0;
         loop {
@@ -247,14 +255,22 @@ impl HttpClient {
         }
     }
 
-    fn send_once(&self, method: Method, url: &str, body: Option<&Value>, deadline: Instant) -> Result<RawResponse, CrmError> {
+    fn send_once(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<&Value>,
+        deadline: Instant,
+    ) -> Result<RawResponse, CrmError> {
         let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
             return Err(CrmError::Temporary("timeout".into()));
         }
         let json = body.map(Value::to_string);
         let result = match method {
-            Method::Get => self.with_headers(self.agent.get(url)).config().timeout_global(Some(remaining)).build().call(),
+            Method::Get => {
+                self.with_headers(self.agent.get(url)).config().timeout_global(Some(remaining)).build().call()
+            }
             Method::Delete => {
                 let request = self.with_headers(self.agent.delete(url));
                 match json {
@@ -304,7 +320,9 @@ pub fn status_error(response: &RawResponse) -> CrmError {
     match status {
         404 => CrmError::NotFound,
         401 | 403 => CrmError::Unauthorized,
-        429 => CrmError::RateLimited { retry_after_secs: response.retry_after.unwrap_or(DEFAULT_RETRY_AFTER_SECS).max(1) },
+        429 => {
+            CrmError::RateLimited { retry_after_secs: response.retry_after.unwrap_or(DEFAULT_RETRY_AFTER_SECS).max(1) }
+        }
         503 if response.retry_after.is_some() => {
             CrmError::RateLimited { retry_after_secs: response.retry_after.unwrap_or(DEFAULT_RETRY_AFTER_SECS).max(1) }
         }
@@ -339,11 +357,15 @@ pub fn expect_object(response: &RawResponse) -> Result<serde_json::Map<String, V
 fn transport_error(error: &ureq::Error) -> CrmError {
     match error {
         ureq::Error::Timeout(_) => CrmError::Temporary("timeout".into()),
-        ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::TimedOut || io.kind() == std::io::ErrorKind::WouldBlock => {
+        ureq::Error::Io(io)
+            if io.kind() == std::io::ErrorKind::TimedOut || io.kind() == std::io::ErrorKind::WouldBlock =>
+        {
             CrmError::Temporary("timeout".into())
         }
         // rustls reports a rejected certificate as an I/O error of kind InvalidData.
-        ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::InvalidData => CrmError::Permanent("TLS failure".into()),
+        ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::InvalidData => {
+            CrmError::Permanent("TLS failure".into())
+        }
         ureq::Error::Io(_) | ureq::Error::ConnectionFailed => CrmError::Temporary("connection failed".into()),
         ureq::Error::HostNotFound => CrmError::Temporary("host not found".into()),
         ureq::Error::Protocol(_) => CrmError::Temporary("malformed HTTP response".into()),
@@ -358,7 +380,9 @@ fn transport_error(error: &ureq::Error) -> CrmError {
 fn body_error(error: &ureq::Error) -> CrmError {
     match error {
         ureq::Error::Timeout(_) => CrmError::Temporary("timeout".into()),
-        ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::TimedOut || io.kind() == std::io::ErrorKind::WouldBlock => {
+        ureq::Error::Io(io)
+            if io.kind() == std::io::ErrorKind::TimedOut || io.kind() == std::io::ErrorKind::WouldBlock =>
+        {
             CrmError::Temporary("timeout".into())
         }
         ureq::Error::BodyExceedsLimit(_) => CrmError::Temporary("response too large".into()),
@@ -478,10 +502,18 @@ mod tests {
 
     #[test]
     fn plain_http_only_for_loopback() {
-        for ok in ["http://127.0.0.1:8085", "http://127.9.9.9/1/", "http://localhost:1", "http://[::1]:80/", "http://LOCALHOST"] {
+        for ok in [
+            "http://127.0.0.1:8085",
+            "http://127.9.9.9/1/",
+            "http://localhost:1",
+            "http://[::1]:80/",
+            "http://LOCALHOST",
+        ] {
             assert!(check_base_url(ok).unwrap().loopback, "{ok}");
         }
-        for refused in ["http://example.com", "http://10.0.0.1", "http://128.0.0.1", "http://127.0.0.1.evil.com", "http://[::2]/"] {
+        for refused in
+            ["http://example.com", "http://10.0.0.1", "http://128.0.0.1", "http://127.0.0.1.evil.com", "http://[::2]/"]
+        {
             assert_eq!(
                 check_base_url(refused),
                 Err(CrmError::Permanent("plain HTTP is only allowed for loopback hosts".into())),
@@ -492,14 +524,24 @@ mod tests {
 
     #[test]
     fn malformed_base_urls_are_refused() {
-        for bad in ["", "acct.api-us1.com", "ftp://x", "https://", "https://user:pw@host", "https://h/?q=1", "https://h:port", "https://[zz]/"] {
+        for bad in [
+            "",
+            "acct.api-us1.com",
+            "ftp://x",
+            "https://",
+            "https://user:pw@host",
+            "https://h/?q=1",
+            "https://h:port",
+            "https://[zz]/",
+        ] {
             assert!(matches!(check_base_url(bad), Err(CrmError::Permanent(_))), "{bad}");
         }
     }
 
     #[test]
     fn timeouts_default_and_clamp() {
-        let config = |connect_timeout_ms, timeout_ms| CrmConfig { connect_timeout_ms, timeout_ms, ..Default::default() };
+        let config =
+            |connect_timeout_ms, timeout_ms| CrmConfig { connect_timeout_ms, timeout_ms, ..Default::default() };
         let defaults = Timeouts::from_config(&config(0, 0));
         assert_eq!((defaults.connect, defaults.total), (Duration::from_secs(5), Duration::from_secs(30)));
         let wild = Timeouts::from_config(&config(u64::MAX, u64::MAX));

@@ -62,9 +62,9 @@ pub trait Crm {
     fn change_tags(&self, contact_id: &str, add: &[String], remove: &[String]) -> Result<(), CrmError>;
     fn list_schema(&self) -> Result<Schema, CrmError>;
 }
-pub mod client;
 pub mod activecampaign;
 mod cache;
+pub mod client;
 pub mod http;
 pub mod ontraport;
 pub mod rate_limit;

@@ -63,8 +63,10 @@ impl Ontraport {
         let mut hasher = DefaultHasher::new();
         config.app_id.trim().hash(&mut hasher);
         let account = format!("{}#{:016x}", base.url, hasher.finish());
-        let headers = vec![("Api-Appid", config.app_id.trim().to_string()), ("Api-Key", config.api_key.trim().to_string())];
-        let http = HttpClient::new(base, headers, account.clone(), rate_limit::ONTRAPORT, Timeouts::from_config(config))?;
+        let headers =
+            vec![("Api-Appid", config.app_id.trim().to_string()), ("Api-Key", config.api_key.trim().to_string())];
+        let http =
+            HttpClient::new(base, headers, account.clone(), rate_limit::ONTRAPORT, Timeouts::from_config(config))?;
         Ok(Ontraport { http, account })
     }
 
@@ -81,7 +83,9 @@ impl Ontraport {
             let rows = rows_of(&data).ok_or_else(|| malformed("tag list"))?;
             for row in &rows {
                 let object_type = string_of(row.get("object_type_id")).unwrap_or_else(|| "0".into());
-                if let (true, Some(id), Some(name)) = (object_type == "0", string_of(row.get("tag_id")), string_of(row.get("tag_name"))) {
+                if let (true, Some(id), Some(name)) =
+                    (object_type == "0", string_of(row.get("tag_id")), string_of(row.get("tag_name")))
+                {
                     names.insert(id, name);
                 }
             }
@@ -95,7 +99,10 @@ impl Ontraport {
 
     fn refresh_fields(&self, deadline: Instant) -> Result<HashMap<String, FieldMeta>, CrmError> {
         let data = self.call(Method::Get, "Contacts/meta", None, deadline)?;
-        let object = data.get("0").or_else(|| data.as_object().and_then(|m| m.values().next())).ok_or_else(|| malformed("meta"))?;
+        let object = data
+            .get("0")
+            .or_else(|| data.as_object().and_then(|m| m.values().next()))
+            .ok_or_else(|| malformed("meta"))?;
         let fields = object.get("fields").and_then(Value::as_object).ok_or_else(|| malformed("meta fields"))?;
         let mut meta = HashMap::new();
         for (key, field) in fields {
@@ -103,7 +110,9 @@ impl Ontraport {
             let options = field
                 .get("options")
                 .and_then(Value::as_object)
-                .map(|options| options.iter().filter_map(|(id, label)| Some((id.clone(), string_of(Some(label))?))).collect())
+                .map(|options| {
+                    options.iter().filter_map(|(id, label)| Some((id.clone(), string_of(Some(label))?))).collect()
+                })
                 .unwrap_or_default();
             meta.insert(key.clone(), FieldMeta { alias, options });
         }
@@ -113,7 +122,8 @@ impl Ontraport {
 
     fn create_tag(&self, name: &str, deadline: Instant) -> Result<String, CrmError> {
         let data = self.call(Method::Post, "Tags", Some(&json!({ "tag_name": name })), deadline)?;
-        let id = string_of(data.get("tag_id")).or_else(|| string_of(data.get("id"))).ok_or_else(|| malformed("tag_id"))?;
+        let id =
+            string_of(data.get("tag_id")).or_else(|| string_of(data.get("id"))).ok_or_else(|| malformed("tag_id"))?;
         TAG_NAMES.update(&self.account, |names| {
             names.insert(id.clone(), name.to_string());
         });
@@ -121,7 +131,13 @@ impl Ontraport {
     }
 
     /// IDs for these names in `known` (case-insensitive); missing ones created when `create`.
-    fn tag_ids(&self, names: &[String], known: &mut HashMap<String, String>, create: bool, deadline: Instant) -> Result<Vec<String>, CrmError> {
+    fn tag_ids(
+        &self,
+        names: &[String],
+        known: &mut HashMap<String, String>,
+        create: bool,
+        deadline: Instant,
+    ) -> Result<Vec<String>, CrmError> {
         let mut ids = Vec::new();
         for name in names {
             match find_by_name(known, name) {
@@ -205,7 +221,8 @@ fn option_labels(value: &str, options: &HashMap<String, String>) -> String {
         return label.clone();
     }
     if value.contains("*/*") {
-        let labels: Vec<String> = parse_contact_cat(value).iter().map(|id| options.get(id).cloned().unwrap_or_else(|| id.clone())).collect();
+        let labels: Vec<String> =
+            parse_contact_cat(value).iter().map(|id| options.get(id).cloned().unwrap_or_else(|| id.clone())).collect();
         return labels.join(", ");
     }
     value.to_string()
@@ -213,7 +230,8 @@ fn option_labels(value: &str, options: &HashMap<String, String>) -> String {
 
 fn find_by_name(names: &HashMap<String, String>, wanted: &str) -> Option<String> {
     let wanted = wanted.trim();
-    let mut matches: Vec<(&String, &String)> = names.iter().filter(|(_, name)| name.trim().eq_ignore_ascii_case(wanted)).collect();
+    let mut matches: Vec<(&String, &String)> =
+        names.iter().filter(|(_, name)| name.trim().eq_ignore_ascii_case(wanted)).collect();
     matches.sort_by_key(|(id, name)| (name.trim() != wanted, id.len(), (*id).clone()));
     matches.first().map(|(id, _)| (*id).clone())
 }
@@ -382,7 +400,8 @@ mod tests {
 
     #[test]
     fn drop_down_values_become_labels() {
-        let options: HashMap<String, String> = [("329".to_string(), "Gold".to_string()), ("330".into(), "Silver".into())].into();
+        let options: HashMap<String, String> =
+            [("329".to_string(), "Gold".to_string()), ("330".into(), "Silver".into())].into();
         assert_eq!(option_labels("329", &options), "Gold");
         assert_eq!(option_labels("*/*329*/*330*/*", &options), "Gold, Silver");
         assert_eq!(option_labels("free text", &options), "free text");

@@ -53,7 +53,11 @@ fn reserve(key: &str, limit: Limit, deadline: Instant) -> Result<Duration, CrmEr
     let elapsed = now.saturating_duration_since(bucket.updated).as_secs_f64();
     bucket.tokens = (bucket.tokens + elapsed * limit.per_second).min(limit.burst);
     bucket.updated = now;
-    let wait = if bucket.tokens >= 1.0 { Duration::ZERO } else { Duration::from_secs_f64((1.0 - bucket.tokens) / limit.per_second) };
+    let wait = if bucket.tokens >= 1.0 {
+        Duration::ZERO
+    } else {
+        Duration::from_secs_f64((1.0 - bucket.tokens) / limit.per_second)
+    };
     if now + wait > deadline {
         return Err(CrmError::RateLimited { retry_after_secs: wait.as_secs().max(1) });
     }

@@ -42,8 +42,8 @@ pub extern "C" fn crmh_diff_fields(json: *const c_char, len: usize, out: *mut cr
     ffi_boundary!({
         let out = try_input!(out_ptr(out));
         let json = try_input!(text(json, len, "input"));
-        let result = parse::<crate::diff::FieldDiffInput>(json)
-            .and_then(|input| render(&crate::diff::diff_fields(&input)));
+        let result =
+            parse::<crate::diff::FieldDiffInput>(json).and_then(|input| render(&crate::diff::diff_fields(&input)));
         finish(out, result)
     })
 }
@@ -65,8 +65,7 @@ pub extern "C" fn crmh_plan(json: *const c_char, len: usize, out: *mut crmh_buf)
     ffi_boundary!({
         let out = try_input!(out_ptr(out));
         let json = try_input!(text(json, len, "input"));
-        let result = crate::auth::generate_password(24)
-            .and_then(|password| crate::plan::plan_json(json, &password));
+        let result = crate::auth::generate_password(24).and_then(|password| crate::plan::plan_json(json, &password));
         finish(out, result)
     })
 }

@@ -55,7 +55,16 @@ pub extern "C" fn crmh_request_parse(
 ) -> crmh_result {
     ffi_boundary!({
         let out = try_input!(out_ptr(out));
-        let raw = try_input!(raw_request(method, method_len, query, query_len, content_type, content_type_len, body, body_len));
+        let raw = try_input!(raw_request(
+            method,
+            method_len,
+            query,
+            query_len,
+            content_type,
+            content_type_len,
+            body,
+            body_len
+        ));
         finish(out, to_json(crate::request::parse(raw.method, raw.query, raw.content_type, raw.body)))
     })
 }
@@ -80,7 +89,16 @@ pub extern "C" fn crmh_webhook_accept(
 ) -> crmh_result {
     ffi_boundary!({
         let out = try_input!(out_ptr(out));
-        let raw = try_input!(raw_request(method, method_len, query, query_len, content_type, content_type_len, body, body_len));
+        let raw = try_input!(raw_request(
+            method,
+            method_len,
+            query,
+            query_len,
+            content_type,
+            content_type_len,
+            body,
+            body_len
+        ));
         let access_key = try_input!(text(access_key, access_key_len, "access key"));
         finish(out, to_json(crate::request::accept(raw.method, raw.query, raw.content_type, raw.body, access_key)))
     })
