@@ -48,6 +48,9 @@ require_once CRMHOOKS_INCLUDES . 'class-crmhooks-debug-page.php';
 require_once CRMHOOKS_INCLUDES . 'class-crmhooks-webhook.php';
 require_once CRMHOOKS_INCLUDES . 'class-crmhooks-health.php';
 require_once CRMHOOKS_INCLUDES . 'functions.php';
+require_once CRMHOOKS_INCLUDES . 'class-crmhooks-queue.php';
+require_once CRMHOOKS_INCLUDES . 'class-crmhooks-loopback.php';
+require_once CRMHOOKS_INCLUDES . 'class-crmhooks-drainer.php';
 
 register_activation_hook(__FILE__, array('CrmHooks_Installer', 'activate'));
 register_deactivation_hook(__FILE__, array('CrmHooks_Installer', 'deactivate'));
@@ -63,6 +66,9 @@ function crmhooks_bootstrap(): void
     // Webhooks: early on init (the user is known then, for the admin debug page).
     add_action('init', array('CrmHooks_Webhook', 'maybe_handle'), 1);
     add_action('rest_api_init', array('CrmHooks_Webhook', 'register_rest_route'));
+
+    // Job queue, drainer, loopback guard, Tools -> crmhooks jobs.
+    CrmHooks_Queue::register();
 
     // Old log rows go once a day.
     add_action(CrmHooks_Installer::CRON_HOOK, array('CrmHooks_Log', 'purge'));

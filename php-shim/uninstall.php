@@ -15,12 +15,14 @@ global $wpdb; // uninstall.php is included from inside a function.
 function crmhooks_uninstall_site(): void
 {
     global $wpdb;
-    foreach (array('crmhooks_settings', 'crmhooks_db_version', 'crmhooks_native_status') as $option) {
+    foreach (array('crmhooks_settings', 'crmhooks_db_version', 'crmhooks_native_status', 'crmhooks_queue_db_version') as $option) {
         delete_option($option);
     }
     wp_clear_scheduled_hook('crmhooks_daily');
     $wpdb->query("DROP TABLE IF EXISTS {$wpdb->prefix}crmhooks_log");
     $wpdb->query("DROP TABLE IF EXISTS {$wpdb->prefix}crmhooks_jobs");
+    $wpdb->query("DROP TABLE IF EXISTS {$wpdb->prefix}crmhooks_writes");
+    wp_clear_scheduled_hook('crmhooks_drain');
 }
 
 if (is_multisite()) {

@@ -45,6 +45,7 @@ final class CrmHooks_Installer
         foreach (self::tables_sql($wpdb->prefix, $wpdb->get_charset_collate()) as $sql) {
             dbDelta($sql);
         }
+        CrmHooks_Queue::install();
         $settings = get_option(CrmHooks_Settings::OPTION, array());
         $settings = is_array($settings) ? $settings : array();
         if (empty($settings['access_key'])) {

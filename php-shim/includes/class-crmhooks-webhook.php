@@ -102,6 +102,9 @@ final class CrmHooks_Webhook
             return array('status' => 200, 'body' => array(), 'headers' => array(), 'html' => CrmHooks_Debug_Page::render($request, $preview));
         }
 
+        if (CrmHooks_Queue::is_async($request)) {
+            return CrmHooks_Queue::accept($request, $started); // Stored, answered 200 queued (503 when full).
+        }
         $outcome = (new CrmHooks_Processor())->process($request);
         CrmHooks_Log::add($action, (string) $outcome['contact_id'], (string) $outcome['outcome'], (int) $outcome['duration_ms'], (int) $outcome['crm_calls'], (string) $outcome['message']);
         return self::answer_for_outcome($outcome);

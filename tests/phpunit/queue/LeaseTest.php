@@ -1,0 +1,75 @@
+<?php
+/**
+ * A php-fpm worker killed with SIGKILL in the middle of a job: the job stays running until its
+ * lease ends, is taken again, and completes; the other queued job is not lost either.
+ */
+
+declare(strict_types=1);
+
+require_once __DIR__ . '/QueueTestCase.php';
+
+final class LeaseTest extends CrmHooks_Queue_TestCase
+{
+    public function test_a_job_whose_worker_is_killed_completes_after_its_lease(): void
+    {
+        CrmHooks_Test_Site::set_settings(array('lease_secs' => 3));
+        $this->ac_contact('43', 'second.contact@example.com');
+        // The first fetch of contact 42 takes 8 s: the worker is busy inside the CRM call.
+        CrmHooks_Test_Standin::add_fault(array('crm' => 'ac', 'path_regex' => '^/api/3/contacts/42', 'kind' => 'latency', 'delay_ms' => 8000, 'count' => 1));
+
+        $this->assertQueued($this->hook(array('wpf_action' => 'add', 'contact_id' => '42')));
+        $job = $this->wait_for(function (): ?array {
+            foreach ($this->jobs() as $job) {
+                if ($job['status'] === 'running') {
+                    return $job;
+                }
+            }
+            return null;
+        }, 15, 'the job to be claimed');
+        $this->assertSame('42', json_decode($job['request_json'], true)['contact_id']);
+        $this->assertSame(1, (int) $job['attempts']);
+
+        // A second job queues behind it while the first worker still drains.
+        $this->assertQueued($this->hook(array('wpf_action' => 'add', 'contact_id' => '43')));
+
+        $pid = (int) substr((string) strrchr($job['worker'], ':'), 1);
+        $this->assertGreaterThan(1, $pid);
+        $cmdline = (string) @file_get_contents('/proc/' . $pid . '/cmdline');
+        $this->assertStringContainsString('php-fpm: pool', $cmdline, 'the job runs in a php-fpm worker');
+        $this->assertTrue(posix_kill($pid, 9), 'kill -9 the worker');
+        usleep(300000);
+
+        $this->assertSame('running', $this->jobs()[0]['status'], 'a dead worker leaves its job running until the lease ends');
+        $this->assertCount(0, $this->users_for('jane.doe@example.com', '42'));
+
+        $this->wait_until_idle(30, true);
+
+        $jobs = $this->jobs();
+        $this->assertCount(2, $jobs);
+        $this->assertSame(array('done', 'done'), array_column($jobs, 'status'));
+        $this->assertSame('created', $jobs[0]['outcome']);
+        $this->assertSame(2, (int) $jobs[0]['attempts'], 'taken again after the lease');
+        $this->assertSame('created', $jobs[1]['outcome']);
+        $this->assertCount(1, $this->users_for('jane.doe@example.com', '42'));
+        $this->assertCount(1, $this->users_for('second.contact@example.com', '43'));
+    }
+
+    public function test_a_job_that_keeps_killing_its_worker_ends_failed_and_visible(): void
+    {
+        CrmHooks_Test_Site::set_settings(array('max_attempts' => 2));
+        global $wpdb;
+        $table = $wpdb->prefix . 'crmhooks_jobs';
+        $queued = CrmHooks_Queue::enqueue(array('action' => 'update', 'contact_id' => '42', 'event' => array()));
+        // As left by a worker that died on its second attempt: running, lease over.
+        $wpdb->query($wpdb->prepare("UPDATE {$table} SET status = 'running', queued_key = NULL, attempts = 2, lease_until = %d WHERE id = %d", time() - 1, $queued['id']));
+
+        $this->assertNull(CrmHooks_Queue::claim('test:1'));
+        $failed = CrmHooks_Queue::failed_jobs();
+        $this->assertCount(1, $failed);
+        $this->assertSame('worker_died', $failed[0]['outcome']);
+
+        $this->assertTrue(CrmHooks_Queue::retry_failed($queued['id']), 'retryable by hand');
+        $this->assertSame('queued', $this->jobs()[0]['status']);
+        $this->assertSame(0, (int) $this->jobs()[0]['attempts']);
+    }
+}
