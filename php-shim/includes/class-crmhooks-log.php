@@ -44,7 +44,7 @@ final class CrmHooks_Log
     /** Cron: drops rows older than the retention setting. */
     public static function purge(): void
     {
-        self::purge_older_than(max(1, (int) CrmHooks_Settings::get('retention_days')));
+        self::purge_older_than(max(1, (int) CrmHooks_Settings::get('log_retention_days')));
     }
 
     public static function purge_older_than(int $days): void

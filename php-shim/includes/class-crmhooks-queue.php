@@ -18,12 +18,12 @@ final class CrmHooks_Queue
     public const DB_VERSION = '1';
     public const DB_VERSION_OPTION = 'crmhooks_queue_db_version';
 
-    /** Queue settings that crmhooks_settings may override (tests use short values). */
+    /**
+     * Defaults of the queue's tuning keys, which crmhooks_settings may override (tests use short
+     * values). The user-facing ones (async, queue_max, max_attempts, retention_days) have their
+     * defaults in CrmHooks_Settings::defaults().
+     */
     public const DEFAULTS = array(
-        'async'             => true,
-        'queue_max'         => 1000,
-        'max_attempts'      => 8,
-        'retention_days'    => 7,
         'settle_secs'       => 2,
         'lease_secs'        => 60,
         'retry_base_secs'   => 30,
@@ -58,7 +58,7 @@ final class CrmHooks_Queue
     {
         $value = CrmHooks_Settings::get($key);
         if ($value === null || $value === '' || (! is_numeric($value) && ! is_bool($value))) {
-            $value = self::DEFAULTS[ $key ];
+            $value = self::DEFAULTS[ $key ] ?? (CrmHooks_Settings::defaults()[ $key ] ?? 0);
         }
         return max(0, (int) $value);
     }

@@ -30,9 +30,11 @@ final class CrmHooks_Settings
             'password_field'       => '',
             'loopback_window_secs' => 60,
             'async'                => true,
-            'queue_max'            => 10000,
+            'queue_max'            => 1000,
             'max_attempts'         => 8,
-            'retention_days'       => 30,
+            // Finished jobs are pruned after retention_days; the log keeps outcomes longer.
+            'retention_days'       => 7,
+            'log_retention_days'   => 90,
         );
     }
 
@@ -101,7 +103,7 @@ final class CrmHooks_Settings
                 $out[ $key ] = self::to_bool($input[ $key ]);
             }
         }
-        $ints = array('loopback_window_secs' => array(0, 3600), 'queue_max' => array(1, 1000000), 'max_attempts' => array(1, 100), 'retention_days' => array(1, 3650));
+        $ints = array('loopback_window_secs' => array(0, 3600), 'queue_max' => array(1, 1000000), 'max_attempts' => array(1, 100), 'retention_days' => array(1, 3650), 'log_retention_days' => array(1, 3650));
         foreach ($ints as $key => $range) {
             if (isset($input[ $key ]) && is_numeric($input[ $key ])) {
                 $out[ $key ] = max($range[0], min($range[1], (int) $input[ $key ]));
