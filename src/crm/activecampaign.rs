@@ -15,6 +15,7 @@ use super::cache::AccountCache;
 use super::http::{
     self, check_id, encode, expect_object, string_of, BaseUrl, HttpClient, Method, RawResponse, Timeouts,
 };
+use super::tag_lookup::{resolve_change, schema};
 use super::{rate_limit, Crm, CrmConfig, CrmError, Schema};
 use crate::contact::{Contact, Field, Tag};
 
@@ -126,30 +127,6 @@ impl ActiveCampaign {
         Ok(rows)
     }
 
-    /// Tag IDs for these names (case-insensitive) in `known`; missing names are created
-    /// when `create` (and added to `known`), else skipped.
-    fn tag_ids(
-        &self,
-        names: &[String],
-        known: &mut HashMap<String, String>,
-        create: bool,
-        deadline: Instant,
-    ) -> Result<Vec<String>, CrmError> {
-        let mut ids = Vec::new();
-        for name in names {
-            match find_by_name(known, name) {
-                Some(id) => ids.push(id),
-                None if create => {
-                    let id = self.create_tag(name, deadline)?;
-                    known.insert(id.clone(), name.clone());
-                    ids.push(id);
-                }
-                None => {}
-            }
-        }
-        Ok(ids)
-    }
-
     fn create_tag(&self, name: &str, deadline: Instant) -> Result<String, CrmError> {
         let body = json!({"tag": {"tag": name, "tagType": "contact", "description": ""}});
         let answer = expect_object(&self.send(Method::Post, "tags", Some(&body), deadline)?)?;
@@ -179,27 +156,6 @@ pub fn clear_caches() {
 
 fn malformed(what: &str) -> CrmError {
     CrmError::Temporary(format!("malformed CRM answer: no {what}"))
-}
-
-fn find_by_name(names: &HashMap<String, String>, wanted: &str) -> Option<String> {
-    let wanted = wanted.trim();
-    let mut matches: Vec<(&String, &String)> =
-        names.iter().filter(|(_, name)| name.trim().eq_ignore_ascii_case(wanted)).collect();
-    // An exact spelling wins over a case-insensitive match; then the lowest ID, for stability.
-    matches.sort_by_key(|(id, name)| (name.trim() != wanted, id.len(), (*id).clone()));
-    matches.first().map(|(id, _)| (*id).clone())
-}
-
-/// Trimmed, non-empty, without case-insensitive duplicates.
-pub(crate) fn clean_names(names: &[String]) -> Vec<String> {
-    let mut seen: Vec<String> = Vec::new();
-    for name in names {
-        let name = name.trim();
-        if !name.is_empty() && !seen.iter().any(|s| s.eq_ignore_ascii_case(name)) {
-            seen.push(name.to_string());
-        }
-    }
-    seen
 }
 
 fn is_deleted(contact: &Map<String, Value>) -> bool {
@@ -316,20 +272,14 @@ impl Crm for ActiveCampaign {
     /// unknown, and 1 POST per tag created.
     fn change_tags(&self, contact_id: &str, add: &[String], remove: &[String]) -> Result<(), CrmError> {
         let id = check_id(contact_id)?;
-        let (add, remove) = (clean_names(add), clean_names(remove));
-        if add.is_empty() && remove.is_empty() {
-            return Ok(());
-        }
         let deadline = self.http.deadline();
-        let mut wanted: Vec<String> = add.clone();
-        wanted.extend(remove.iter().cloned());
-        // One lookup for both lists, so an unknown name costs one listing at most.
-        let mut known = match TAG_NAMES.get(&self.account) {
-            Some(names) if wanted.iter().all(|n| find_by_name(&names, n).is_some()) => names,
-            _ => self.refresh_tags(deadline)?,
+        let change =
+            resolve_change(add, remove, TAG_NAMES.get(&self.account), || self.refresh_tags(deadline), &mut |name| {
+                self.create_tag(name, deadline)
+            })?;
+        let Some((add_ids, remove_ids)) = change else {
+            return Ok(());
         };
-        let add_ids = self.tag_ids(&add, &mut known, true, deadline)?;
-        let remove_ids = self.tag_ids(&remove, &mut known, false, deadline)?;
 
         for tag_id in &add_ids {
             let body = json!({"contactTag": {"contact": id, "tag": tag_id}});
@@ -354,17 +304,8 @@ impl Crm for ActiveCampaign {
         let deadline = self.http.deadline();
         let tag_names = self.refresh_tags(deadline)?;
         let titles = self.refresh_fields(deadline)?;
-        let mut tags: Vec<Tag> = tag_names.into_iter().map(|(id, name)| Tag { id, name }).collect();
-        tags.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()).then(a.id.cmp(&b.id)));
-        let mut custom: Vec<Field> =
-            titles.into_iter().map(|(key, label)| Field { key, label, value: String::new() }).collect();
-        custom.sort_by_key(|f| (f.key.len(), f.key.clone()));
-        let mut fields: Vec<Field> = STANDARD_FIELDS
-            .iter()
-            .map(|(key, _, label)| Field { key: key.to_string(), label: label.to_string(), value: String::new() })
-            .collect();
-        fields.extend(custom);
-        Ok(Schema { tags, fields })
+        let custom = titles.into_iter().map(|(key, label)| Field { key, label, value: String::new() }).collect();
+        Ok(schema(tag_names, &STANDARD_FIELDS, custom))
     }
 }
 
@@ -377,23 +318,6 @@ mod tests {
         assert_eq!(base_url("https://acct.api-us1.com/api/3/").unwrap().url, "https://acct.api-us1.com/");
         assert_eq!(base_url("https://acct.api-us1.com").unwrap().url, "https://acct.api-us1.com/");
         assert!(base_url("").is_err());
-    }
-
-    #[test]
-    fn names_match_case_insensitively_exact_first() {
-        let names: HashMap<String, String> = [("3", "member"), ("4", "Member"), ("5", "vip")]
-            .iter()
-            .map(|(i, n)| (i.to_string(), n.to_string()))
-            .collect();
-        assert_eq!(find_by_name(&names, "Member"), Some("4".into()));
-        assert_eq!(find_by_name(&names, " VIP "), Some("5".into()));
-        assert_eq!(find_by_name(&names, "gold"), None);
-    }
-
-    #[test]
-    fn clean_names_trims_and_dedups() {
-        let names = vec![" a ".to_string(), "A".into(), "".into(), "b".into()];
-        assert_eq!(clean_names(&names), vec!["a".to_string(), "b".into()]);
     }
 
     #[test]

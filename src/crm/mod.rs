@@ -68,3 +68,4 @@ pub mod client;
 pub mod http;
 pub mod ontraport;
 pub mod rate_limit;
+pub mod tag_lookup;

@@ -12,9 +12,9 @@ use std::time::Instant;
 
 use serde_json::{json, Map, Value};
 
-use super::activecampaign::clean_names;
 use super::cache::AccountCache;
 use super::http::{self, check_id, encode, expect_object, string_of, HttpClient, Method, RawResponse, Timeouts};
+use super::tag_lookup::{resolve_change, schema};
 use super::{rate_limit, Crm, CrmConfig, CrmError, Schema};
 use crate::contact::{Contact, Field, Tag};
 
@@ -129,29 +129,6 @@ impl Ontraport {
         });
         Ok(id)
     }
-
-    /// IDs for these names in `known` (case-insensitive); missing ones created when `create`.
-    fn tag_ids(
-        &self,
-        names: &[String],
-        known: &mut HashMap<String, String>,
-        create: bool,
-        deadline: Instant,
-    ) -> Result<Vec<String>, CrmError> {
-        let mut ids = Vec::new();
-        for name in names {
-            match find_by_name(known, name) {
-                Some(id) => ids.push(id),
-                None if create => {
-                    let id = self.create_tag(name, deadline)?;
-                    known.insert(id.clone(), name.clone());
-                    ids.push(id);
-                }
-                None => {}
-            }
-        }
-        Ok(ids)
-    }
 }
 
 /// The envelope's `data` when `code` is 0; plain-text "not found" bodies are `NotFound`.
@@ -226,14 +203,6 @@ fn option_labels(value: &str, options: &HashMap<String, String>) -> String {
         return labels.join(", ");
     }
     value.to_string()
-}
-
-fn find_by_name(names: &HashMap<String, String>, wanted: &str) -> Option<String> {
-    let wanted = wanted.trim();
-    let mut matches: Vec<(&String, &String)> =
-        names.iter().filter(|(_, name)| name.trim().eq_ignore_ascii_case(wanted)).collect();
-    matches.sort_by_key(|(id, name)| (name.trim() != wanted, id.len(), (*id).clone()));
-    matches.first().map(|(id, _)| (*id).clone())
 }
 
 /// The numeric ID as a JSON number (as Ontraport's own clients send it).
@@ -327,19 +296,14 @@ impl Crm for Ontraport {
     /// listing when a name is unknown, and 1 POST per tag created.
     fn change_tags(&self, contact_id: &str, add: &[String], remove: &[String]) -> Result<(), CrmError> {
         let id = check_id(contact_id)?;
-        let (add, remove) = (clean_names(add), clean_names(remove));
-        if add.is_empty() && remove.is_empty() {
-            return Ok(());
-        }
         let deadline = self.http.deadline();
-        let mut wanted = add.clone();
-        wanted.extend(remove.iter().cloned());
-        let mut known = match TAG_NAMES.get(&self.account) {
-            Some(names) if wanted.iter().all(|n| find_by_name(&names, n).is_some()) => names,
-            _ => self.refresh_tags(deadline)?,
+        let change =
+            resolve_change(add, remove, TAG_NAMES.get(&self.account), || self.refresh_tags(deadline), &mut |name| {
+                self.create_tag(name, deadline)
+            })?;
+        let Some((add_ids, remove_ids)) = change else {
+            return Ok(());
         };
-        let add_ids = self.tag_ids(&add, &mut known, true, deadline)?;
-        let remove_ids = self.tag_ids(&remove, &mut known, false, deadline)?;
         if !add_ids.is_empty() {
             let body = json!({"objectID": 0, "ids": id, "add_list": add_ids.join(",")});
             self.call(Method::Put, "objects/tag", Some(&body), deadline)?;
@@ -356,20 +320,12 @@ impl Crm for Ontraport {
         let deadline = self.http.deadline();
         let tag_names = self.refresh_tags(deadline)?;
         let meta = self.refresh_fields(deadline)?;
-        let mut tags: Vec<Tag> = tag_names.into_iter().map(|(id, name)| Tag { id, name }).collect();
-        tags.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()).then(a.id.cmp(&b.id)));
-        let mut custom: Vec<Field> = meta
+        let custom = meta
             .into_iter()
             .filter(|(key, _)| is_custom_key(key))
             .map(|(key, field)| Field { key, label: field.alias, value: String::new() })
             .collect();
-        custom.sort_by_key(|f| (f.key.len(), f.key.clone()));
-        let mut fields: Vec<Field> = STANDARD_FIELDS
-            .iter()
-            .map(|(key, _, label)| Field { key: key.to_string(), label: label.to_string(), value: String::new() })
-            .collect();
-        fields.extend(custom);
-        Ok(Schema { tags, fields })
+        Ok(schema(tag_names, &STANDARD_FIELDS, custom))
     }
 }
 
