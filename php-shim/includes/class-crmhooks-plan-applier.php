@@ -59,7 +59,7 @@ final class CrmHooks_Plan_Applier
                     $result['notices'][] = 'role_refused_php';
                 }
                 $id = wp_insert_user(array(
-                    'user_login' => CrmHooks_User_Store::unique_login((string) ($op['user_login'] ?? $email)),
+                    'user_login' => CrmHooks_User_Store::unique_login((string) ($op['user_login'] ?? $email), self::login_is_numbered()),
                     'user_email' => $email,
                     'user_pass'  => $password,
                     'first_name' => (string) ($op['first_name'] ?? ''),
@@ -201,5 +201,19 @@ final class CrmHooks_Plan_Applier
         } finally {
             do_action('crmhooks_crm_write', $contact_id);
         }
+    }
+
+    /** "First name + number" logins count on (jane1, jane2) unless a CRM field gives the login. */
+    private static function login_is_numbered(): bool
+    {
+        if (CrmHooks_Settings::get('username_format') !== 'first_number') {
+            return false;
+        }
+        foreach ((array) CrmHooks_Settings::get('field_map') as $row) {
+            if (is_array($row) && ($row['wp_key'] ?? '') === 'user_login') {
+                return false;
+            }
+        }
+        return true;
     }
 }

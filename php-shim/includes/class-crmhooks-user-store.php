@@ -113,16 +113,24 @@ final class CrmHooks_User_Store
         return $names;
     }
 
-    /** Login made unique by appending 2, 3, ... while it is taken (WP Fusion's behaviour). */
-    public static function unique_login(string $login): string
+    /**
+     * Login made unique by appending 2, 3, ... while it is taken (WP Fusion's behaviour). A
+     * numbered login (username format "first name + number": jane1) counts on instead: jane2.
+     */
+    public static function unique_login(string $login, bool $numbered = false): string
     {
         $base = substr(sanitize_user($login, true), 0, 50);
         if ($base === '') {
             $base = 'user';
         }
-        $candidate = $base;
-        for ($n = 2; username_exists($candidate); $n++) {
-            $candidate = $base . $n;
+        $n = 2;
+        if ($numbered && preg_match('/^(.*\D)(\d+)$/', $base, $parts) === 1) {
+            $base = $parts[1];
+            $n = (int) $parts[2];
+        }
+        $candidate = $numbered ? $base . ($n++) : $base;
+        while (username_exists($candidate)) {
+            $candidate = $base . ($n++);
         }
         return $candidate;
     }

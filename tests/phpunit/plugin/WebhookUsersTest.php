@@ -171,6 +171,19 @@ final class WebhookUsersTest extends CrmHooks_Plugin_TestCase
         $this->assertSame('janedoe2', $this->user('jane.doe2@example.com')->user_login);
     }
 
+    public function test_first_number_usernames_count_on_while_taken(): void
+    {
+        CrmHooks_Test_Site::set_settings(array('username_format' => 'first_number'));
+        $this->assertProcessed($this->hook(array('wpf_action' => 'add', 'contact_id' => '42')));
+        $this->assertSame('jane1', $this->user('jane.doe@example.com')->user_login);
+
+        CrmHooks_Test_Standin::put_contact('ac', '45', array(
+            'email' => 'jane.other@example.com', 'first_name' => 'Jane', 'last_name' => 'Other', 'phone' => '', 'tags' => array(), 'fields' => array(),
+        ));
+        $this->assertProcessed($this->hook(array('wpf_action' => 'add', 'contact_id' => '45')));
+        $this->assertSame('jane2', $this->user('jane.other@example.com')->user_login);
+    }
+
     public function test_mapped_login_and_password_are_used_at_creation(): void
     {
         CrmHooks_Test_Site::set_settings(array('field_map' => array(
