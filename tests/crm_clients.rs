@@ -174,6 +174,20 @@ fn assert_clean(error: &CrmError) {
 // ---- fetching -------------------------------------------------------------------------------
 
 #[test]
+fn ac_fetch_contact_reads_field_values_separately_when_not_sideloaded() {
+    let _guard = fresh();
+    ac().fetch_contact("42").unwrap(); // warm the name caches
+    control("POST", "config", Some(serde_json::json!({"ac_sideload_field_values": false})));
+    clear_log();
+    let contact = ac().fetch_contact("42").unwrap();
+    assert_eq!(field(&contact, "1"), Some(("Membership Level", "Gold")));
+    assert_eq!(
+        api_log("ac"),
+        vec!["GET /api/3/contacts/42", "GET /api/3/contacts/42/contactTags", "GET /api/3/contacts/42/fieldValues"]
+    );
+}
+
+#[test]
 fn ac_fetch_contact_resolves_tag_names_and_field_labels() {
     let _guard = fresh();
     let contact = ac().fetch_contact("42").unwrap();

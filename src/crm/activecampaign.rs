@@ -199,9 +199,18 @@ impl Crm for ActiveCampaign {
             .iter()
             .map(|(key, attr, label)| Field { key: key.to_string(), label: label.to_string(), value: attribute(attr) })
             .collect();
-        let values: Vec<(String, String)> = answer
-            .get("fieldValues")
-            .and_then(Value::as_array)
+        // fieldValues are sideloaded by GET contacts/{id}; a server that leaves them out costs
+        // one more request rather than a contact with no custom fields.
+        let listed;
+        let field_values = match answer.get("fieldValues") {
+            Some(values) => values,
+            None => {
+                listed = self.get_object(&format!("contacts/{id}/fieldValues"), deadline)?;
+                listed.get("fieldValues").ok_or_else(|| malformed("fieldValues"))?
+            }
+        };
+        let values: Vec<(String, String)> = field_values
+            .as_array()
             .map(|rows| {
                 rows.iter()
                     .filter(|row| string_of(row.get("contact")).map_or(true, |c| c == id))

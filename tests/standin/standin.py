@@ -41,7 +41,10 @@ OP_STANDARD_KEYS = {"firstname": "first_name", "lastname": "last_name", "email":
                     "office_phone": "phone"}
 
 DEFAULT_CONFIG = {"ac_rate_limit": True, "ac_limit_mode": "429", "op_rate_limit": True,
-                  "op_background_delay_ms": 0}
+                  "op_background_delay_ms": 0,
+                  # False: GET /contacts/{id} leaves out the sideloaded fieldValues (clients must
+                  # then read /contacts/{id}/fieldValues).
+                  "ac_sideload_field_values": True}
 
 
 class SeedError(Exception):
@@ -486,7 +489,10 @@ def handle_ac(st, method, path, query, body):
         if len(parts) == 2 and method == "GET":
             if not contact:
                 return ac_not_found("Subscriber", cid)
-            return json_reply(200, ac_contact_full(ac, contact))
+            full = ac_contact_full(ac, contact)
+            if not st.config["ac_sideload_field_values"]:
+                del full["fieldValues"]
+            return json_reply(200, full)
         if len(parts) == 2 and method == "PUT":
             data, error = parse_body()
             if error:
