@@ -3,7 +3,7 @@
 APT_PACKAGES=(
     php8.2-cli php8.2-fpm php8.2-opcache php8.2-mysql php8.2-curl php8.2-mbstring php8.2-xml
     mariadb-server nginx wordpress wordpress-theme-twentytwentythree phpunit
-    curl ca-certificates python3 git gcc clang libclang-rt-14-dev valgrind
+    curl ca-certificates python3 git gcc g++ clang libclang-rt-14-dev valgrind
 )
 
 missing_apt_packages() {
