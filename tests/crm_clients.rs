@@ -494,6 +494,18 @@ fn ac_write_field_then_fetch_sees_it() {
 }
 
 #[test]
+fn ac_write_accepts_a_bare_json_answer_but_not_an_html_page() {
+    let _guard = fresh();
+    let crm = ac();
+    fault(json!({"crm": "ac", "path_regex": "^/api/3/contacts/42$", "kind": "status", "status": 200,
+                 "body": "{}", "content_type": "application/json", "count": 1}));
+    crm.write_field("42", "9", "x").expect("a 2xx JSON answer is a completed write");
+    fault(json!({"crm": "ac", "path_regex": "^/api/3/contacts/42$", "kind": "status", "status": 200,
+                 "body": "<html>maintenance</html>", "content_type": "text/html", "count": 1}));
+    assert!(matches!(crm.write_field("42", "9", "x"), Err(CrmError::Temporary(_))));
+}
+
+#[test]
 fn op_write_field_is_seen_after_the_background_delay() {
     let _guard = fresh();
     control("POST", "config", Some(json!({"op_background_delay_ms": 400})));
