@@ -75,6 +75,12 @@ impl Ontraport {
         data_of(&self.http.send(method, path, body, deadline)?)
     }
 
+    /// A write: a 2xx envelope with code 0 completes it, whatever `data` holds (Ontraport
+    /// answers tag changes with a message string and background writes with `attrs`).
+    fn write(&self, method: Method, path: &str, body: &Value, deadline: Instant) -> Result<(), CrmError> {
+        envelope_of(&self.http.send(method, path, Some(body), deadline)?).map(|_| ())
+    }
+
     fn refresh_tags(&self, deadline: Instant) -> Result<HashMap<String, String>, CrmError> {
         let mut names = HashMap::new();
         for page in 0..MAX_PAGES {
@@ -133,11 +139,16 @@ impl Ontraport {
 
 /// The envelope's `data` when `code` is 0; plain-text "not found" bodies are `NotFound`.
 fn data_of(response: &RawResponse) -> Result<Value, CrmError> {
+    envelope_of(response)?.remove("data").ok_or_else(|| malformed("data"))
+}
+
+/// The envelope of a 2xx answer whose `code` is 0; plain-text "not found" bodies are `NotFound`.
+fn envelope_of(response: &RawResponse) -> Result<Map<String, Value>, CrmError> {
     let throttled_or_server = matches!(response.status, 401 | 403 | 429 | 500..=599);
     if !throttled_or_server && is_not_found_text(&response.body) {
         return Err(CrmError::NotFound);
     }
-    let mut envelope = expect_object(response)?;
+    let envelope = expect_object(response)?;
     let code_ok = match envelope.get("code") {
         Some(Value::Number(n)) => n.as_i64() == Some(0),
         Some(Value::String(s)) => s.trim() == "0",
@@ -146,7 +157,7 @@ fn data_of(response: &RawResponse) -> Result<Value, CrmError> {
     if !code_ok {
         return Err(CrmError::Temporary(format!("HTTP {} with an Ontraport error code", response.status)));
     }
-    envelope.remove("data").ok_or_else(|| malformed("data"))
+    Ok(envelope)
 }
 
 fn is_not_found_text(body: &str) -> bool {
@@ -288,8 +299,7 @@ impl Crm for Ontraport {
         let mut body = Map::new();
         body.insert("id".into(), id_value(id));
         body.insert(attribute.into(), Value::from(value));
-        self.call(Method::Put, "Contacts", Some(&Value::Object(body)), self.http.deadline())?;
-        Ok(())
+        self.write(Method::Put, "Contacts", &Value::Object(body), self.http.deadline())
     }
 
     /// Warm cache: 1 PUT for all additions and 1 DELETE for all removals. Plus the tag
@@ -306,11 +316,11 @@ impl Crm for Ontraport {
         };
         if !add_ids.is_empty() {
             let body = json!({"objectID": 0, "ids": id, "add_list": add_ids.join(",")});
-            self.call(Method::Put, "objects/tag", Some(&body), deadline)?;
+            self.write(Method::Put, "objects/tag", &body, deadline)?;
         }
         if !remove_ids.is_empty() {
             let body = json!({"objectID": 0, "ids": id, "remove_list": remove_ids.join(",")});
-            self.call(Method::Delete, "objects/tag", Some(&body), deadline)?;
+            self.write(Method::Delete, "objects/tag", &body, deadline)?;
         }
         Ok(())
     }
