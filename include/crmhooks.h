@@ -162,6 +162,12 @@ crmh_result crmh_lock_decide(const char *json, size_t len, struct crmh_buf *out)
 crmh_result crmh_plan(const char *json, size_t len, struct crmh_buf *out);
 
 /*
+ Settings as the admin submitted them (with the site's roles) -> `SettingsReview`: the
+ privileged roles and every refused role or mapping, by the rules webhooks obey.
+ */
+crmh_result crmh_settings_review(const char *json, size_t len, struct crmh_buf *out);
+
+/*
  Generate a new access key (URL-safe, at least 128 bits from the OS random source).
  */
 crmh_result crmh_key_generate(struct crmh_buf *out);
@@ -216,6 +222,26 @@ crmh_result crmh_webhook_accept(const char *method,
                                 const char *access_key,
                                 size_t access_key_len,
                                 struct crmh_buf *out);
+
+/*
+ The webhook door, in one call: authenticate and parse the raw request, and say what to do.
+ Always succeeds for valid pointers; the output is either
+ `{"verdict":"accept","request":{..}}` or
+ `{"verdict":"refuse","reason":"unauthorized","answer":{"status":401,"body":{..},"headers":{..}}}`,
+ the exact answer to send. Query, content type and body are bytes: whether they are UTF-8 is
+ decided after the key check, so it never changes the answer an unauthenticated caller gets.
+ */
+crmh_result crmh_webhook_receive(const char *method,
+                                 size_t method_len,
+                                 const char *query,
+                                 size_t query_len,
+                                 const char *content_type,
+                                 size_t content_type_len,
+                                 const char *body,
+                                 size_t body_len,
+                                 const char *access_key,
+                                 size_t access_key_len,
+                                 struct crmh_buf *out);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -13,6 +13,10 @@ pub enum Error {
     /// A parameter is present but unusable (names the parameter).
     #[error("invalid parameter: {0}")]
     InvalidParameter(&'static str),
+    /// A parameter's bytes are not UTF-8 after percent-decoding (names the parameter, or
+    /// `query` / `body` / `content_type`; only names made of `[A-Za-z0-9_-[]]` are echoed).
+    #[error("invalid parameter: {0} (not UTF-8)")]
+    NotUtf8(String),
     /// `wpf_action` names no action we know.
     #[error("unknown action")]
     UnknownAction,

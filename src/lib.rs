@@ -5,6 +5,7 @@
 //! changes and talks to CRMs. `ffi` is the only unsafe code and only marshals.
 #![deny(unsafe_code)]
 
+pub mod answer;
 pub mod auth;
 pub mod contact;
 pub mod crm;

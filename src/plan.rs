@@ -19,9 +19,6 @@ use crate::settings::Settings;
 pub mod login;
 pub mod roles;
 
-/// Meta key of the user's CRM contact ID (written by `set_contact_id`).
-pub const CONTACT_ID_META_KEY: &str = "crmhooks_contact_id";
-
 /// WordPress user fields that `create_user` / `update_user` carry instead of meta.
 const CORE_FIELDS: [&str; 3] = ["user_email", "first_name", "last_name"];
 /// Mapped only to give a new user its login and password.
@@ -36,21 +33,34 @@ pub struct UserState {
     pub user_email: String,
     pub first_name: String,
     pub last_name: String,
+    /// The CRM contact this user is linked to (`crmhooks_contact_id`), empty when none.
+    pub contact_id: String,
     #[serde(deserialize_with = "php_json::list")]
     pub roles: Vec<String>,
+    /// Capabilities granted to the user directly, not through a role.
+    #[serde(deserialize_with = "php_json::list")]
+    pub caps: Vec<String>,
+    /// Multisite super admin.
+    pub super_admin: bool,
     #[serde(deserialize_with = "php_json::list")]
     pub tags: Vec<Tag>,
     #[serde(deserialize_with = "php_json::string_map")]
     pub meta: BTreeMap<String, String>,
 }
 
-/// `crmh_plan` input.
+/// `crmh_plan` input. The shim looks users up by two facts only, both from the CRM: the users
+/// linked to the contact's ID, and the user holding the contact's email. Which of them the
+/// webhook touches is decided here (`choose_user`); the request's `email` never selects a user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanInput {
     pub request: WebhookRequest,
     pub contact: Contact,
+    /// Users whose `crmhooks_contact_id` is the contact's ID (the shim reads at most two).
+    #[serde(default, deserialize_with = "php_json::list")]
+    pub linked_users: Vec<UserState>,
+    /// The user whose email is the contact's email, if any.
     #[serde(default)]
-    pub user: Option<UserState>,
+    pub email_user: Option<UserState>,
     #[serde(default)]
     pub settings: Settings,
 }
@@ -75,6 +85,9 @@ pub enum SkipReason {
     InvalidEmail,
     /// add with neither a mapped nor a generated password.
     NoPassword,
+    /// Two users claim the contact, or its email belongs to a user linked to another contact:
+    /// nothing is written and the admin is told.
+    Conflict,
 }
 
 /// One step for the shim, applied in order.
@@ -143,15 +156,80 @@ pub struct Notice {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
     pub action: Action,
+    /// The existing user the ops apply to; `None` when the plan creates one or skips.
+    pub user_id: Option<u64>,
+    /// True when that user is privileged: only its tags were planned.
+    pub privileged: bool,
     pub ops: Vec<Op>,
     pub notices: Vec<Notice>,
+}
+
+/// Why a webhook may not touch any user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conflict {
+    /// Two or more users are linked to the contact.
+    ContactClaimedTwice,
+    /// The contact's email belongs to a user linked to another contact.
+    EmailLinkedElsewhere,
+}
+
+impl Conflict {
+    fn notice(self) -> Notice {
+        let (code, message) = match self {
+            Conflict::ContactClaimedTwice => {
+                ("conflict_contact_claimed", "two WordPress users are linked to this contact; nothing was written")
+            }
+            Conflict::EmailLinkedElsewhere => (
+                "conflict_email_linked",
+                "the contact's email belongs to a WordPress user linked to another contact; nothing was written",
+            ),
+        };
+        Notice { level: NoticeLevel::Warning, code: code.into(), message: message.into() }
+    }
+}
+
+/// The user a webhook touches: the one linked to the contact's ID; else the one holding the
+/// contact's email, unless that user is linked to another contact. A linked user is never
+/// re-linked, and an ambiguity is a conflict, never a guess.
+pub fn choose_user(input: &PlanInput) -> std::result::Result<Option<&UserState>, Conflict> {
+    let contact_id = input.contact.id.trim();
+    let linked_elsewhere = |user: &UserState| {
+        let link = user.contact_id.trim();
+        !link.is_empty() && link != contact_id
+    };
+    let linked: Vec<&UserState> =
+        input.linked_users.iter().filter(|u| !contact_id.is_empty() && u.contact_id.trim() == contact_id).collect();
+    let by_email = input.email_user.as_ref();
+    match linked.as_slice() {
+        [_, _, ..] => Err(Conflict::ContactClaimedTwice),
+        [user] => match by_email {
+            Some(other) if other.id != user.id && linked_elsewhere(other) => Err(Conflict::EmailLinkedElsewhere),
+            _ => Ok(Some(user)),
+        },
+        [] => match by_email {
+            Some(user) if linked_elsewhere(user) => Err(Conflict::EmailLinkedElsewhere),
+            found => Ok(found),
+        },
+    }
 }
 
 /// Plan the changes for one webhook. `generated_password` is used only when a user is
 /// created and no non-empty CRM field is mapped to `user_pass`.
 pub fn plan(input: &PlanInput, generated_password: &str) -> Plan {
     let mut planner = Planner { input, ops: Vec::new(), notices: Vec::new() };
-    match (input.request.action, &input.user) {
+    let target = match choose_user(input) {
+        Ok(target) => target,
+        Err(conflict) => {
+            return Plan {
+                action: input.request.action,
+                user_id: None,
+                privileged: false,
+                ops: vec![Op::Skip { reason: SkipReason::Conflict }],
+                notices: vec![conflict.notice()],
+            };
+        }
+    };
+    match (input.request.action, target) {
         (Action::Test, _) => {}
         (Action::UpdateTags | Action::Update, None) => planner.ops.push(Op::Skip { reason: SkipReason::NoUser }),
         (Action::UpdateTags, Some(user)) => planner.sync_tags(user),
@@ -159,7 +237,23 @@ pub fn plan(input: &PlanInput, generated_password: &str) -> Plan {
         (Action::Update | Action::Add, Some(user)) => planner.update_user(user),
         (Action::Add, None) => planner.create_user(generated_password),
     }
-    Plan { action: input.request.action, ops: planner.ops, notices: planner.notices }
+    let privileged = target.is_some_and(|user| roles::user_is_privileged(&user.privilege(), &input.settings));
+    if privileged {
+        planner.keep_only_tags();
+    }
+    Plan {
+        action: input.request.action,
+        user_id: target.map(|u| u.id),
+        privileged,
+        ops: planner.ops,
+        notices: planner.notices,
+    }
+}
+
+impl UserState {
+    fn privilege(&self) -> roles::UserPrivilege {
+        roles::UserPrivilege { roles: self.roles.clone(), caps: self.caps.clone(), super_admin: self.super_admin }
+    }
 }
 
 /// JSON entry point for `crmh_plan`: a `PlanInput` in, a `Plan` out.
@@ -236,28 +330,47 @@ impl<'a> Planner<'a> {
     /// update (or add for an existing user): update_user, set_role, meta, set_contact_id,
     /// set_tags. Tags go last so tag hooks see the updated user.
     fn update_user(&mut self, user: &UserState) {
-        let privileged = roles::user_is_privileged(&user.roles, self.settings());
-        self.update_core_fields(user, privileged);
-        self.update_role(user, privileged);
+        self.update_core_fields(user);
+        self.update_role(user);
         self.sync_meta(&user.meta);
+        // choose_user never picks a user linked to another contact, so this only links.
         let contact_id = &self.contact().id;
-        if !contact_id.is_empty() && user.meta.get(CONTACT_ID_META_KEY) != Some(contact_id) {
+        if !contact_id.is_empty() && user.contact_id.trim().is_empty() {
             self.ops.push(Op::SetContactId { contact_id: contact_id.clone() });
         }
         self.sync_tags(user);
     }
 
+    /// A privileged user is read-only to webhooks except its tags: drop every other op and name
+    /// what was not written (keys and field names only, never values).
+    fn keep_only_tags(&mut self) {
+        let mut skipped = Vec::new();
+        self.ops.retain(|op| {
+            let keep = matches!(op, Op::SetTags { .. });
+            if !keep {
+                skipped.push(op_summary(op));
+            }
+            keep
+        });
+        if !skipped.is_empty() {
+            let message =
+                format!("the user is privileged; webhooks change only its tags. Not written: {}", skipped.join(", "));
+            self.warn("user_privileged", message);
+        }
+    }
+
     /// Email and names follow the CRM, but an empty CRM value never wipes a WordPress value,
-    /// an invalid email is never written, and a privileged user's email is never changed
-    /// (a password reset to a new address would hand over the account).
-    fn update_core_fields(&mut self, user: &UserState, privileged: bool) {
+    /// an invalid email is never written, and an email another user holds is never taken.
+    /// (Privileged users are handled by `keep_only_tags`.)
+    fn update_core_fields(&mut self, user: &UserState) {
         let mut fields = BTreeMap::new();
         let email = self.core_value("user_email");
+        let taken = self.input.email_user.as_ref().is_some_and(|other| other.id != user.id);
         if !email.is_empty() && !email.eq_ignore_ascii_case(user.user_email.trim()) {
             if !login::is_valid_email(&email) {
                 self.warn("invalid_email", "the contact's email address is not valid; the user's email was kept");
-            } else if privileged {
-                self.warn("user_privileged", "the user has a privileged role; the user's email was kept");
+            } else if taken {
+                self.warn("email_taken", "another WordPress user has the contact's email; the user's email was kept");
             } else {
                 fields.insert("user_email".to_string(), email);
             }
@@ -274,16 +387,12 @@ impl<'a> Planner<'a> {
     }
 
     /// An existing user's role changes only when the request names an allowed role; a refused
-    /// role leaves the current one (no fallback to the default), and a privileged user's role
-    /// is never changed by a webhook.
-    fn update_role(&mut self, user: &UserState, privileged: bool) {
+    /// role leaves the current one (no fallback to the default). A privileged user's role is
+    /// never changed (`keep_only_tags`).
+    fn update_role(&mut self, user: &UserState) {
         let Some(requested) = self.requested_role() else {
             return;
         };
-        if privileged {
-            self.warn("user_privileged", "the user has a privileged role; the role was not changed");
-            return;
-        }
         match roles::resolve_requested_role(&requested, self.settings()) {
             Ok(slug) => {
                 if user.roles.len() != 1 || user.roles.first() != Some(&slug) {
@@ -393,6 +502,27 @@ impl<'a> Planner<'a> {
         };
         self.mapped_value(wp_key).unwrap_or_else(|| standard.clone()).trim().to_string()
     }
+}
+
+/// What an op would have written, for the privileged-user notice: names and keys, no values.
+fn op_summary(op: &Op) -> String {
+    match op {
+        Op::UpdateUser { fields } => fields.keys().cloned().collect::<Vec<_>>().join(", "),
+        Op::SetRole { .. } => "role".into(),
+        Op::SetMeta { key, .. } | Op::DeleteMeta { key } => format!("meta {}", printable_key(key)),
+        Op::SetContactId { .. } => "contact link".into(),
+        Op::SendNotification => "notification".into(),
+        Op::CreateUser { .. } => "new user".into(),
+        Op::ReturnPassword { .. } => "password".into(),
+        Op::SetTags { .. } => "tags".into(),
+        Op::Skip { .. } => "skip".into(),
+    }
+}
+
+/// True when a field may be mapped onto this WordPress key: a core or creation field, or a
+/// meta key that is not protected.
+pub fn is_mappable_meta_key(wp_key: &str, extra: &[String]) -> bool {
+    is_core_or_creation_key(wp_key) || !diff::is_protected_meta_key(wp_key, extra)
 }
 
 fn is_core_or_creation_key(wp_key: &str) -> bool {

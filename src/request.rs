@@ -24,38 +24,63 @@ pub enum Action {
 
 /// What the body says about the CRM event (ActiveCampaign account or automation webhook,
 /// Ontraport ping). Every member is optional: an Ontraport ping usually has none.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+///
+/// Only the event type and its origin are serialized: that JSON is what the shim stores in a
+/// job row, and a body's field values (a password the CRM echoes back, say), tag lists and
+/// names must never rest in the database. The contact is always re-read from the CRM.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(default)]
 pub struct Event {
     /// ActiveCampaign account webhook `type` (`subscribe`, `update`, `contact_tag_added`, ...).
     pub r#type: Option<String>,
-    pub date_time: Option<String>,
     /// `public`, `admin`, `api`, `system`.
     pub initiated_from: Option<String>,
+    #[serde(skip_serializing)]
+    pub date_time: Option<String>,
+    #[serde(skip_serializing)]
     pub initiated_by: Option<String>,
     /// ActiveCampaign automation webhooks carry `seriesid` and no `type`.
+    #[serde(skip_serializing)]
     pub seriesid: Option<String>,
     /// Top-level `tag` of tag events: the tag's name.
+    #[serde(skip_serializing)]
     pub tag: Option<String>,
     /// `contact[tags]` split on commas and trimmed; `None` when the body has no such member.
+    #[serde(skip_serializing)]
     pub tags: Option<Vec<String>>,
     /// `contact[fields][KEY]` by KEY as a string (numeric IDs or perstag names).
+    #[serde(skip_serializing)]
     pub fields: BTreeMap<String, String>,
+    #[serde(skip_serializing)]
     pub email: Option<String>,
+    #[serde(skip_serializing)]
     pub first_name: Option<String>,
+    #[serde(skip_serializing)]
     pub last_name: Option<String>,
 }
 
-/// A parsed webhook. The access key is kept out of serialization on purpose: it must never
-/// travel back to PHP, logs or responses.
+/// Field values may be secrets (a generated password echoed back), so `Debug` shows keys only.
+impl std::fmt::Debug for Event {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Event")
+            .field("type", &self.r#type)
+            .field("initiated_from", &self.initiated_from)
+            .field("field_keys", &self.fields.keys().collect::<Vec<_>>())
+            .field("tags", &self.tags.as_ref().map(Vec::len))
+            .finish_non_exhaustive()
+    }
+}
+
+/// A parsed webhook: the routing facts only. The access key is not part of it (it is checked
+/// and dropped in `accept`), so it can never travel back to PHP, logs or responses.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WebhookRequest {
     pub action: Action,
-    #[serde(skip)]
-    pub access_key: Option<String>,
     /// From the body's `contact[id]` (wins), else `contact_id` in the query or body.
     pub contact_id: Option<String>,
-    /// A top-level `email` parameter (used to find the user when no contact ID matches).
+    /// The email that locates the CRM contact when no contact ID is given: the top-level
+    /// `email` parameter, else the body's `contact[email]`. `None` whenever a contact ID is
+    /// given. It only ever finds the CRM contact; it never selects a WordPress user.
     pub email: Option<String>,
     pub role: Option<String>,
     pub send_notification: bool,
@@ -69,8 +94,9 @@ pub struct WebhookRequest {
 /// Largest body we read. Real webhook bodies are a few KiB; the cap bounds memory per request.
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 
-/// Longest contact ID we accept (AC and OP IDs are short digit strings).
-const MAX_CONTACT_ID_LEN: usize = 64;
+/// Longest contact ID we accept. ActiveCampaign and Ontraport IDs are positive integers
+/// (sent as strings), so an ID is 1 to 20 ASCII digits (u64::MAX has 20).
+const MAX_CONTACT_ID_LEN: usize = 20;
 
 /// Longest `email` parameter (RFC 5321 path limit).
 const MAX_EMAIL_LEN: usize = 254;
@@ -97,25 +123,46 @@ pub fn parse(method: &str, query: &str, content_type: &str, body: &[u8]) -> Resu
 /// No configured key (empty or whitespace) fails closed. The given key is looked up in the query,
 /// then in the body (form or JSON), even when the rest of the request is malformed; a body over
 /// `MAX_BODY_BYTES` is not read, so a key only in such a body counts as missing.
+///
+/// The key compare is on exact bytes after percent-decoding; only ASCII whitespace around the
+/// given and the configured key is ignored (a `+` or `%20` pasted after a key, not `%E3%80%80`).
+/// Query and content type arrive as bytes: whether they are UTF-8 is checked only after the key,
+/// so an unauthenticated caller gets the same answer for every malformed request.
 pub fn accept(
-    method: &str,
-    query: &str,
-    content_type: &str,
+    method: &[u8],
+    query: &[u8],
+    content_type: &[u8],
     body: &[u8],
     configured_key: &str,
 ) -> Result<WebhookRequest> {
-    if configured_key.trim().is_empty() {
+    let configured_key = trim_ascii(configured_key);
+    if configured_key.is_empty() {
         return Err(Error::Unauthorized);
     }
-    match given_key(query, content_type, body) {
-        Some(given) if verify_key(&given, configured_key.trim()) => parse(method, query, content_type, body),
-        _ => Err(Error::Unauthorized),
+    let lenient_content_type = String::from_utf8_lossy(content_type);
+    match given_key(query, &lenient_content_type, body) {
+        Some(given) if verify_key(&given, configured_key) => {}
+        _ => return Err(Error::Unauthorized),
     }
+    let method = std::str::from_utf8(method).map_err(|_| Error::InvalidParameter("method"))?;
+    let query = std::str::from_utf8(query).map_err(|_| Error::NotUtf8("query".into()))?;
+    let content_type = std::str::from_utf8(content_type).map_err(|_| Error::NotUtf8("content_type".into()))?;
+    form::check_utf8(strip_question_mark(query).as_bytes(), "query")?;
+    if body_kind(content_type) == BodyKind::Form && body.len() <= MAX_BODY_BYTES {
+        form::check_utf8(body, "body")?;
+    }
+    parse(method, query, content_type, body)
+}
+
+/// Trim ASCII whitespace only: Unicode spaces are part of a value.
+fn trim_ascii(value: &str) -> &str {
+    value.trim_matches(|c: char| c.is_ascii_whitespace())
 }
 
 /// The access key the caller sent (query wins over body), read leniently.
-fn given_key(query: &str, content_type: &str, body: &[u8]) -> Option<String> {
-    let from_query = Params::from_urlencoded(strip_question_mark(query).as_bytes());
+fn given_key(query: &[u8], content_type: &str, body: &[u8]) -> Option<String> {
+    let query = query.strip_prefix(b"?").unwrap_or(query);
+    let from_query = Params::from_urlencoded(query);
     if let Some(key) = non_empty(from_query.get(&["access_key"])) {
         return Some(key.to_string());
     }
@@ -247,7 +294,7 @@ fn lenient_params(body: &[u8]) -> Params {
 }
 
 fn non_empty(value: Option<&str>) -> Option<&str> {
-    value.map(str::trim).filter(|v| !v.is_empty())
+    value.map(trim_ascii).filter(|v| !v.is_empty())
 }
 
 /// A top-level parameter from the query, else from the body; empty counts as absent.
@@ -256,15 +303,23 @@ fn query_or_body<'a>(query: &'a Params, body: &'a Params, name: &str) -> Option<
 }
 
 fn build_request(query: &Params, body: &Params) -> Result<WebhookRequest> {
+    let action = action(query, body)?;
+    let contact_id = contact_id(query, body)?;
+    let event = event(body);
+    // The lookup email matters only without a contact ID; with one it is not kept at all.
+    let email = match (&contact_id, email(query, body)?) {
+        (Some(_), _) => None,
+        (None, Some(email)) => Some(email),
+        (None, None) => event.email.clone().filter(|e| is_email_shaped(e)),
+    };
     Ok(WebhookRequest {
-        action: action(query, body)?,
-        access_key: query_or_body(query, body, "access_key").map(str::to_string),
-        contact_id: contact_id(query, body)?,
-        email: email(query, body)?,
+        action,
+        contact_id,
+        email,
         role: query_or_body(query, body, "role").map(str::to_string),
         send_notification: query_or_body(query, body, "send_notification").is_some_and(is_truthy),
         async_mode: query_or_body(query, body, "async").and_then(parse_async),
-        event: event(body),
+        event,
     })
 }
 
@@ -292,10 +347,8 @@ fn action(query: &Params, body: &Params) -> Result<Action> {
 fn contact_id(query: &Params, body: &Params) -> Result<Option<String>> {
     let raw = body.get(&["contact", "id"]).or_else(|| query.get(&["contact_id"])).or_else(|| body.get(&["contact_id"]));
     let Some(raw) = raw else { return Ok(None) };
-    let id = raw.trim();
-    let valid = !id.is_empty()
-        && id.len() <= MAX_CONTACT_ID_LEN
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    let id = trim_ascii(raw);
+    let valid = !id.is_empty() && id.len() <= MAX_CONTACT_ID_LEN && id.bytes().all(|b| b.is_ascii_digit());
     if valid {
         Ok(Some(id.to_string()))
     } else {
@@ -307,14 +360,18 @@ fn contact_id(query: &Params, body: &Params) -> Result<Option<String>> {
 /// (one `@` with text on both sides, no whitespace or control characters).
 fn email(query: &Params, body: &Params) -> Result<Option<String>> {
     let Some(email) = query_or_body(query, body, "email") else { return Ok(None) };
-    let valid = email.len() <= MAX_EMAIL_LEN
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
-        && matches!(email.split_once('@'), Some((local, domain)) if !local.is_empty() && !domain.is_empty() && !domain.contains('@'));
-    if valid {
+    if is_email_shaped(email) {
         Ok(Some(email.to_string()))
     } else {
         Err(Error::InvalidParameter("email"))
     }
+}
+
+/// One `@` with text on both sides, no whitespace or control characters, at most 254 bytes.
+fn is_email_shaped(email: &str) -> bool {
+    email.len() <= MAX_EMAIL_LEN
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        && matches!(email.split_once('@'), Some((local, domain)) if !local.is_empty() && !domain.is_empty() && !domain.contains('@'))
 }
 
 fn is_truthy(value: &str) -> bool {
@@ -409,10 +466,14 @@ mod tests {
     #[test]
     fn contact_id_rules() {
         assert_eq!(id_from_query("contact_id=42"), Ok(Some("42".into())));
-        assert_eq!(id_from_query("contact_id=+a-B_9+"), Ok(Some("a-B_9".into())));
+        assert_eq!(id_from_query("contact_id=+42+"), Ok(Some("42".into())));
         assert_eq!(id_from_query(""), Ok(None));
-        assert_eq!(id_from_query(&format!("contact_id={}", "9".repeat(64))), Ok(Some("9".repeat(64))));
+        assert_eq!(id_from_query(&format!("contact_id={}", "9".repeat(20))), Ok(Some("9".repeat(20))));
         for bad in [
+            "contact_id=abc",
+            "contact_id=a-B_9",
+            "contact_id=-42",
+            "contact_id=42%E3%80%80",
             "contact_id=",
             "contact_id=+",
             "contact_id=%5BContact+ID%5D",
@@ -425,7 +486,7 @@ mod tests {
             assert_eq!(id_from_query(bad), Err(Error::InvalidParameter("contact_id")), "{bad}");
         }
         assert_eq!(
-            id_from_query(&format!("contact_id={}", "9".repeat(65))),
+            id_from_query(&format!("contact_id={}", "9".repeat(21))),
             Err(Error::InvalidParameter("contact_id"))
         );
     }

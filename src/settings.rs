@@ -24,15 +24,15 @@ pub enum UsernameFormat {
     FirstNumber,
 }
 
-/// A role registered in WordPress, as the shim reports it. `privileged` is true when the
-/// role has any of manage_options, edit_users, promote_users, unfiltered_html.
+/// A role registered in WordPress, as the shim reports it: its slug, display name and the
+/// capabilities it grants. Whether it is privileged is decided here (`plan::roles`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct RoleInfo {
     pub slug: String,
     #[serde(default)]
     pub name: String,
-    #[serde(default)]
-    pub privileged: bool,
+    #[serde(default, deserialize_with = "crate::diff::php_json::list")]
+    pub capabilities: Vec<String>,
 }
 
 /// One mapping from a CRM field (stable key) to a WordPress user field or meta key.
@@ -80,6 +80,71 @@ impl Default for Settings {
     }
 }
 
+/// One problem with submitted settings, for `add_settings_error` (field names the setting).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettingsProblem {
+    pub field: String,
+    pub code: String,
+    pub message: String,
+    /// The offending entry (a role slug or meta key as the admin typed it).
+    pub value: String,
+}
+
+/// What the settings screen must tell the admin, decided by the same rules webhooks obey.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct SettingsReview {
+    /// Registered roles a webhook will never grant.
+    pub privileged_roles: Vec<String>,
+    /// Mappings, roles and defaults that are refused.
+    pub problems: Vec<SettingsProblem>,
+}
+
+/// Check settings against the webhook rules: privileged roles on the allowlist or as the
+/// default, and field mappings onto protected meta keys.
+pub fn review(settings: &Settings) -> SettingsReview {
+    use crate::plan::roles;
+    let privileged_roles = roles::privileged_role_slugs(settings);
+    let is_privileged = |slug: &str| {
+        roles::find_role(slug, &settings.roles).is_some_and(roles::role_is_privileged)
+            || slug.trim().eq_ignore_ascii_case("administrator")
+    };
+    let problem = |field: &str, code: &str, message: &str, value: &str| SettingsProblem {
+        field: field.into(),
+        code: code.into(),
+        message: message.into(),
+        value: value.into(),
+    };
+    let mut problems = Vec::new();
+    for slug in settings.role_allowlist.iter().filter(|s| is_privileged(s)) {
+        problems.push(problem(
+            "role_allowlist",
+            "role_privileged",
+            "holds admin-level capabilities; a webhook never grants it",
+            slug,
+        ));
+    }
+    if is_privileged(&settings.default_role) {
+        problems.push(problem(
+            "default_role",
+            "role_privileged",
+            "holds admin-level capabilities; a webhook never grants it",
+            &settings.default_role,
+        ));
+    }
+    for mapping in &settings.field_map {
+        if crate::plan::is_mappable_meta_key(&mapping.wp_key, &settings.meta_denylist) {
+            continue;
+        }
+        problems.push(problem(
+            "field_map",
+            "meta_protected",
+            "is a protected user meta key; webhooks never write it",
+            &mapping.wp_key,
+        ));
+    }
+    SettingsReview { privileged_roles, problems }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,6 +158,41 @@ mod tests {
         assert!(!settings.return_password);
         assert_eq!(settings.loopback_window_secs, 60);
         assert_eq!(settings.username_format, UsernameFormat::Email);
+    }
+
+    #[test]
+    fn review_names_privileged_roles_and_protected_mappings() {
+        let role = |slug: &str, caps: &[&str]| RoleInfo {
+            slug: slug.into(),
+            name: slug.into(),
+            capabilities: caps.iter().map(|c| c.to_string()).collect(),
+        };
+        let mapping = |wp_key: &str| FieldMapping { crm_key: "1".into(), wp_key: wp_key.into() };
+        let settings = Settings {
+            roles: vec![role("subscriber", &["read"]), role("customer", &["read"]), role("fixer", &["edit_plugins"])],
+            role_allowlist: vec!["customer".into(), "fixer".into()],
+            default_role: "fixer".into(),
+            field_map: vec![
+                mapping("billing_phone"),
+                mapping("WP_Capabilities"),
+                mapping("_application_passwords"),
+                mapping("first_name"),
+                mapping("user_pass"),
+            ],
+            ..Settings::default()
+        };
+        let review = review(&settings);
+        assert_eq!(review.privileged_roles, ["fixer"]);
+        let found: Vec<(&str, &str)> = review.problems.iter().map(|p| (p.field.as_str(), p.value.as_str())).collect();
+        assert_eq!(
+            found,
+            [
+                ("role_allowlist", "fixer"),
+                ("default_role", "fixer"),
+                ("field_map", "WP_Capabilities"),
+                ("field_map", "_application_passwords")
+            ]
+        );
     }
 
     #[test]

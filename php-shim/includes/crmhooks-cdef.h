@@ -66,6 +66,8 @@ crmh_result crmh_lock_decide(const char *json, size_t len, struct crmh_buf *out)
 
 crmh_result crmh_plan(const char *json, size_t len, struct crmh_buf *out);
 
+crmh_result crmh_settings_review(const char *json, size_t len, struct crmh_buf *out);
+
 crmh_result crmh_key_generate(struct crmh_buf *out);
 
 crmh_result crmh_key_verify(const char *given,
@@ -98,3 +100,15 @@ crmh_result crmh_webhook_accept(const char *method,
                                 const char *access_key,
                                 size_t access_key_len,
                                 struct crmh_buf *out);
+
+crmh_result crmh_webhook_receive(const char *method,
+                                 size_t method_len,
+                                 const char *query,
+                                 size_t query_len,
+                                 const char *content_type,
+                                 size_t content_type_len,
+                                 const char *body,
+                                 size_t body_len,
+                                 const char *access_key,
+                                 size_t access_key_len,
+                                 struct crmh_buf *out);

@@ -16,22 +16,29 @@ pub const MAX_META_KEY_BYTES: usize = 255;
 /// Protected keys that end with these suffixes, on any site prefix (`wp_`, `wp_2_`, `custom_`).
 const PROTECTED_SUFFIXES: &[&str] = &["capabilities", "user_level"];
 
+/// Protected wherever they appear in a key (`wp_user-settings`, `wp_2_user-settings-time`).
+const PROTECTED_INFIXES: &[&str] = &["user-settings"];
+
+/// crmhooks' own bookkeeping: the contact link and the stored tags.
+pub const OWN_META_KEYS: &[&str] = &["crmhooks_contact_id", "crmhooks_tags", "crmhooks_tag_names"];
+
 /// Protected keys matched exactly (after lowercasing).
 const PROTECTED_KEYS: &[&str] = &[
     "session_tokens",
+    "user_activation_key",
+    "default_password_nag",
+    // Multisite: which site the user lands on, and where they signed up.
+    "primary_blog",
+    "source_domain",
     // Only through the password mapping when a user is created, never as meta.
     "user_pass",
     // Only through the login mapping when a user is created.
     "user_login",
-    "user_activation_key",
-    "wp_user-settings",
-    "wp_user-settings-time",
-    // crmhooks' own bookkeeping: the contact link and the stored tags.
-    "crmhooks_contact_id",
-    "crmhooks_tags",
 ];
 
 /// True when a webhook must not write this meta key. Comparison is case-insensitive.
+/// Every `_`-prefixed key is private to the plugin that owns it (`_application_passwords`,
+/// WooCommerce's `_stripe_customer_id`), so it is refused too.
 /// `extra` is the admin's own denylist: exact keys, or prefixes when an entry ends with `*`
 /// (`"billing_*"`).
 pub fn is_protected_meta_key(key: &str, extra: &[String]) -> bool {
@@ -39,13 +46,12 @@ pub fn is_protected_meta_key(key: &str, extra: &[String]) -> bool {
         return true;
     }
     let key = key.to_ascii_lowercase();
-    if PROTECTED_SUFFIXES.iter().any(|suffix| key.ends_with(suffix)) {
-        return true;
-    }
-    if PROTECTED_KEYS.contains(&key.as_str()) {
-        return true;
-    }
-    extra.iter().any(|entry| extra_entry_matches(entry, &key))
+    key.starts_with('_')
+        || PROTECTED_SUFFIXES.iter().any(|suffix| key.ends_with(suffix))
+        || PROTECTED_INFIXES.iter().any(|infix| key.contains(infix))
+        || PROTECTED_KEYS.contains(&key.as_str())
+        || OWN_META_KEYS.contains(&key.as_str())
+        || extra.iter().any(|entry| extra_entry_matches(entry, &key))
 }
 
 /// Non-empty, at most 255 bytes, printable ASCII only, no leading or trailing space.
@@ -100,8 +106,16 @@ mod tests {
             "user_login",
             "user_activation_key",
             "wp_user-settings",
+            "wp_2_user-settings-time",
             "crmhooks_contact_id",
             "CRMHOOKS_TAGS",
+            "crmhooks_tag_names",
+            "_application_passwords",
+            "_APPLICATION_PASSWORDS",
+            "_anything_private",
+            "default_password_nag",
+            "primary_blog",
+            "Source_Domain",
         ] {
             assert!(protected(key), "{key} must be protected");
         }

@@ -69,3 +69,15 @@ pub extern "C" fn crmh_plan(json: *const c_char, len: usize, out: *mut crmh_buf)
         finish(out, result)
     })
 }
+
+/// Settings as the admin submitted them (with the site's roles) -> `SettingsReview`: the
+/// privileged roles and every refused role or mapping, by the rules webhooks obey.
+#[no_mangle]
+pub extern "C" fn crmh_settings_review(json: *const c_char, len: usize, out: *mut crmh_buf) -> crmh_result {
+    ffi_boundary!({
+        let out = try_input!(out_ptr(out));
+        let json = try_input!(text(json, len, "input"));
+        let result = parse::<crate::settings::Settings>(json).and_then(|s| render(&crate::settings::review(&s)));
+        finish(out, result)
+    })
+}

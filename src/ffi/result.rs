@@ -38,7 +38,7 @@ impl From<&Error> for crmh_result {
     fn from(error: &Error) -> Self {
         use crmh_result::*;
         match error {
-            Error::MissingParameter(_) | Error::InvalidParameter(_) | Error::MalformedBody(_) => {
+            Error::MissingParameter(_) | Error::InvalidParameter(_) | Error::MalformedBody(_) | Error::NotUtf8(_) => {
                 CRMH_RESULT_BAD_REQUEST
             }
             Error::UnknownAction => CRMH_RESULT_UNKNOWN_ACTION,

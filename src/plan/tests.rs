@@ -8,7 +8,8 @@ use crate::settings::{FieldMapping, RoleInfo, UsernameFormat};
 const GENERATED: &str = "Gen3rated-Passw0rd-XYZ";
 
 fn role(slug: &str, name: &str, privileged: bool) -> RoleInfo {
-    RoleInfo { slug: slug.into(), name: name.into(), privileged }
+    let capabilities = if privileged { vec!["read".into(), "manage_options".into()] } else { vec!["read".into()] };
+    RoleInfo { slug: slug.into(), name: name.into(), capabilities }
 }
 
 fn mapping(crm_key: &str, wp_key: &str) -> FieldMapping {
@@ -59,7 +60,6 @@ fn contact() -> Contact {
 fn request(action: Action) -> WebhookRequest {
     WebhookRequest {
         action,
-        access_key: None,
         contact_id: Some("42".into()),
         email: None,
         role: None,
@@ -77,17 +77,38 @@ fn user() -> UserState {
         user_email: "jane.doe@example.com".into(),
         first_name: "Jane".into(),
         last_name: "Doe".into(),
+        contact_id: "42".into(),
         roles: vec!["subscriber".into()],
+        caps: vec![],
+        super_admin: false,
         tags: vec![tag("3", "member")],
-        meta: [("crmhooks_contact_id", "42"), ("crmhooks_level", "Gold"), ("billing_phone", "555-0100")]
+        meta: [("crmhooks_level", "Gold"), ("billing_phone", "555-0100")]
             .into_iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
     }
 }
 
+/// The user as the shim finds it: linked when it carries the contact's ID, else by email.
 fn input(action: Action, user: Option<UserState>) -> PlanInput {
-    PlanInput { request: request(action), contact: contact(), user, settings: settings() }
+    let mut i = PlanInput {
+        request: request(action),
+        contact: contact(),
+        linked_users: vec![],
+        email_user: None,
+        settings: settings(),
+    };
+    set_user(&mut i, user);
+    i
+}
+
+fn set_user(i: &mut PlanInput, user: Option<UserState>) {
+    i.linked_users.clear();
+    i.email_user = None;
+    match user {
+        Some(u) if u.contact_id == i.contact.id => i.linked_users.push(u),
+        other => i.email_user = other,
+    }
 }
 
 fn run(input: &PlanInput) -> Plan {
@@ -157,7 +178,7 @@ fn update_tags_only_touches_tags() {
     i.request.role = Some("customer".into());
     let mut u = user();
     u.tags = vec![tag("3", "member"), tag("4", "old")];
-    i.user = Some(u);
+    set_user(&mut i, Some(u));
     let p = run(&i);
     assert_eq!(
         p.ops,
@@ -303,14 +324,70 @@ fn mapped_core_field_overrides_the_standard_one() {
 }
 
 #[test]
-fn update_links_the_contact_id_when_missing_or_different() {
+fn update_links_an_unlinked_user_found_by_email() {
     let mut u = user();
-    u.meta.remove(CONTACT_ID_META_KEY);
+    u.contact_id = String::new();
     let p = run(&input(Action::Update, Some(u)));
     assert_eq!(p.ops, vec![Op::SetContactId { contact_id: "42".into() }]);
+    assert_eq!(p.user_id, Some(7));
+}
+
+#[test]
+fn a_user_linked_to_another_contact_is_never_relinked() {
+    // Found by the contact's email, but linked to contact 41: a conflict, nothing written.
     let mut u = user();
-    u.meta.insert(CONTACT_ID_META_KEY.into(), "41".into());
-    assert_eq!(run(&input(Action::Update, Some(u))).ops, vec![Op::SetContactId { contact_id: "42".into() }]);
+    u.contact_id = "41".into();
+    for action in [Action::Update, Action::Add, Action::UpdateTags] {
+        let p = run(&input(action, Some(u.clone())));
+        assert_eq!(p.ops, vec![Op::Skip { reason: SkipReason::Conflict }], "{action:?}");
+        assert_eq!(codes(&p), ["conflict_email_linked"]);
+        assert_eq!(p.user_id, None);
+    }
+}
+
+#[test]
+fn two_users_linked_to_one_contact_is_a_conflict() {
+    let mut i = input(Action::Update, Some(user()));
+    let mut twin = user();
+    twin.id = 8;
+    i.linked_users.push(twin);
+    let p = run(&i);
+    assert_eq!(p.ops, vec![Op::Skip { reason: SkipReason::Conflict }]);
+    assert_eq!(codes(&p), ["conflict_contact_claimed"]);
+}
+
+#[test]
+fn the_crm_email_on_a_user_linked_elsewhere_is_a_conflict_even_with_a_linked_user() {
+    let mut i = input(Action::Update, Some(user()));
+    let mut other = user();
+    other.id = 9;
+    other.contact_id = "77".into();
+    i.email_user = Some(other);
+    assert_eq!(run(&i).ops, vec![Op::Skip { reason: SkipReason::Conflict }]);
+}
+
+#[test]
+fn the_crm_email_on_an_unlinked_other_user_is_not_taken() {
+    let mut i = input(Action::Update, Some(user()));
+    i.contact.email = "taken@example.com".into();
+    let mut other = user();
+    other.id = 9;
+    other.contact_id = String::new();
+    other.user_email = "taken@example.com".into();
+    i.email_user = Some(other);
+    let p = run(&i);
+    assert_eq!(p.user_id, Some(7), "the linked user wins");
+    assert!(p.ops.is_empty(), "{:?}", p.ops);
+    assert_eq!(codes(&p), ["email_taken"]);
+}
+
+#[test]
+fn the_request_email_never_selects_a_user() {
+    // No user for the contact: the request's email (the victim's) plays no part in the plan.
+    let mut i = input(Action::Update, None);
+    i.request.email = Some("victim@example.com".into());
+    let p = run(&i);
+    assert_eq!(p.ops, vec![Op::Skip { reason: SkipReason::NoUser }]);
 }
 
 // ---- roles on existing users ----
@@ -353,18 +430,36 @@ fn empty_role_parameter_is_no_role() {
 }
 
 #[test]
-fn privileged_user_keeps_role_and_email() {
-    let mut u = user();
-    u.roles = vec!["administrator".into()];
-    let mut i = input(Action::Update, Some(u));
-    i.request.role = Some("customer".into());
-    i.contact.email = "attacker@example.com".into();
-    i.contact.last_name = "Smith".into();
-    let p = run(&i);
-    let mut fields = BTreeMap::new();
-    fields.insert("last_name".to_string(), "Smith".to_string());
-    assert_eq!(p.ops, vec![Op::UpdateUser { fields }]);
-    assert_eq!(codes(&p), ["user_privileged", "user_privileged"]);
+fn privileged_users_are_read_only_except_their_tags() {
+    let privileged_users = {
+        let admin = UserState { roles: vec!["administrator".into()], ..user() };
+        let editor = UserState { roles: vec!["editor".into()], ..user() };
+        let direct_cap = UserState { caps: vec!["install_plugins".into()], ..user() };
+        let super_admin = UserState { super_admin: true, ..user() };
+        let unlinked_admin = UserState { roles: vec!["administrator".into()], contact_id: String::new(), ..user() };
+        [admin, editor, direct_cap, super_admin, unlinked_admin]
+    };
+    for u in privileged_users {
+        for action in [Action::Update, Action::Add] {
+            let mut i = input(action, Some(u.clone()));
+            i.request.role = Some("customer".into());
+            i.request.send_notification = true;
+            i.contact.email = "attacker@example.com".into();
+            i.contact.last_name = "Smith".into();
+            i.contact.tags.push(tag("9", "vip"));
+            i.contact.fields.retain(|f| f.key != "1");
+            i.contact.fields.push(field("1", "Platinum"));
+            let p = run(&i);
+            assert!(p.privileged);
+            assert_eq!(p.ops.len(), 1, "{u:?} {action:?}: {:?}", p.ops);
+            assert!(matches!(p.ops[0], Op::SetTags { .. }));
+            let notice = p.notices.iter().find(|n| n.code == "user_privileged").expect("named skip");
+            for named in ["user_email", "last_name", "role", "meta 'crmhooks_level'"] {
+                assert!(notice.message.contains(named), "{named} in {}", notice.message);
+            }
+            assert!(!notice.message.contains("Platinum") && !notice.message.contains("attacker"));
+        }
+    }
 }
 
 // ---- add ----
@@ -607,11 +702,11 @@ fn brief_input(user: Value, action: &str, role: Value) -> String {
             "tags": [{"id": "3", "name": "member"}],
             "fields": [{"key": "1", "label": "Membership Level", "value": "Gold"},
                        {"key": "email", "label": "Email", "value": "jane.doe@example.com"}]},
-        "user": user,
+        "linked_users": if user.is_null() { json!([]) } else { json!([user]) },
         "settings": {"crm": "activecampaign", "default_role": "subscriber", "role_allowlist": ["customer"],
-            "roles": [{"slug": "subscriber", "name": "Subscriber", "privileged": false},
-                      {"slug": "customer", "name": "Customer", "privileged": false},
-                      {"slug": "administrator", "name": "Administrator", "privileged": true}],
+            "roles": [{"slug": "subscriber", "name": "Subscriber", "capabilities": ["read"]},
+                      {"slug": "customer", "name": "Customer", "capabilities": {"0": "read"}},
+                      {"slug": "administrator", "name": "Administrator", "capabilities": ["manage_options"]}],
             "field_map": [{"crm_key": "1", "wp_key": "crmhooks_level"}],
             "username_format": "email", "return_password": true, "password_field": "9",
             "loopback_window_secs": 60, "meta_denylist": []}
@@ -625,7 +720,7 @@ fn plan_json_for_a_new_user_matches_the_brief() {
     let value: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(
         value,
-        json!({"action": "add", "notices": [], "ops": [
+        json!({"action": "add", "user_id": null, "privileged": false, "notices": [], "ops": [
             {"op": "create_user", "user_login": "jane.doe@example.com", "user_email": "jane.doe@example.com",
              "user_pass": GENERATED, "password_generated": true, "first_name": "Jane", "last_name": "Doe",
              "role": "customer"},
@@ -644,15 +739,14 @@ fn plan_json_for_a_new_user_matches_the_brief() {
 fn plan_json_accepts_php_shaped_user_state() {
     // PHP encodes an empty meta array as [] and a list with holes (roles, tags) as an object.
     let user = json!({"id": 7, "user_login": "jane", "user_email": "jane.doe@example.com",
-        "first_name": "Jane", "last_name": "Doe", "roles": {"1": "subscriber"},
+        "first_name": "Jane", "last_name": "Doe", "contact_id": "42", "roles": {"1": "subscriber"}, "caps": [],
         "tags": {"2": {"id": "4", "name": "vip"}}, "meta": []});
     let out = plan_json(&brief_input(user, "update", json!("administrator")), GENERATED).unwrap();
     let value: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(
         value,
-        json!({"action": "update", "ops": [
+        json!({"action": "update", "user_id": 7, "privileged": false, "ops": [
             {"op": "set_meta", "key": "crmhooks_level", "value": "Gold"},
-            {"op": "set_contact_id", "contact_id": "42"},
             {"op": "set_tags", "tags": [{"id": "3", "name": "member"}], "added": ["member"], "removed": ["vip"]}
         ], "notices": [{"level": "warning", "code": "role_privileged",
             "message": "the requested role is privileged and is never granted by a webhook; the user's role was not changed"}]})
@@ -663,7 +757,10 @@ fn plan_json_accepts_php_shaped_user_state() {
 #[test]
 fn plan_json_for_a_missing_user_on_update_tags() {
     let out = plan_json(&brief_input(Value::Null, "update_tags", Value::Null), GENERATED).unwrap();
-    assert_eq!(out, r#"{"action":"update_tags","ops":[{"op":"skip","reason":"no_user"}],"notices":[]}"#);
+    assert_eq!(
+        out,
+        r#"{"action":"update_tags","user_id":null,"privileged":false,"ops":[{"op":"skip","reason":"no_user"}],"notices":[]}"#
+    );
 }
 
 #[test]

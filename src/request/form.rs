@@ -62,6 +62,51 @@ impl Params {
     }
 }
 
+/// Refuse input whose bytes, after percent-decoding, are not UTF-8 (`from_urlencoded` would
+/// quietly turn them into U+FFFD). The error names the parameter when its name is plain
+/// (`contact[first_name]`), else `source` (`query` or `body`).
+pub fn check_utf8(input: &[u8], source: &str) -> Result<(), crate::error::Error> {
+    for pair in input.split(|&b| b == b'&') {
+        let mut halves = pair.splitn(2, |&b| b == b'=');
+        let key = percent_decode(halves.next().unwrap_or_default());
+        let value = percent_decode(halves.next().unwrap_or_default());
+        let Ok(key) = String::from_utf8(key) else {
+            return Err(crate::error::Error::NotUtf8(source.to_string()));
+        };
+        if std::str::from_utf8(&value).is_err() {
+            let plain = !key.is_empty()
+                && key.len() <= 64
+                && key.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-[]".contains(&b));
+            return Err(crate::error::Error::NotUtf8(if plain { key } else { source.to_string() }));
+        }
+    }
+    Ok(())
+}
+
+/// `+` is a space, `%XX` a byte; a malformed escape stays literal (as `form_urlencoded` does).
+fn percent_decode(input: &[u8]) -> Vec<u8> {
+    let hex = |b: u8| (b as char).to_digit(16);
+    let mut out = Vec::with_capacity(input.len());
+    let mut i = 0;
+    while let Some(&b) = input.get(i) {
+        match (b, input.get(i + 1).copied().and_then(hex), input.get(i + 2).copied().and_then(hex)) {
+            (b'%', Some(high), Some(low)) => {
+                out.push((high * 16 + low) as u8);
+                i += 3;
+            }
+            (b'+', _, _) => {
+                out.push(b' ');
+                i += 1;
+            }
+            _ => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
 /// Split a decoded key into its path the way PHP does: `name[a][b]` -> `[name, a, b]`.
 /// `None` for an empty name or more than `MAX_DEPTH` bracket levels (the key is dropped).
 /// A first `[` without a closing `]` makes the whole key a plain name; text after the last
