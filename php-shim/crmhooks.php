@@ -41,6 +41,7 @@ if (! class_exists('CrmHooks_Native', false)) {
 require_once CRMHOOKS_INCLUDES . 'class-crmhooks-settings.php';
 require_once CRMHOOKS_INCLUDES . 'class-crmhooks-installer.php';
 require_once CRMHOOKS_INCLUDES . 'class-crmhooks-log.php';
+require_once CRMHOOKS_INCLUDES . 'class-crmhooks-refusals.php';
 require_once CRMHOOKS_INCLUDES . 'class-crmhooks-user-store.php';
 require_once CRMHOOKS_INCLUDES . 'class-crmhooks-plan-applier.php';
 require_once CRMHOOKS_INCLUDES . 'class-crmhooks-processor.php';
@@ -72,6 +73,7 @@ function crmhooks_bootstrap(): void
 
     // Old log rows go once a day.
     add_action(CrmHooks_Installer::CRON_HOOK, array('CrmHooks_Log', 'purge'));
+    add_action(CrmHooks_Installer::CRON_HOOK, array('CrmHooks_Refusals', 'purge'));
 
     // FFI/library status for admins.
     add_action('admin_notices', array('CrmHooks_Health', 'admin_notice'));

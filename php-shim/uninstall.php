@@ -1,6 +1,8 @@
 <?php
 /**
- * Removes everything crmhooks stored: options, user meta crmhooks_*, tables. Multisite-aware.
+ * Removes what crmhooks itself stored: its options, its tables and its own three user meta keys.
+ * Meta keys an admin mapped CRM fields to (even ones named crmhooks_*) are site data and stay.
+ * Multisite-aware.
  */
 
 declare(strict_types=1);
@@ -22,6 +24,7 @@ function crmhooks_uninstall_site(): void
     $wpdb->query("DROP TABLE IF EXISTS {$wpdb->prefix}crmhooks_log");
     $wpdb->query("DROP TABLE IF EXISTS {$wpdb->prefix}crmhooks_jobs");
     $wpdb->query("DROP TABLE IF EXISTS {$wpdb->prefix}crmhooks_writes");
+    $wpdb->query("DROP TABLE IF EXISTS {$wpdb->prefix}crmhooks_refusals");
     wp_clear_scheduled_hook('crmhooks_drain');
 }
 
@@ -35,5 +38,7 @@ if (is_multisite()) {
     crmhooks_uninstall_site();
 }
 
-// User meta is network-wide (one usermeta table).
-$wpdb->query($wpdb->prepare("DELETE FROM {$wpdb->usermeta} WHERE meta_key LIKE %s", $wpdb->esc_like('crmhooks_') . '%'));
+// User meta is network-wide (one usermeta table): only the plugin's own keys, by exact name.
+foreach (array('crmhooks_contact_id', 'crmhooks_tags', 'crmhooks_tag_names') as $crmhooks_meta_key) {
+    $wpdb->delete($wpdb->usermeta, array('meta_key' => $crmhooks_meta_key), array('%s'));
+}

@@ -8,7 +8,6 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use serde_json::{json, Value};
 
 use crate::error::Error;
 use crate::request::{self, WebhookRequest};
@@ -17,8 +16,19 @@ use crate::request::{self, WebhookRequest};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Answer {
     pub status: u16,
-    pub body: Value,
+    pub body: Body,
     pub headers: BTreeMap<String, String>,
+}
+
+/// An answer's JSON body, members in this order (`success` first, as in every answer of ours).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Body {
+    pub success: bool,
+    pub error: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parameter: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 /// The outcome of `receive`.
@@ -46,11 +56,15 @@ pub fn receive(method: &[u8], query: &[u8], content_type: &[u8], body: &[u8], co
     }
 }
 
+fn body(error: &str, parameter: Option<&str>, message: Option<String>) -> Body {
+    Body { success: false, error: error.into(), parameter: parameter.map(str::to_string), message }
+}
+
 /// The answer to a refused request, and the refusal counter it counts under.
 pub fn refusal(error: &Error) -> (&'static str, Answer) {
-    let bad_request = |parameter: &str| json!({"success": false, "error": "bad_request", "parameter": parameter, "message": error.to_string()});
+    let bad_request = |parameter: &str| body("bad_request", Some(parameter), Some(error.to_string()));
     match error {
-        Error::Unauthorized => ("unauthorized", answer(401, json!({"success": false, "error": "unauthorized"}))),
+        Error::Unauthorized => ("unauthorized", answer(401, body("unauthorized", None, None))),
         Error::InvalidParameter("method") => {
             let mut refused = answer(405, bad_request("method"));
             refused.headers.insert("Allow".into(), "GET, POST, PUT".into());
@@ -60,25 +74,21 @@ pub fn refusal(error: &Error) -> (&'static str, Answer) {
             ("bad_request", answer(400, bad_request(parameter)))
         }
         Error::NotUtf8(parameter) => ("not_utf8", answer(400, bad_request(parameter))),
-        Error::UnknownAction => (
-            "unknown_action",
-            answer(400, json!({"success": false, "error": "unknown_action", "parameter": "wpf_action"})),
-        ),
+        Error::UnknownAction => ("unknown_action", answer(400, body("unknown_action", Some("wpf_action"), None))),
         Error::MalformedBody(_) => ("malformed_body", answer(400, bad_request("body"))),
-        Error::BodyTooLarge => ("body_too_large", answer(413, json!({"success": false, "error": "body_too_large"}))),
-        Error::InvalidJson(_) | Error::Random | Error::Crm(_) => {
-            ("failed", answer(500, json!({"success": false, "error": "failed"})))
-        }
+        Error::BodyTooLarge => ("body_too_large", answer(413, body("body_too_large", None, None))),
+        Error::InvalidJson(_) | Error::Random | Error::Crm(_) => ("failed", answer(500, body("failed", None, None))),
     }
 }
 
-fn answer(status: u16, body: Value) -> Answer {
+fn answer(status: u16, body: Body) -> Answer {
     Answer { status, body, headers: BTreeMap::new() }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     const KEY: &str = "k3y-Value_0123456789abcdef";
 
@@ -88,7 +98,7 @@ mod tests {
 
     fn refused(reception: Reception) -> (String, u16, Value) {
         match reception {
-            Reception::Refuse { reason, answer } => (reason, answer.status, answer.body),
+            Reception::Refuse { reason, answer } => (reason, answer.status, serde_json::to_value(answer.body).unwrap()),
             Reception::Accept { request } => panic!("accepted: {request:?}"),
         }
     }

@@ -49,7 +49,7 @@ pub struct Event {
     #[serde(skip_serializing)]
     pub tags: Option<Vec<String>>,
     /// `contact[fields][KEY]` by KEY as a string (numeric IDs or perstag names).
-    #[serde(skip_serializing)]
+    #[serde(skip_serializing, deserialize_with = "crate::diff::php_json::string_map")]
     pub fields: BTreeMap<String, String>,
     #[serde(skip_serializing)]
     pub email: Option<String>,

@@ -19,7 +19,8 @@ final class CrmHooks_Debug_Page
         if (($preview['outcome'] ?? '') === 'preview') {
             $secret_keys = self::secret_field_keys();
             $sections[ __('Contact loaded from the CRM', 'crmhooks') ] = self::mask_contact((array) $preview['contact'], $secret_keys);
-            $sections[ __('Current WordPress user', 'crmhooks') ] = $preview['user'] ?? __('(no matching user)', 'crmhooks');
+            $user_id = $preview['plan']['user_id'] ?? null;
+            $sections[ __('WordPress user the webhook touches', 'crmhooks') ] = $user_id !== null ? '#' . (int) $user_id : __('(none: created on add, skipped otherwise)', 'crmhooks');
             $sections[ __('Plan (what would change; nothing was applied)', 'crmhooks') ] = self::mask_plan((array) $preview['plan'], $secret_keys);
         } else {
             $sections[ __('Result', 'crmhooks') ] = array(

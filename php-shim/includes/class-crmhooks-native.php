@@ -309,6 +309,24 @@ final class CrmHooks_Native
         ));
     }
 
+    /**
+     * The webhook door: array{verdict:'accept', request:array} or
+     * array{verdict:'refuse', reason:string, answer:array{status:int, body:array, headers:array}}.
+     */
+    public function webhook_receive(string $method, string $query, string $content_type, string $body, string $access_key): array
+    {
+        return $this->decode($this->call_out('crmh_webhook_receive', array(
+            $method, strlen($method), $query, strlen($query), $content_type, strlen($content_type),
+            $body, strlen($body), $access_key, strlen($access_key),
+        )));
+    }
+
+    /** Settings (with the site's roles) -> privileged_roles and problems, by the webhook rules. */
+    public function settings_review(string $json): array
+    {
+        return $this->json_call('crmh_settings_review', $json);
+    }
+
     public function diff_tags(string $json): array
     {
         return $this->json_call('crmh_diff_tags', $json);

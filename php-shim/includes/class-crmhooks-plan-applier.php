@@ -25,11 +25,14 @@ final class CrmHooks_Plan_Applier
     }
 
     /**
-     * @return array{user_id:?int, created:bool, changed:bool, skipped:?string, replan:?int, error:?string, notices:array}
+     * Applies the plan to the user it names (plan.user_id), or to the user it creates.
+     *
+     * @return array{user_id:?int, created:bool, changed:bool, skipped:?string, replan:bool, error:?string, notices:array}
      */
-    public function apply(array $plan, ?int $user_id): array
+    public function apply(array $plan): array
     {
-        $result = array('user_id' => $user_id, 'created' => false, 'changed' => false, 'skipped' => null, 'replan' => null, 'error' => null, 'notices' => array());
+        $user_id = isset($plan['user_id']) && is_numeric($plan['user_id']) ? (int) $plan['user_id'] : null;
+        $result = array('user_id' => $user_id, 'created' => false, 'changed' => false, 'skipped' => null, 'replan' => false, 'error' => null, 'notices' => array());
         $password = null;
         $tag_events = array();
         $contact_id = (string) ($this->contact['id'] ?? '');
@@ -43,28 +46,18 @@ final class CrmHooks_Plan_Applier
             if ($kind === 'create_user') {
                 $email = (string) ($op['user_email'] ?? '');
                 // Re-check right before inserting (the caller holds the per-email lock).
-                $existing = $email !== '' ? email_exists($email) : false;
-                if ($existing) {
-                    $result['replan'] = (int) $existing;
+                if ($email !== '' && email_exists($email)) {
+                    $result['replan'] = true;
                     return $result;
                 }
                 $password = (string) ($op['user_pass'] ?? '');
-                if ($password === '') {
-                    $password = wp_generate_password(24, true, false);
-                }
-                $role = (string) ($op['role'] ?? '');
-                if (! CrmHooks_Settings::is_grantable_role($role)) {
-                    $fallback = (string) CrmHooks_Settings::get('default_role');
-                    $role = CrmHooks_Settings::is_grantable_role($fallback) ? $fallback : 'subscriber';
-                    $result['notices'][] = 'role_refused_php';
-                }
                 $id = wp_insert_user(array(
                     'user_login' => CrmHooks_User_Store::unique_login((string) ($op['user_login'] ?? $email), self::login_is_numbered()),
                     'user_email' => $email,
                     'user_pass'  => $password,
                     'first_name' => (string) ($op['first_name'] ?? ''),
                     'last_name'  => (string) ($op['last_name'] ?? ''),
-                    'role'       => $role,
+                    'role'       => (string) ($op['role'] ?? ''),
                 ));
                 if (is_wp_error($id)) {
                     $result['error'] = 'create_user: ' . $id->get_error_code();
@@ -93,23 +86,16 @@ final class CrmHooks_Plan_Applier
                     }
                     break;
                 case 'set_role':
-                    $role = (string) ($op['role'] ?? '');
-                    if (CrmHooks_Settings::is_grantable_role($role)) {
-                        $user = get_userdata($user_id);
-                        if ($user instanceof WP_User) {
-                            $user->set_role($role);
-                            $result['changed'] = true;
-                        }
-                    } else {
-                        $result['notices'][] = 'role_refused_php';
+                    $user = get_userdata($user_id);
+                    if ($user instanceof WP_User) {
+                        $user->set_role((string) ($op['role'] ?? ''));
+                        $result['changed'] = true;
                     }
                     break;
                 case 'set_meta':
                     $key = (string) ($op['key'] ?? '');
                     $value = $op['value'] ?? '';
-                    if ($key === '' || CrmHooks_User_Store::is_protected_meta($key)) {
-                        $result['notices'][] = 'meta_refused_php';
-                    } elseif (in_array($key, CrmHooks_User_Store::USER_COLUMNS, true)) {
+                    if (in_array($key, CrmHooks_User_Store::USER_COLUMNS, true)) {
                         $error = $this->update_user($user_id, array($key => (string) $value));
                         if ($error !== null) {
                             $result['notices'][] = $error;
@@ -123,9 +109,7 @@ final class CrmHooks_Plan_Applier
                     break;
                 case 'delete_meta':
                     $key = (string) ($op['key'] ?? '');
-                    if ($key === '' || CrmHooks_User_Store::is_protected_meta($key) || in_array($key, CrmHooks_User_Store::USER_COLUMNS, true)) {
-                        $result['notices'][] = 'meta_refused_php';
-                    } else {
+                    if (! in_array($key, CrmHooks_User_Store::USER_COLUMNS, true)) {
                         delete_user_meta($user_id, $key);
                         $result['changed'] = true;
                     }

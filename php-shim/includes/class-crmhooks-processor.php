@@ -45,9 +45,9 @@ final class CrmHooks_Processor
 
         try {
             $contact_id = (string) ($request['contact_id'] ?? '');
-            $request_email = trim((string) ($request['email'] ?? ''));
             if ($contact_id === '') {
-                $email = $request_email !== '' ? $request_email : trim((string) ($request['event']['email'] ?? ''));
+                // The lookup email only finds the CRM contact; it never selects a WordPress user.
+                $email = trim((string) ($request['email'] ?? ''));
                 if ($email === '') {
                     return array_merge($out, array('outcome' => 'contact_not_found', 'message' => 'no contact_id or email in the request'));
                 }
@@ -86,22 +86,18 @@ final class CrmHooks_Processor
             }
         }
         try {
-            $user_id = CrmHooks_User_Store::find_user_id($out['contact_id'], $request_email, $contact_email);
-            $state = $user_id !== null ? CrmHooks_User_Store::user_state($user_id, $settings['field_map']) : null;
-            $plan = $native->plan($this->plan_json($request, $contact, $state, $settings));
+            $plan = $native->plan($this->plan_json($request, $contact, $settings));
 
             if ($dry_run) {
-                return array_merge($out, array('outcome' => 'preview', 'contact' => $contact, 'user' => $state, 'plan' => $plan));
+                return array_merge($out, array('outcome' => 'preview', 'contact' => $contact, 'plan' => $plan));
             }
 
             $applier = new CrmHooks_Plan_Applier($native, $config, $contact);
-            $result = $applier->apply($plan, $user_id);
-            if ($result['replan'] !== null) {
-                // A user with this email appeared between lookup and insert: plan again against it.
-                $user_id = $result['replan'];
-                $state = CrmHooks_User_Store::user_state($user_id, $settings['field_map']);
-                $plan = $native->plan($this->plan_json($request, $contact, $state, $settings));
-                $result = $applier->apply($plan, $user_id);
+            $result = $applier->apply($plan);
+            if ($result['replan']) {
+                // A user with this email appeared between lookup and insert: gather and plan again.
+                $plan = $native->plan($this->plan_json($request, $contact, $settings));
+                $result = $applier->apply($plan);
             }
             $this->crm_calls += $applier->crm_calls;
         } catch (CrmHooks_Native_Error $e) {
@@ -123,24 +119,41 @@ final class CrmHooks_Processor
             $out['message'] = $result['error'];
         } elseif ($result['created']) {
             $out['outcome'] = 'created';
+        } elseif ($result['skipped'] === 'conflict') {
+            $out['outcome'] = 'conflict';
         } elseif ($result['skipped'] !== null && $result['user_id'] === null) {
             $out['outcome'] = 'skipped';
             $out['message'] = $result['skipped'];
         } else {
             $out['outcome'] = $result['changed'] ? 'updated' : 'unchanged';
         }
-        if ($out['message'] === '' && $out['notices'] !== array()) {
-            $out['message'] = implode(', ', $out['notices']);
+        if ($out['message'] === '') {
+            // The plan's notices say in words what was skipped and why (keys, never values).
+            $messages = array_map(static fn($n): string => is_array($n) ? (string) ($n['message'] ?? '') : '', (array) ($plan['notices'] ?? array()));
+            $out['message'] = implode('; ', array_filter(array_merge($messages, $result['notices'])));
         }
         return $out;
     }
 
-    private function plan_json(array $request, array $contact, ?array $state, array $settings): string
+    /**
+     * The plan input: the request, the CRM contact, and the two WordPress facts the library
+     * chooses the user from (users linked to the contact's ID, the user with the contact's email).
+     */
+    private function plan_json(array $request, array $contact, array $settings): string
     {
-        // Maps must stay JSON objects even when empty (PHP arrays would encode as []).
-        $request['event'] = isset($request['event']) && is_array($request['event']) ? $request['event'] : array();
-        $request['event']['fields'] = (object) ($request['event']['fields'] ?? array());
-        $doc = array('request' => $request, 'contact' => $contact, 'user' => $state, 'settings' => $settings);
+        $field_map = $settings['field_map'];
+        $linked = array();
+        foreach (CrmHooks_User_Store::users_linked_to((string) ($contact['id'] ?? '')) as $user_id) {
+            $linked[] = CrmHooks_User_Store::user_state($user_id, $field_map);
+        }
+        $email_user_id = CrmHooks_User_Store::user_with_email((string) ($contact['email'] ?? ''));
+        $doc = array(
+            'request'      => $request,
+            'contact'      => $contact,
+            'linked_users' => array_values(array_filter($linked)),
+            'email_user'   => $email_user_id !== null ? CrmHooks_User_Store::user_state($email_user_id, $field_map) : null,
+            'settings'     => $settings,
+        );
         return (string) wp_json_encode($doc, JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE);
     }
 

@@ -15,7 +15,7 @@ declare(strict_types=1);
 final class CrmHooks_Queue
 {
     /** Schema of the queue tables; a different stored value runs dbDelta on plugins_loaded. */
-    public const DB_VERSION = '1';
+    public const DB_VERSION = '2';
     public const DB_VERSION_OPTION = 'crmhooks_queue_db_version';
 
     /**
@@ -109,6 +109,7 @@ final class CrmHooks_Queue
   KEY contact_key (contact_key)
 ) $collate;",
             CrmHooks_Loopback::table_sql($prefix, $collate),
+            CrmHooks_Refusals::table_sql($prefix, $collate),
         );
     }
 
@@ -122,9 +123,6 @@ final class CrmHooks_Queue
             return 'id:' . substr($contact_id, 0, 180);
         }
         $email = trim((string) ($request['email'] ?? ''));
-        if ($email === '') {
-            $email = trim((string) ($request['event']['email'] ?? ''));
-        }
         if ($email !== '') {
             return 'email:' . substr(strtolower($email), 0, 180);
         }
@@ -187,7 +185,7 @@ final class CrmHooks_Queue
         $contact_id = (string) ($request['contact_id'] ?? '');
         $ms = (int) round((microtime(true) - $started) * 1000);
         if (self::backlog() >= max(1, self::setting('queue_max'))) {
-            CrmHooks_Log::add($action, $contact_id, 'queue_full', $ms, 0, 'queue full: refused with 503, nothing stored');
+            CrmHooks_Refusals::count('queue_full'); // Counted: a flood must not grow the log.
             return array('status' => 503, 'body' => array('success' => false, 'error' => 'queue_full'), 'headers' => array('Retry-After' => '30'));
         }
         $result = self::enqueue($request);

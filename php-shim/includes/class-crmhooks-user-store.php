@@ -14,36 +14,34 @@ final class CrmHooks_User_Store
     /** Columns of wp_users that a mapping may target; everything else is user meta. */
     public const USER_COLUMNS = array('user_email', 'user_url', 'display_name', 'user_nicename');
 
-    /**
-     * The user of a contact: by stored contact ID, then the request's top-level email, then the
-     * contact's email. Null when none matches.
-     */
-    public static function find_user_id(string $contact_id, string $request_email, string $contact_email): ?int
+    /** Users linked to this CRM contact ID (at most two: two already make a conflict). */
+    public static function users_linked_to(string $contact_id): array
     {
-        if ($contact_id !== '') {
-            $ids = get_users(array(
-                'meta_key'    => self::META_CONTACT_ID,
-                'meta_value'  => $contact_id,
-                'number'      => 1,
-                'fields'      => 'ID',
-                'orderby'     => 'ID',
-                'order'       => 'ASC',
-                'count_total' => false,
-            ));
-            if (! empty($ids)) {
-                return (int) $ids[0];
-            }
+        if ($contact_id === '') {
+            return array();
         }
-        foreach (array($request_email, $contact_email) as $email) {
-            $email = trim($email);
-            if ($email !== '' && is_email($email)) {
-                $user = get_user_by('email', $email);
-                if ($user instanceof WP_User) {
-                    return (int) $user->ID;
-                }
-            }
+        $ids = get_users(array(
+            'meta_key'    => self::META_CONTACT_ID,
+            'meta_value'  => $contact_id,
+            'number'      => 2,
+            'fields'      => 'ID',
+            'orderby'     => 'ID',
+            'order'       => 'ASC',
+            'count_total' => false,
+            'blog_id'     => 0, // Every user of the network, not only members of this site.
+        ));
+        return array_map('intval', (array) $ids);
+    }
+
+    /** The user holding this email (the CRM contact's email), or null. */
+    public static function user_with_email(string $email): ?int
+    {
+        $email = trim($email);
+        if ($email === '' || ! is_email($email)) {
+            return null;
         }
-        return null;
+        $user = get_user_by('email', $email);
+        return $user instanceof WP_User ? (int) $user->ID : null;
     }
 
     /** UserState for crmh_plan; meta holds the current values of the mapped keys only. */
@@ -69,15 +67,30 @@ final class CrmHooks_User_Store
             }
         }
         return array(
-            'id'         => $user_id,
-            'user_login' => (string) $user->user_login,
-            'user_email' => (string) $user->user_email,
-            'first_name' => (string) $user->first_name,
-            'last_name'  => (string) $user->last_name,
-            'roles'      => array_values(array_map('strval', (array) $user->roles)),
-            'tags'       => self::tags($user_id),
-            'meta'       => (object) $meta, // Always a JSON object, even when empty.
+            'id'          => $user_id,
+            'user_login'  => (string) $user->user_login,
+            'user_email'  => (string) $user->user_email,
+            'first_name'  => (string) $user->first_name,
+            'last_name'   => (string) $user->last_name,
+            'contact_id'  => (string) get_user_meta($user_id, self::META_CONTACT_ID, true),
+            'roles'       => array_values(array_map('strval', (array) $user->roles)),
+            'caps'        => self::direct_caps($user),
+            'super_admin' => is_multisite() && is_super_admin($user_id),
+            'tags'        => self::tags($user_id),
+            'meta'        => (object) $meta, // Always a JSON object, even when empty.
         );
+    }
+
+    /** Capabilities granted to the user directly: entries of $user->caps that are not roles. */
+    private static function direct_caps(WP_User $user): array
+    {
+        $caps = array();
+        foreach ((array) $user->caps as $cap => $granted) {
+            if ($granted && ! wp_roles()->is_role((string) $cap)) {
+                $caps[] = (string) $cap;
+            }
+        }
+        return $caps;
     }
 
     /** Stored tags as a list of {id, name}. */
@@ -133,15 +146,5 @@ final class CrmHooks_User_Store
             $candidate = $base . ($n++);
         }
         return $candidate;
-    }
-
-    /** Meta keys PHP refuses even if the library allowed them (defence in depth). */
-    public static function is_protected_meta(string $key): bool
-    {
-        $key = strtolower($key);
-        if (in_array($key, array('session_tokens', 'user_pass', 'user_login', 'user_activation_key', self::META_CONTACT_ID, self::META_TAGS, self::META_TAG_NAMES), true)) {
-            return true;
-        }
-        return (bool) preg_match('/(capabilities|user_level|user-settings|user-settings-time)$/', $key);
     }
 }

@@ -73,21 +73,26 @@ final class CrmHooks_Webhook
         try {
             $native = CrmHooks_Native::get();
         } catch (CrmHooks_Native_Unavailable $e) {
+            // Counted, not logged per request: nothing is known about the caller yet.
             self::remember_native_failure($e->getMessage());
-            CrmHooks_Log::add('', '', 'unavailable', self::ms($started), 0, $e->getMessage());
+            CrmHooks_Refusals::count('unavailable');
             return self::answer(503, array('success' => false, 'error' => 'unavailable'), array('Retry-After' => '60'));
         }
         self::forget_native_failure();
 
+        // The library decides at the door: accept, or the exact answer to refuse with.
         try {
-            $json = $native->webhook_accept($method, $query, $content_type, $body, (string) CrmHooks_Settings::get('access_key'));
-            $request = json_decode($json, true);
-            if (! is_array($request)) {
-                throw new CrmHooks_Native_Error('crmh_webhook_accept', CrmHooks_Native::INVALID_JSON, 'output is not an object');
-            }
+            $reception = $native->webhook_receive($method, $query, $content_type, $body, (string) CrmHooks_Settings::get('access_key'));
         } catch (CrmHooks_Native_Error $e) {
-            return self::refusal($e, $started);
+            CrmHooks_Refusals::count('failed');
+            return self::answer(500, array('success' => false, 'error' => 'failed'));
         }
+        if (($reception['verdict'] ?? '') !== 'accept' || ! is_array($reception['request'] ?? null)) {
+            $refusal = (array) ($reception['answer'] ?? array());
+            CrmHooks_Refusals::count((string) ($reception['reason'] ?? 'failed'));
+            return self::answer((int) ($refusal['status'] ?? 500), (array) ($refusal['body'] ?? array('success' => false, 'error' => 'failed')), (array) ($refusal['headers'] ?? array()));
+        }
+        $request = $reception['request'];
 
         $action = (string) ($request['action'] ?? '');
         $contact_id = (string) ($request['contact_id'] ?? '');
@@ -118,6 +123,7 @@ final class CrmHooks_Webhook
             case 'updated':
             case 'unchanged':
             case 'skipped':
+            case 'conflict':
             case 'contact_not_found':
                 return self::answer(200, array('success' => true, 'status' => 'processed'));
             case 'crm_error':
@@ -130,34 +136,6 @@ final class CrmHooks_Webhook
                 return self::answer(503, array('success' => false, 'error' => 'busy'), array('Retry-After' => '5'));
             case 'unavailable':
                 return self::answer(503, array('success' => false, 'error' => 'unavailable'), array('Retry-After' => '60'));
-            default:
-                return self::answer(500, array('success' => false, 'error' => 'failed'));
-        }
-    }
-
-    private static function refusal(CrmHooks_Native_Error $e, float $started): array
-    {
-        $code = $e->getCode();
-        $name = CrmHooks_Native::result_name($code);
-        CrmHooks_Log::add('', '', $name, self::ms($started), 0, $code === CrmHooks_Native::UNAUTHORIZED ? 'unauthorized' : $e->last_error);
-        switch ($code) {
-            case CrmHooks_Native::UNAUTHORIZED:
-                return self::answer(401, array('success' => false, 'error' => 'unauthorized'));
-            case CrmHooks_Native::BODY_TOO_LARGE:
-                return self::answer(413, array('success' => false, 'error' => 'body_too_large'));
-            case CrmHooks_Native::UNKNOWN_ACTION:
-                return self::answer(400, array('success' => false, 'error' => 'unknown_action', 'parameter' => 'wpf_action'));
-            case CrmHooks_Native::BAD_REQUEST:
-            case CrmHooks_Native::INVALID_UTF8:
-            case CrmHooks_Native::INVALID_JSON:
-                $body = array('success' => false, 'error' => 'bad_request');
-                // The library's message names the parameter only ("missing parameter: contact_id").
-                if (preg_match('/parameter: ([A-Za-z0-9_\[\]]+)/', $e->last_error, $m)) {
-                    $body['parameter'] = $m[1];
-                } elseif ($e->last_error !== '') {
-                    $body['message'] = $e->last_error;
-                }
-                return self::answer(400, $body);
             default:
                 return self::answer(500, array('success' => false, 'error' => 'failed'));
         }

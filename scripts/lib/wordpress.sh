@@ -56,6 +56,7 @@ define( 'WP_DEBUG', true );
 define( 'WP_DEBUG_LOG', '$LOG_DIR/wp-debug.log' );
 define( 'WP_DEBUG_DISPLAY', false );
 define( 'WP_ENVIRONMENT_TYPE', 'local' );
+define( 'CRMHOOKS_DEV_ALLOW_HTTP', true ); // The CRM stand-in speaks plain http on loopback.
 define( 'AUTOMATIC_UPDATER_DISABLED', true );
 define( 'FS_METHOD', 'direct' );
 

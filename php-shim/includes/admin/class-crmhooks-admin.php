@@ -62,18 +62,25 @@ final class CrmHooks_Admin
         echo '<table class="form-table" role="presentation">';
         self::row(__('CRM', 'crmhooks'), self::select($name . '[crm]', (string) $s['crm'], array('activecampaign' => 'ActiveCampaign', 'ontraport' => 'Ontraport')));
         self::row(__('ActiveCampaign API URL', 'crmhooks'), self::text($name . '[ac_base_url]', (string) $s['ac_base_url']));
-        self::row(__('ActiveCampaign API token', 'crmhooks'), self::text($name . '[ac_api_token]', (string) $s['ac_api_token'], 'password'));
+        self::row(__('ActiveCampaign API token', 'crmhooks'), self::secret($name . '[ac_api_token]', (string) $s['ac_api_token'] !== ''));
         self::row(__('Ontraport API URL', 'crmhooks'), self::text($name . '[op_base_url]', (string) $s['op_base_url']));
-        self::row(__('Ontraport App ID', 'crmhooks'), self::text($name . '[op_app_id]', (string) $s['op_app_id']));
-        self::row(__('Ontraport API key', 'crmhooks'), self::text($name . '[op_api_key]', (string) $s['op_api_key'], 'password'));
+        self::row(__('Ontraport App ID', 'crmhooks'), self::secret($name . '[op_app_id]', (string) $s['op_app_id'] !== ''));
+        self::row(__('Ontraport API key', 'crmhooks'), self::secret($name . '[op_api_key]', (string) $s['op_api_key'] !== ''));
+        // Which roles are privileged is the library's decision (admin-level capabilities).
+        $review = CrmHooks_Settings::review($s);
+        $privileged = $review !== null ? (array) ($review['privileged_roles'] ?? array()) : array();
         $roles = array();
         foreach (CrmHooks_Settings::roles() as $role) {
-            if (! $role['privileged']) {
+            if (! in_array($role['slug'], $privileged, true)) {
                 $roles[ $role['slug'] ] = $role['name'];
             }
         }
         self::row(__('Default role', 'crmhooks'), self::select($name . '[default_role]', (string) $s['default_role'], $roles));
-        self::row(__('Roles a webhook may set (slugs, comma separated)', 'crmhooks'), self::text($name . '[role_allowlist]', implode(', ', (array) $s['role_allowlist'])));
+        $never = $privileged !== array()
+            /* translators: %s: comma-separated role slugs */
+            ? '<p class="description">' . esc_html(sprintf(__('Never granted by a webhook, even if listed (they hold admin-level capabilities): %s', 'crmhooks'), implode(', ', $privileged))) . '</p>'
+            : '';
+        self::row(__('Roles a webhook may set (slugs, comma separated)', 'crmhooks'), self::text($name . '[role_allowlist]', implode(', ', (array) $s['role_allowlist'])) . $never);
         $map_lines = array();
         foreach (CrmHooks_Settings::sanitize_field_map($s['field_map']) as $m) {
             $map_lines[] = $m['crm_key'] . ' = ' . $m['wp_key'];
@@ -131,7 +138,26 @@ final class CrmHooks_Admin
             }
             echo '</tr>';
         }
-        echo '</tbody></table></div>';
+        echo '</tbody></table>';
+
+        // Refused requests are counted per hour, not logged one by one.
+        echo '<h2>' . esc_html__('Refused requests (last 24 hours)', 'crmhooks') . '</h2>';
+        $refusals = CrmHooks_Refusals::summary(time() - DAY_IN_SECONDS);
+        if ($refusals === array()) {
+            echo '<p>' . esc_html__('None.', 'crmhooks') . '</p>';
+        } else {
+            echo '<table class="widefat striped"><thead><tr>';
+            foreach (array(__('Reason', 'crmhooks'), __('Requests', 'crmhooks'), __('Last (UTC)', 'crmhooks'), __('Last address', 'crmhooks')) as $head) {
+                echo '<th>' . esc_html($head) . '</th>';
+            }
+            echo '</tr></thead><tbody>';
+            foreach ($refusals as $row) {
+                echo '<tr><td>' . esc_html((string) $row['reason']) . '</td><td>' . esc_html((string) $row['refused']) . '</td><td>'
+                    . esc_html(gmdate('Y-m-d H:i:s', (int) $row['last_at'])) . '</td><td>' . esc_html((string) $row['last_addr']) . '</td></tr>';
+            }
+            echo '</tbody></table>';
+        }
+        echo '</div>';
     }
 
     private static function row(string $label, string $field_html): void
@@ -142,6 +168,13 @@ final class CrmHooks_Admin
     private static function text(string $name, string $value, string $type = 'text'): string
     {
         return '<input type="' . esc_attr($type) . '" class="regular-text" name="' . esc_attr($name) . '" value="' . esc_attr($value) . '" autocomplete="off">';
+    }
+
+    /** A credential field: never filled with the stored value; blank keeps it. */
+    private static function secret(string $name, bool $stored): string
+    {
+        $placeholder = $stored ? __('Stored. Leave blank to keep it.', 'crmhooks') : '';
+        return '<input type="password" class="regular-text" name="' . esc_attr($name) . '" value="" placeholder="' . esc_attr($placeholder) . '" autocomplete="new-password">';
     }
 
     private static function checkbox(string $name, bool $checked): string

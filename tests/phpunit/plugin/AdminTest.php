@@ -29,12 +29,12 @@ final class AdminTest extends CrmHooks_Plugin_TestCase
         $this->assertArrayNotHasKey('evil_key', $clean);
         $this->assertSame('activecampaign', $clean['crm']);
         $this->assertSame('subscriber', $clean['default_role'], 'a privileged default role is refused');
-        $this->assertSame(array('subscriber', 'customer', 'editor'), $clean['role_allowlist']);
+        $this->assertSame(array('subscriber', 'customer'), $clean['role_allowlist'], 'editor holds admin-level capabilities: refused');
         $this->assertSame(array(array('crm_key' => '1', 'wp_key' => 'crmhooks_level'), array('crm_key' => '9', 'wp_key' => 'user_pass')), $clean['field_map']);
         $this->assertSame('email', $clean['username_format']);
         $this->assertFalse($clean['return_password']);
         $this->assertTrue($clean['async']);
-        $this->assertSame(1, $clean['queue_max']);
+        $this->assertSame(1000, $clean['queue_max'], 'an invalid number is refused, not clamped: the stored value stays');
         $this->assertSame(CrmHooks_Test_Site::access_key(), $clean['access_key'], 'a malformed key is not taken');
     }
 
