@@ -39,6 +39,7 @@ if (! class_exists('CrmHooks_Native', false)) {
     require_once CRMHOOKS_INCLUDES . 'class-crmhooks-native.php';
 }
 require_once CRMHOOKS_INCLUDES . 'class-crmhooks-settings.php';
+require_once CRMHOOKS_INCLUDES . 'class-crmhooks-secrets.php';
 require_once CRMHOOKS_INCLUDES . 'class-crmhooks-installer.php';
 require_once CRMHOOKS_INCLUDES . 'class-crmhooks-log.php';
 require_once CRMHOOKS_INCLUDES . 'class-crmhooks-refusals.php';
@@ -61,6 +62,9 @@ register_deactivation_hook(__FILE__, array('CrmHooks_Installer', 'deactivate'));
  */
 function crmhooks_bootstrap(): void
 {
+    // Credentials are encrypted on every write of the option, whoever writes it.
+    add_filter('sanitize_option_' . CrmHooks_Settings::OPTION, array('CrmHooks_Secrets', 'encrypt_option'), 20);
+
     // Tables follow the plugin version even when the plugin was updated without re-activation.
     add_action('plugins_loaded', array('CrmHooks_Installer', 'maybe_upgrade'));
 

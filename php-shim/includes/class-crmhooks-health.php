@@ -50,7 +50,38 @@ final class CrmHooks_Health
             'label' => __('crmhooks library (PHP FFI)', 'crmhooks'),
             'test'  => array(self::class, 'site_health_test'),
         );
+        $tests['direct']['crmhooks_secrets'] = array(
+            'label' => __('crmhooks stored credentials', 'crmhooks'),
+            'test'  => array(self::class, 'secrets_test'),
+        );
         return $tests;
+    }
+
+    /** Credentials are encrypted with a key from wp-config.php; changed salts make them unreadable. */
+    public static function secrets_test(): array
+    {
+        $broken = CrmHooks_Secrets::undecryptable();
+        $result = array(
+            'badge'   => array('label' => __('crmhooks', 'crmhooks'), 'color' => $broken === array() ? 'blue' : 'red'),
+            'test'    => 'crmhooks_secrets',
+            'actions' => '',
+        );
+        if ($broken === array()) {
+            return $result + array(
+                'status'      => 'good',
+                'label'       => __('crmhooks credentials are stored encrypted', 'crmhooks'),
+                'description' => '<p>' . esc_html__('The access key and CRM credentials are encrypted in the database with a key from wp-config.php.', 'crmhooks') . '</p>',
+            );
+        }
+        return $result + array(
+            'status'      => 'critical',
+            'label'       => __('crmhooks cannot read its stored credentials', 'crmhooks'),
+            'description' => '<p>' . esc_html(sprintf(
+                /* translators: %s: setting names */
+                __('These settings no longer decrypt, usually because the salts in wp-config.php changed: %s. Webhooks are refused until you enter them again under Settings → crmhooks (or generate a new access key).', 'crmhooks'),
+                implode(', ', $broken)
+            )) . '</p>',
+        );
     }
 
     public static function site_health_test(): array

@@ -44,10 +44,11 @@ final class CrmHooks_Settings
         );
     }
 
+    /** The settings with defaults filled in and the stored secrets decrypted. */
     public static function all(): array
     {
         $stored = get_option(self::OPTION, array());
-        return array_merge(self::defaults(), is_array($stored) ? $stored : array());
+        return CrmHooks_Secrets::decrypt_settings(array_merge(self::defaults(), is_array($stored) ? $stored : array()));
     }
 
     /** @return mixed */

@@ -60,14 +60,18 @@ nginx_write_config() {
 user www-data;
 worker_processes 2;
 pid $NGINX_DIR/nginx.pid;
-error_log $NGINX_DIR/error.log warn;
+# error, not warn: warnings (a buffered body, say) quote the request line, and webhook URLs carry
+# the access key in the query string.
+error_log $NGINX_DIR/error.log error;
 
 events { worker_connections 512; }
 
 http {
     include /etc/nginx/mime.types;
     default_type application/octet-stream;
-    access_log $NGINX_DIR/access.log;
+    # Webhook URLs carry the access key in the query string: log the path (\$uri), never \$args.
+    log_format crmhooks_no_query '\$remote_addr - [\$time_local] "\$request_method \$uri \$server_protocol" \$status \$body_bytes_sent \$request_time';
+    access_log $NGINX_DIR/access.log crmhooks_no_query;
     sendfile on;
     client_max_body_size 16m;
     client_body_temp_path $NGINX_DIR/tmp/body;
