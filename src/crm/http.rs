@@ -694,6 +694,17 @@ mod tests {
     }
 
     #[test]
+    fn http_client_debug_never_shows_headers() {
+        let base = check_base_url("https://acct.api-us1.com").unwrap();
+        let headers = vec![("Api-Token", "tok-SECRET".to_string())];
+        let timeouts = Timeouts::from_config(&CrmConfig::default());
+        let client = HttpClient::new(base, headers, "bucket".into(), rate_limit::ACTIVECAMPAIGN, timeouts).unwrap();
+        let shown = format!("{client:?} {client:#?}");
+        assert!(!shown.contains("SECRET") && !shown.contains("Api-Token"), "{shown}");
+        assert!(shown.contains("https://acct.api-us1.com/"), "{shown}");
+    }
+
+    #[test]
     fn ids_must_be_digits() {
         assert_eq!(check_id(" 42 ").unwrap(), "42");
         for bad in ["", "4 2", "../x", "42?x=1", "-1", "123456789012345678901"] {
