@@ -48,7 +48,7 @@ impl ActiveCampaign {
         if config.api_token.trim().is_empty() {
             return Err(CrmError::Permanent("missing credentials: api_token".into()));
         }
-        let base = base_url(&config.base_url)?;
+        let base = base_url(&config.base_url, config.allow_http_loopback)?;
         let account = base.url.clone();
         let headers = vec![("Api-Token", config.api_token.trim().to_string())];
         let http =
@@ -139,13 +139,13 @@ impl ActiveCampaign {
 }
 
 /// Accept the API URL with or without a trailing `/api/3`.
-fn base_url(raw: &str) -> Result<BaseUrl, CrmError> {
+fn base_url(raw: &str, allow_http_loopback: bool) -> Result<BaseUrl, CrmError> {
     let trimmed = raw.trim().trim_end_matches('/');
     let trimmed = trimmed.strip_suffix("/api/3").unwrap_or(trimmed);
     if trimmed.is_empty() {
         return Err(CrmError::Permanent("missing base URL".into()));
     }
-    http::check_base_url(trimmed)
+    http::check_base_url(trimmed, allow_http_loopback)
 }
 
 /// Forget cached tag names and field labels (all accounts).
@@ -324,9 +324,11 @@ mod tests {
 
     #[test]
     fn base_url_accepts_the_api_suffix() {
-        assert_eq!(base_url("https://acct.api-us1.com/api/3/").unwrap().url, "https://acct.api-us1.com/");
-        assert_eq!(base_url("https://acct.api-us1.com").unwrap().url, "https://acct.api-us1.com/");
-        assert!(base_url("").is_err());
+        assert_eq!(base_url("https://acct.api-us1.com/api/3/", false).unwrap().url, "https://acct.api-us1.com/");
+        assert_eq!(base_url("https://acct.api-us1.com", false).unwrap().url, "https://acct.api-us1.com/");
+        assert!(base_url("", false).is_err());
+        assert!(base_url("http://127.0.0.1:8085/api/3", false).is_err());
+        assert_eq!(base_url("http://127.0.0.1:8085/api/3", true).unwrap().url, "http://127.0.0.1:8085/");
     }
 
     #[test]

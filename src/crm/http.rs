@@ -32,7 +32,7 @@ pub const MAX_RETRY_AFTER_SECS: u64 = 3_600;
 /// Agents kept per process; the map is cleared when full (a site uses one or two).
 const MAX_CACHED_AGENTS: usize = 32;
 
-/// A base URL that passed the policy: https, or http to a loopback host.
+/// A base URL that passed the policy: https, or http to a loopback host when allowed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BaseUrl {
     /// Scheme, host and path, always ending in `/`; no query, no fragment, no user info.
@@ -40,9 +40,18 @@ pub struct BaseUrl {
     pub loopback: bool,
 }
 
-/// Check a configured base URL: `https://host[:port][/path]`, or `http://` only for
-/// 127.0.0.0/8, ::1 and localhost. No network access happens here.
-pub fn check_base_url(raw: &str) -> Result<BaseUrl, CrmError> {
+/// Why plain HTTP was refused; the PHP plugin sets `allow_http_loopback` only when this
+/// development constant is defined.
+pub const PLAIN_HTTP_REFUSED: &str = concat!(
+    "the CRM base URL must use https://: plain HTTP (loopback hosts only) ",
+    "needs the development constant CRMHOOKS_DEV_ALLOW_HTTP"
+);
+
+/// Check a configured base URL: `https://host[:port][/path]`; `http://` only for 127.0.0.0/8,
+/// ::1 and localhost, and only when `allow_http_loopback` (development setups). No user info,
+/// query, fragment, backslash, percent escape in the host or non-ASCII host, so the URL
+/// cannot name one host to us and another to the HTTP client. No network access happens here.
+pub fn check_base_url(raw: &str, allow_http_loopback: bool) -> Result<BaseUrl, CrmError> {
     let raw = raw.trim();
     let (scheme, rest) = match raw.split_once("://") {
         Some((scheme, rest)) => (scheme.to_ascii_lowercase(), rest),
@@ -59,8 +68,8 @@ pub fn check_base_url(raw: &str) -> Result<BaseUrl, CrmError> {
     let authority = rest.split('/').next().unwrap_or("");
     let host = host_of(authority).ok_or_else(|| CrmError::Permanent("the CRM base URL has no valid host".into()))?;
     let loopback = is_loopback_host(&host);
-    if scheme == "http" && !loopback {
-        return Err(CrmError::Permanent("plain HTTP is only allowed for loopback hosts".into()));
+    if scheme == "http" && !(loopback && allow_http_loopback) {
+        return Err(CrmError::Permanent(PLAIN_HTTP_REFUSED.into()));
     }
     let mut url = format!("{scheme}://{rest}");
     if !url.ends_with('/') {
@@ -69,26 +78,37 @@ pub fn check_base_url(raw: &str) -> Result<BaseUrl, CrmError> {
     Ok(BaseUrl { url, loopback })
 }
 
-/// The host part of `host[:port]` or `[v6]:port`, lowercased; `None` when empty or malformed.
+/// The host part of `host[:port]` or `[v6][:port]`, lowercased; `None` when empty or
+/// malformed. Names are ASCII letters, digits, `-`, `_` and `.` only (IDNs as punycode), and
+/// a port is 1..=65535, so nothing in the authority can be read two ways.
 fn host_of(authority: &str) -> Option<String> {
-    let host = if let Some(bracketed) = authority.strip_prefix('[') {
+    let (host, port) = if let Some(bracketed) = authority.strip_prefix('[') {
         let (v6, after) = bracketed.split_once(']')?;
-        if !(after.is_empty() || after.starts_with(':')) {
-            return None;
-        }
-        v6.parse::<Ipv6Addr>().ok()?;
-        v6
-    } else {
-        let host = match authority.rsplit_once(':') {
-            Some((host, port)) if port.chars().all(|c| c.is_ascii_digit()) => host,
-            Some(_) => return None,
-            None => authority,
+        let port = match after {
+            "" => None,
+            _ => Some(after.strip_prefix(':')?),
         };
-        if host.contains(':') {
+        v6.parse::<Ipv6Addr>().ok()?;
+        (v6, port)
+    } else {
+        let (host, port) = match authority.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        };
+        let name_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+        if !host.chars().all(name_char) || host.starts_with('.') || host.contains("..") {
             return None;
         }
-        host
+        (host, port)
     };
+    if let Some(port) = port {
+        if port.is_empty() || port.len() > 5 || !port.chars().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        if !(1..=65_535).contains(&port.parse::<u32>().ok()?) {
+            return None;
+        }
+    }
     if host.is_empty() {
         return None;
     }
@@ -521,31 +541,68 @@ mod tests {
 
     #[test]
     fn https_is_accepted_and_normalized() {
-        let base = check_base_url("https://acct.api-us1.com").unwrap();
-        assert_eq!(base.url, "https://acct.api-us1.com/");
-        assert!(!base.loopback);
-        assert_eq!(check_base_url("https://api.ontraport.com/1/").unwrap().url, "https://api.ontraport.com/1/");
+        for allow in [false, true] {
+            let base = check_base_url("https://acct.api-us1.com", allow).unwrap();
+            assert_eq!(base.url, "https://acct.api-us1.com/");
+            assert!(!base.loopback);
+            assert_eq!(
+                check_base_url("https://api.ontraport.com/1/", allow).unwrap().url,
+                "https://api.ontraport.com/1/"
+            );
+            assert_eq!(
+                check_base_url("HTTPS://Acct.API-us1.com:443", allow).unwrap().url,
+                "https://Acct.API-us1.com:443/"
+            );
+            assert!(check_base_url("https://127.0.0.1:8443/", allow).unwrap().loopback);
+            assert!(check_base_url("https://[::1]/", allow).is_ok());
+            assert!(check_base_url("https://my_acct.api-us1.com", allow).is_ok());
+        }
+    }
+
+    const LOOPBACK_HTTP: [&str; 6] = [
+        "http://127.0.0.1:8085",
+        "http://127.9.9.9/1/",
+        "http://localhost:1",
+        "http://[::1]:80/",
+        "http://LOCALHOST",
+        "http://localhost./",
+    ];
+
+    #[test]
+    fn plain_http_to_loopback_is_refused_without_the_development_flag() {
+        for url in LOOPBACK_HTTP {
+            assert_eq!(check_base_url(url, false), Err(CrmError::Permanent(PLAIN_HTTP_REFUSED.into())), "{url}");
+        }
+        assert!(PLAIN_HTTP_REFUSED.contains("CRMHOOKS_DEV_ALLOW_HTTP"));
     }
 
     #[test]
-    fn plain_http_only_for_loopback() {
-        for ok in [
-            "http://127.0.0.1:8085",
-            "http://127.9.9.9/1/",
-            "http://localhost:1",
-            "http://[::1]:80/",
-            "http://LOCALHOST",
-        ] {
-            assert!(check_base_url(ok).unwrap().loopback, "{ok}");
+    fn plain_http_to_loopback_is_allowed_with_the_development_flag() {
+        for url in LOOPBACK_HTTP {
+            assert!(check_base_url(url, true).unwrap().loopback, "{url}");
         }
-        for refused in
-            ["http://example.com", "http://10.0.0.1", "http://128.0.0.1", "http://127.0.0.1.evil.com", "http://[::2]/"]
-        {
-            assert_eq!(
-                check_base_url(refused),
-                Err(CrmError::Permanent("plain HTTP is only allowed for loopback hosts".into())),
-                "{refused}"
-            );
+    }
+
+    #[test]
+    fn plain_http_to_other_hosts_is_refused_even_with_the_flag() {
+        for refused in [
+            "http://example.com",
+            "http://10.0.0.1",
+            "http://128.0.0.1",
+            "http://127.0.0.1.evil.com",
+            "http://[::2]/",
+            "http://2130706433/",
+            "http://0x7f000001/",
+            "http://localhost.evil.com/",
+            "http://[::ffff:127.0.0.1]/",
+        ] {
+            for allow in [false, true] {
+                assert_eq!(
+                    check_base_url(refused, allow),
+                    Err(CrmError::Permanent(PLAIN_HTTP_REFUSED.into())),
+                    "{refused} {allow}"
+                );
+            }
         }
     }
 
@@ -556,12 +613,40 @@ mod tests {
             "acct.api-us1.com",
             "ftp://x",
             "https://",
+            "https:///path",
             "https://user:pw@host",
+            "https://user@host",
+            "https://@host",
+            "https://host@evil.com",
+            "https://evil.com\\@host",
+            "https://host\\evil.com",
+            "https://host/path@evil.com",
             "https://h/?q=1",
+            "https://h#frag",
             "https://h:port",
+            "https://h:",
+            "https://h:0",
+            "https://h:65536",
+            "https://h:1:2",
+            "https://h:+443",
             "https://[zz]/",
+            "https://[::1]x/",
+            "https://[::1]:/",
+            "https://https://evil.com/",
+            "https://evil%2ecom/",
+            "https://evil.com%40host/",
+            "https://h\u{0}st/",
+            "https://h\tost/",
+            "https://ho st/",
+            "https://hö.st/",
+            "https://.host/",
+            "https://ho..st/",
+            "http://127.0.0.1@evil.com",
+            "http://localhost:80@evil.com/",
         ] {
-            assert!(matches!(check_base_url(bad), Err(CrmError::Permanent(_))), "{bad}");
+            for allow in [false, true] {
+                assert!(matches!(check_base_url(bad, allow), Err(CrmError::Permanent(_))), "{bad:?}");
+            }
         }
     }
 
@@ -695,7 +780,7 @@ mod tests {
 
     #[test]
     fn http_client_debug_never_shows_headers() {
-        let base = check_base_url("https://acct.api-us1.com").unwrap();
+        let base = check_base_url("https://acct.api-us1.com", false).unwrap();
         let headers = vec![("Api-Token", "tok-SECRET".to_string())];
         let timeouts = Timeouts::from_config(&CrmConfig::default());
         let client = HttpClient::new(base, headers, "bucket".into(), rate_limit::ACTIVECAMPAIGN, timeouts).unwrap();

@@ -44,13 +44,25 @@ pub struct CrmConfig {
     /// Connect and total timeouts in milliseconds (0 = default: 5 000 and 30 000).
     pub connect_timeout_ms: u64,
     pub timeout_ms: u64,
+    /// Allow `http://` to a loopback host (a local stand-in CRM). The PHP plugin sets it only
+    /// when the development constant `CRMHOOKS_DEV_ALLOW_HTTP` is defined; otherwise https only.
+    pub allow_http_loopback: bool,
 }
 
 /// Written by hand so a `{:?}` in a log, a panic message or a test failure never shows a
 /// credential. Destructured so that a new field cannot be added without deciding here.
 impl std::fmt::Debug for CrmConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let CrmConfig { crm, base_url, api_token, app_id, api_key, connect_timeout_ms, timeout_ms } = self;
+        let CrmConfig {
+            crm,
+            base_url,
+            api_token,
+            app_id,
+            api_key,
+            connect_timeout_ms,
+            timeout_ms,
+            allow_http_loopback,
+        } = self;
         f.debug_struct("CrmConfig")
             .field("crm", crm)
             .field("base_url", &Redacted::url(base_url))
@@ -59,6 +71,7 @@ impl std::fmt::Debug for CrmConfig {
             .field("api_key", &Redacted::secret(api_key))
             .field("connect_timeout_ms", connect_timeout_ms)
             .field("timeout_ms", timeout_ms)
+            .field("allow_http_loopback", allow_http_loopback)
             .finish()
     }
 }
@@ -125,6 +138,7 @@ mod tests {
             api_key: "key-SECRET-3".into(),
             connect_timeout_ms: 500,
             timeout_ms: 1000,
+            allow_http_loopback: false,
         };
         for shown in [format!("{config:?}"), format!("{config:#?}"), format!("{:?}", Some(&config))] {
             assert!(!shown.contains("SECRET"), "{shown}");
@@ -139,9 +153,16 @@ mod tests {
 
     #[test]
     fn serde_shape_is_unchanged_by_the_redaction() {
-        let json = r#"{"crm":"ac","base_url":"https://a.api-us1.com","api_token":"t","app_id":"","api_key":"","connect_timeout_ms":1,"timeout_ms":2}"#;
+        let json = concat!(
+            r#"{"crm":"ac","base_url":"https://a.api-us1.com","api_token":"t","app_id":"","api_key":"","#,
+            r#""connect_timeout_ms":1,"timeout_ms":2,"allow_http_loopback":true}"#
+        );
         let config: CrmConfig = serde_json::from_str(json).unwrap();
         assert_eq!(config.api_token, "t");
+        assert!(config.allow_http_loopback);
         assert_eq!(serde_json::to_string(&config).unwrap(), json);
+        // Absent means https only.
+        let without: CrmConfig = serde_json::from_str(r#"{"crm":"ac"}"#).unwrap();
+        assert!(!without.allow_http_loopback);
     }
 }

@@ -59,7 +59,7 @@ impl Ontraport {
             return Err(CrmError::Permanent("missing credentials: api_key".into()));
         }
         let raw_base = if config.base_url.trim().is_empty() { DEFAULT_BASE_URL } else { config.base_url.as_str() };
-        let base = http::check_base_url(raw_base)?;
+        let base = http::check_base_url(raw_base, config.allow_http_loopback)?;
         let mut hasher = DefaultHasher::new();
         config.app_id.trim().hash(&mut hasher);
         let account = format!("{}#{:016x}", base.url, hasher.finish());
