@@ -192,6 +192,11 @@ pub struct RawResponse {
 }
 
 impl RawResponse {
+    /// A 200 answer with this body, for mapping answers without a network (tests, fuzzing).
+    pub fn ok(body: &str) -> Self {
+        RawResponse { status: 200, body: body.to_string(), retry_after: None }
+    }
+
     pub fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
     }
