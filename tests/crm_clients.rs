@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 
 use crmhooks::contact::Contact;
 use crmhooks::crm::client::{self, client_for};
+use crmhooks::crm::http::PLAIN_HTTP_REFUSED;
 use crmhooks::crm::{Crm, CrmConfig, CrmError};
 
 const AC_TOKEN: &str = "ac-test-token";
@@ -131,6 +132,8 @@ fn ac_config() -> CrmConfig {
         crm: "activecampaign".into(),
         base_url: format!("http://127.0.0.1:{}", standin().port),
         api_token: AC_TOKEN.into(),
+        // The stand-in speaks plain HTTP on loopback, as a development setup would.
+        allow_http_loopback: true,
         ..Default::default()
     }
 }
@@ -141,6 +144,7 @@ fn op_config() -> CrmConfig {
         base_url: format!("http://127.0.0.1:{}/1/", standin().port),
         app_id: OP_APP_ID.into(),
         api_key: OP_KEY.into(),
+        allow_http_loopback: true,
         ..Default::default()
     }
 }
@@ -461,16 +465,60 @@ fn plain_http_to_a_remote_host_is_refused_before_any_request() {
     let _guard = fresh();
     for base in ["http://203.0.113.7", "http://crm.example.com/api/3", "http://127.0.0.1.nip.io:8080"] {
         let config = CrmConfig { base_url: base.into(), ..ac_config() };
+        assert!(config.allow_http_loopback, "refused even with the development flag");
         let error = client_for(&config).err().expect("refused");
-        assert_eq!(error, CrmError::Permanent("plain HTTP is only allowed for loopback hosts".into()));
+        assert_eq!(error, CrmError::Permanent(PLAIN_HTTP_REFUSED.into()));
     }
     let op_remote = CrmConfig { base_url: "http://api.ontraport.com/1/".into(), ..op_config() };
     assert!(matches!(client_for(&op_remote), Err(CrmError::Permanent(_))));
     // The JSON entry point says the same, and nothing reached the stand-in.
-    let config = json!({"crm": "activecampaign", "base_url": "http://203.0.113.7", "api_token": AC_TOKEN}).to_string();
+    let config = json!({"crm": "activecampaign", "base_url": "http://203.0.113.7", "api_token": AC_TOKEN,
+        "allow_http_loopback": true})
+    .to_string();
     let error = client::fetch_contact_json(&config, "42").unwrap_err();
-    assert_eq!(error.to_string(), "CRM request failed: plain HTTP is only allowed for loopback hosts");
+    assert_eq!(error.to_string(), format!("CRM request failed: {PLAIN_HTTP_REFUSED}"));
+    assert!(error.to_string().contains("CRMHOOKS_DEV_ALLOW_HTTP"));
     assert!(api_log("ac").is_empty() && api_log("op").is_empty());
+}
+
+#[test]
+fn plain_http_to_the_loopback_stand_in_needs_the_development_flag() {
+    let _guard = fresh();
+    for config in [ac_config(), op_config()] {
+        let without = CrmConfig { allow_http_loopback: false, ..config.clone() };
+        assert_eq!(client_for(&without).err().expect("refused"), CrmError::Permanent(PLAIN_HTTP_REFUSED.into()));
+    }
+    // Absent from the JSON means false: https only.
+    let config =
+        json!({"crm": "ac", "base_url": format!("http://127.0.0.1:{}", standin().port), "api_token": AC_TOKEN})
+            .to_string();
+    let error = client::fetch_contact_json(&config, "42").unwrap_err();
+    assert!(error.to_string().contains("CRMHOOKS_DEV_ALLOW_HTTP"), "{error}");
+    assert!(api_log("ac").is_empty() && api_log("op").is_empty());
+    // With the flag the same URL reaches the stand-in.
+    let config = json!({"crm": "ac", "base_url": format!("http://127.0.0.1:{}", standin().port), "api_token": AC_TOKEN,
+        "allow_http_loopback": true})
+    .to_string();
+    let contact: Contact = serde_json::from_str(&client::fetch_contact_json(&config, "42").unwrap()).unwrap();
+    assert_eq!(contact.id, "42");
+}
+
+#[test]
+fn base_urls_with_user_info_or_another_host_are_refused() {
+    let _guard = fresh();
+    let port = standin().port;
+    for base in [
+        format!("https://user@127.0.0.1:{port}"),
+        format!("https://user:pw@127.0.0.1:{port}"),
+        format!("http://127.0.0.1:{port}@203.0.113.7/"),
+        format!("http://203.0.113.7\\@127.0.0.1:{port}/"),
+        format!("http://127.0.0.1:{port}\\@203.0.113.7/"),
+        format!("https://127.0.0.1%2f@203.0.113.7:{port}/"),
+    ] {
+        let config = CrmConfig { base_url: base.clone(), ..ac_config() };
+        assert!(matches!(client_for(&config), Err(CrmError::Permanent(_))), "{base}");
+    }
+    assert!(api_log("ac").is_empty());
 }
 
 // ---- writing ------------------------------------------------------------------------------------
@@ -688,7 +736,13 @@ srv.serve_forever()
 #[test]
 fn https_certificates_are_verified() {
     let server = self_signed_server();
-    let config = CrmConfig { base_url: format!("https://127.0.0.1:{}", server.port), timeout_ms: 5000, ..ac_config() };
+    // https needs no development flag, on loopback or anywhere else.
+    let config = CrmConfig {
+        base_url: format!("https://127.0.0.1:{}", server.port),
+        timeout_ms: 5000,
+        allow_http_loopback: false,
+        ..ac_config()
+    };
     let error = client_for(&config).unwrap().fetch_contact("42").unwrap_err();
     assert_eq!(error, CrmError::Permanent("TLS failure".into()));
 }

@@ -48,7 +48,7 @@ impl ActiveCampaign {
         if config.api_token.trim().is_empty() {
             return Err(CrmError::Permanent("missing credentials: api_token".into()));
         }
-        let base = base_url(&config.base_url)?;
+        let base = base_url(&config.base_url, config.allow_http_loopback)?;
         let account = base.url.clone();
         let headers = vec![("Api-Token", config.api_token.trim().to_string())];
         let http =
@@ -72,33 +72,18 @@ impl ActiveCampaign {
 
     /// The contact's tag rows: (row ID, tag ID).
     fn contact_tag_rows(&self, contact_id: &str, deadline: Instant) -> Result<Vec<(String, String)>, CrmError> {
-        let answer = self.get_object(&format!("contacts/{contact_id}/contactTags"), deadline)?;
-        let rows = answer.get("contactTags").and_then(Value::as_array).ok_or_else(|| malformed("contactTags"))?;
-        Ok(rows.iter().filter_map(|row| Some((string_of(row.get("id"))?, string_of(row.get("tag"))?))).collect())
+        tag_rows_of(&self.get_object(&format!("contacts/{contact_id}/contactTags"), deadline)?)
     }
 
     /// List every contact tag (all pages) and store the result in the cache.
     fn refresh_tags(&self, deadline: Instant) -> Result<HashMap<String, String>, CrmError> {
-        let mut names = HashMap::new();
-        for row in self.list_all("tags", "tags", deadline)? {
-            let tag_type = row.get("tagType").and_then(Value::as_str).unwrap_or("contact");
-            if let (true, Some(id), Some(name)) =
-                (tag_type == "contact", string_of(row.get("id")), string_of(row.get("tag")))
-            {
-                names.insert(id, name);
-            }
-        }
+        let names = contact_tag_names(&self.list_all("tags", "tags", deadline)?);
         TAG_NAMES.put(&self.account, names.clone());
         Ok(names)
     }
 
     fn refresh_fields(&self, deadline: Instant) -> Result<HashMap<String, String>, CrmError> {
-        let mut titles = HashMap::new();
-        for row in self.list_all("fields", "fields", deadline)? {
-            if let (Some(id), Some(title)) = (string_of(row.get("id")), string_of(row.get("title"))) {
-                titles.insert(id, title);
-            }
-        }
+        let titles = field_titles(&self.list_all("fields", "fields", deadline)?);
         FIELD_TITLES.put(&self.account, titles.clone());
         Ok(titles)
     }
@@ -109,17 +94,8 @@ impl ActiveCampaign {
         for page in 0..MAX_PAGES {
             let offset = page * PAGE_SIZE;
             let answer = self.get_object(&format!("{resource}?limit={PAGE_SIZE}&offset={offset}"), deadline)?;
-            let page_rows = answer.get(key).and_then(Value::as_array).ok_or_else(|| malformed(key))?;
-            let count = page_rows.len();
-            rows.extend(page_rows.iter().cloned());
-            let total = answer
-                .get("meta")
-                .and_then(|meta| string_of(meta.get("total")))
-                .and_then(|total| total.parse::<usize>().ok());
-            let done = match total {
-                Some(total) => rows.len() >= total || count == 0,
-                None => count < PAGE_SIZE,
-            };
+            let (page_rows, done) = listing_page(answer, key, rows.len())?;
+            rows.extend(page_rows);
             if done {
                 break;
             }
@@ -139,13 +115,13 @@ impl ActiveCampaign {
 }
 
 /// Accept the API URL with or without a trailing `/api/3`.
-fn base_url(raw: &str) -> Result<BaseUrl, CrmError> {
+fn base_url(raw: &str, allow_http_loopback: bool) -> Result<BaseUrl, CrmError> {
     let trimmed = raw.trim().trim_end_matches('/');
     let trimmed = trimmed.strip_suffix("/api/3").unwrap_or(trimmed);
     if trimmed.is_empty() {
         return Err(CrmError::Permanent("missing base URL".into()));
     }
-    http::check_base_url(trimmed)
+    http::check_base_url(trimmed, allow_http_loopback)
 }
 
 /// Forget cached tag names and field labels (all accounts).
@@ -167,76 +143,174 @@ fn is_deleted(contact: &Map<String, Value>) -> bool {
     deleted_flag || deleted_email
 }
 
+/// The contact from raw 200 answer bodies, with no network and no cache: the same checks and
+/// mapping as `fetch_contact`, for tests and fuzzing. `contact` is `GET contacts/{id}`,
+/// `contact_tags` `GET contacts/{id}/contactTags`, `field_values` `GET contacts/{id}/fieldValues`
+/// (read only when `contact` has no sideloaded values), `tags` and `fields` one page each of
+/// the tag and field listings (read only when the contact has tags or field values).
+pub fn contact_from_answers(
+    contact_id: &str,
+    contact: &str,
+    contact_tags: &str,
+    field_values: &str,
+    tags: &str,
+    fields: &str,
+) -> Result<Contact, CrmError> {
+    let answer = |body: &str| expect_object(&RawResponse::ok(body));
+    let listing = |body: &str, key: &str| Ok::<_, CrmError>(listing_page(answer(body)?, key, 0)?.0);
+    let id = check_id(contact_id)?;
+    let (record, sideloaded) = contact_answer(id, answer(contact)?)?;
+    let tag_ids: Vec<String> = tag_rows_of(&answer(contact_tags)?)?.into_iter().map(|(_, tag)| tag).collect();
+    let names = if tag_ids.is_empty() { HashMap::new() } else { contact_tag_names(&listing(tags, "tags")?) };
+    let field_values = match sideloaded {
+        Some(values) => values,
+        None => listed_field_values(answer(field_values)?)?,
+    };
+    let values = field_value_pairs(id, &field_values);
+    let titles = if values.is_empty() { HashMap::new() } else { field_titles(&listing(fields, "fields")?) };
+    Ok(contact_from(id, &record, tag_ids, &names, values, &titles))
+}
+
+/// A `GET contacts/{id}` answer checked: the contact record and, when sideloaded, its field
+/// values. Another contact is malformed; a deleted one is `NotFound`.
+fn contact_answer(id: &str, mut answer: Map<String, Value>) -> Result<(Map<String, Value>, Option<Value>), CrmError> {
+    let Some(Value::Object(record)) = answer.remove("contact") else { return Err(malformed("contact")) };
+    let returned_id = string_of(record.get("id")).ok_or_else(|| malformed("contact id"))?;
+    if returned_id != id {
+        return Err(CrmError::Temporary("malformed CRM answer: another contact".into()));
+    }
+    if is_deleted(&record) {
+        return Err(CrmError::NotFound);
+    }
+    Ok((record, answer.remove("fieldValues")))
+}
+
+/// A `GET contacts/{id}/contactTags` answer: (row ID, tag ID) per well-formed row.
+fn tag_rows_of(answer: &Map<String, Value>) -> Result<Vec<(String, String)>, CrmError> {
+    let rows = answer.get("contactTags").and_then(Value::as_array).ok_or_else(|| malformed("contactTags"))?;
+    Ok(rows.iter().filter_map(|row| Some((string_of(row.get("id"))?, string_of(row.get("tag"))?))).collect())
+}
+
+/// A `GET contacts/{id}/fieldValues` answer's values.
+fn listed_field_values(mut answer: Map<String, Value>) -> Result<Value, CrmError> {
+    answer.remove("fieldValues").ok_or_else(|| malformed("fieldValues"))
+}
+
+/// One listing page: its rows under `key`, and whether the listing is complete given the
+/// rows listed before this page (`meta.total` reached, or an empty or short page).
+fn listing_page(
+    mut answer: Map<String, Value>,
+    key: &str,
+    listed_before: usize,
+) -> Result<(Vec<Value>, bool), CrmError> {
+    let total =
+        answer.get("meta").and_then(|meta| string_of(meta.get("total"))).and_then(|total| total.parse::<usize>().ok());
+    let Some(Value::Array(rows)) = answer.remove(key) else { return Err(malformed(key)) };
+    let count = rows.len();
+    let done = match total {
+        Some(total) => listed_before.saturating_add(count) >= total || count == 0,
+        None => count < PAGE_SIZE,
+    };
+    Ok((rows, done))
+}
+
+/// Tag ID -> name for the contact tags among listing rows (deal and other tags are left out).
+fn contact_tag_names(rows: &[Value]) -> HashMap<String, String> {
+    let mut names = HashMap::new();
+    for row in rows {
+        let tag_type = row.get("tagType").and_then(Value::as_str).unwrap_or("contact");
+        if let (true, Some(id), Some(name)) =
+            (tag_type == "contact", string_of(row.get("id")), string_of(row.get("tag")))
+        {
+            names.insert(id, name);
+        }
+    }
+    names
+}
+
+/// Field ID -> title from listing rows.
+fn field_titles(rows: &[Value]) -> HashMap<String, String> {
+    let mut titles = HashMap::new();
+    for row in rows {
+        if let (Some(id), Some(title)) = (string_of(row.get("id")), string_of(row.get("title"))) {
+            titles.insert(id, title);
+        }
+    }
+    titles
+}
+
+/// (field ID, value) for the field value rows of contact `id`; rows of another contact, rows
+/// without a field and a `fieldValues` that is not an array are left out.
+fn field_value_pairs(id: &str, field_values: &Value) -> Vec<(String, String)> {
+    field_values
+        .as_array()
+        .map(|rows| {
+            rows.iter()
+                .filter(|row| string_of(row.get("contact")).map_or(true, |c| c == id))
+                .filter_map(|row| Some((string_of(row.get("field"))?, string_of(row.get("value")).unwrap_or_default())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The normalized contact: standard fields first, then custom fields by first appearance;
+/// tags without a known contact-tag name and repeated tags or fields are left out.
+fn contact_from(
+    id: &str,
+    record: &Map<String, Value>,
+    tag_ids: Vec<String>,
+    names: &HashMap<String, String>,
+    values: Vec<(String, String)>,
+    titles: &HashMap<String, String>,
+) -> Contact {
+    let attribute = |name: &str| string_of(record.get(name)).unwrap_or_default();
+    let mut tags: Vec<Tag> = Vec::new();
+    for tag_id in tag_ids {
+        // A tag that is not a contact tag (or vanished) has no name to offer: skip it.
+        if let Some(name) = names.get(&tag_id) {
+            if !tags.iter().any(|t| t.id == tag_id) {
+                tags.push(Tag { id: tag_id, name: name.clone() });
+            }
+        }
+    }
+    let mut fields: Vec<Field> = STANDARD_FIELDS
+        .iter()
+        .map(|(key, attr, label)| Field { key: key.to_string(), label: label.to_string(), value: attribute(attr) })
+        .collect();
+    for (field, value) in values {
+        if !fields.iter().any(|f| f.key == field) {
+            let label = titles.get(&field).cloned().unwrap_or_default();
+            fields.push(Field { key: field, label, value });
+        }
+    }
+    Contact {
+        id: id.to_string(),
+        email: attribute("email"),
+        first_name: attribute("firstName"),
+        last_name: attribute("lastName"),
+        tags,
+        fields,
+    }
+}
+
 impl Crm for ActiveCampaign {
     /// 2 requests; more when the tag or field cache misses an ID (tag and field listings).
     fn fetch_contact(&self, contact_id: &str) -> Result<Contact, CrmError> {
         let id = check_id(contact_id)?;
         let deadline = self.http.deadline();
-        let answer = self.get_object(&format!("contacts/{id}"), deadline)?;
-        let record = answer.get("contact").and_then(Value::as_object).ok_or_else(|| malformed("contact"))?;
-        let returned_id = string_of(record.get("id")).ok_or_else(|| malformed("contact id"))?;
-        if returned_id != id {
-            return Err(CrmError::Temporary("malformed CRM answer: another contact".into()));
-        }
-        if is_deleted(record) {
-            return Err(CrmError::NotFound);
-        }
-        let attribute = |name: &str| string_of(record.get(name)).unwrap_or_default();
-
+        let (record, sideloaded) = contact_answer(id, self.get_object(&format!("contacts/{id}"), deadline)?)?;
         let tag_ids: Vec<String> = self.contact_tag_rows(id, deadline)?.into_iter().map(|(_, tag)| tag).collect();
         let names = TAG_NAMES.covering(&self.account, &tag_ids, || self.refresh_tags(deadline))?;
-        let mut tags: Vec<Tag> = Vec::new();
-        for tag_id in tag_ids {
-            // A tag that is not a contact tag (or vanished) has no name to offer: skip it.
-            if let Some(name) = names.get(&tag_id) {
-                if !tags.iter().any(|t| t.id == tag_id) {
-                    tags.push(Tag { id: tag_id, name: name.clone() });
-                }
-            }
-        }
-
-        let mut fields: Vec<Field> = STANDARD_FIELDS
-            .iter()
-            .map(|(key, attr, label)| Field { key: key.to_string(), label: label.to_string(), value: attribute(attr) })
-            .collect();
         // fieldValues are sideloaded by GET contacts/{id}; a server that leaves them out costs
         // one more request rather than a contact with no custom fields.
-        let listed;
-        let field_values = match answer.get("fieldValues") {
+        let field_values = match sideloaded {
             Some(values) => values,
-            None => {
-                listed = self.get_object(&format!("contacts/{id}/fieldValues"), deadline)?;
-                listed.get("fieldValues").ok_or_else(|| malformed("fieldValues"))?
-            }
+            None => listed_field_values(self.get_object(&format!("contacts/{id}/fieldValues"), deadline)?)?,
         };
-        let values: Vec<(String, String)> = field_values
-            .as_array()
-            .map(|rows| {
-                rows.iter()
-                    .filter(|row| string_of(row.get("contact")).map_or(true, |c| c == id))
-                    .filter_map(|row| {
-                        Some((string_of(row.get("field"))?, string_of(row.get("value")).unwrap_or_default()))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        let values = field_value_pairs(id, &field_values);
         let field_ids: Vec<String> = values.iter().map(|(field, _)| field.clone()).collect();
         let titles = FIELD_TITLES.covering(&self.account, &field_ids, || self.refresh_fields(deadline))?;
-        for (field, value) in values {
-            if !fields.iter().any(|f| f.key == field) {
-                let label = titles.get(&field).cloned().unwrap_or_default();
-                fields.push(Field { key: field, label, value });
-            }
-        }
-
-        Ok(Contact {
-            id: returned_id,
-            email: attribute("email"),
-            first_name: attribute("firstName"),
-            last_name: attribute("lastName"),
-            tags,
-            fields,
-        })
+        Ok(contact_from(id, &record, tag_ids, &names, values, &titles))
     }
 
     /// 1 request.
@@ -324,9 +398,11 @@ mod tests {
 
     #[test]
     fn base_url_accepts_the_api_suffix() {
-        assert_eq!(base_url("https://acct.api-us1.com/api/3/").unwrap().url, "https://acct.api-us1.com/");
-        assert_eq!(base_url("https://acct.api-us1.com").unwrap().url, "https://acct.api-us1.com/");
-        assert!(base_url("").is_err());
+        assert_eq!(base_url("https://acct.api-us1.com/api/3/", false).unwrap().url, "https://acct.api-us1.com/");
+        assert_eq!(base_url("https://acct.api-us1.com", false).unwrap().url, "https://acct.api-us1.com/");
+        assert!(base_url("", false).is_err());
+        assert!(base_url("http://127.0.0.1:8085/api/3", false).is_err());
+        assert_eq!(base_url("http://127.0.0.1:8085/api/3", true).unwrap().url, "http://127.0.0.1:8085/");
     }
 
     #[test]
@@ -335,5 +411,71 @@ mod tests {
         assert!(is_deleted(&contact(json!({"email": "deleted+42@example.com", "deleted": "0"}))));
         assert!(is_deleted(&contact(json!({"email": "a@example.com", "deleted": "1"}))));
         assert!(!is_deleted(&contact(json!({"email": "a@example.com", "deleted": "0"}))));
+    }
+
+    const CONTACT: &str = r#"{"contact":{"id":"42","email":"jane@example.com","firstName":"Jane","lastName":"Doe",
+        "phone":"","deleted":"0"},"fieldValues":[{"contact":"42","field":"1","value":"Gold"},
+        {"contact":"43","field":"7","value":"other contact"},{"contact":"42","field":"1","value":"again"}]}"#;
+    const CONTACT_TAGS: &str =
+        r#"{"contactTags":[{"id":"100","tag":"3"},{"id":"101","tag":"9"},{"id":"102","tag":"3"},{"tag":"4"}]}"#;
+    const TAGS: &str = r#"{"tags":[{"id":"3","tag":"member","tagType":"contact"},
+        {"id":"9","tag":"deal","tagType":"deal"},{"id":"4","tag":"vip"}],"meta":{"total":"3"}}"#;
+    const FIELDS: &str = r#"{"fields":[{"id":"1","title":"Level"},{"id":"7","title":"Interests"}]}"#;
+
+    #[test]
+    fn contact_from_answers_maps_like_fetch_contact() {
+        let contact = contact_from_answers(" 42 ", CONTACT, CONTACT_TAGS, "", TAGS, FIELDS).unwrap();
+        assert_eq!(
+            (contact.id.as_str(), contact.email.as_str(), contact.first_name.as_str()),
+            ("42", "jane@example.com", "Jane")
+        );
+        assert_eq!(contact.tags, vec![Tag { id: "3".into(), name: "member".into() }], "deal tags and repeats left out");
+        let keys: Vec<&str> = contact.fields.iter().map(|f| f.key.as_str()).collect();
+        assert_eq!(keys, ["email", "first_name", "last_name", "phone", "1"]);
+        assert_eq!(contact.field("1"), Some("Gold"));
+        assert_eq!(contact.fields[4].label, "Level");
+    }
+
+    #[test]
+    fn contact_from_answers_reads_listed_field_values_when_not_sideloaded() {
+        let contact = r#"{"contact":{"id":"42","email":"jane@example.com"}}"#;
+        let listed = r#"{"fieldValues":[{"contact":"42","field":"7","value":"Golf"}]}"#;
+        let mapped = contact_from_answers("42", contact, r#"{"contactTags":[]}"#, listed, "", FIELDS).unwrap();
+        assert_eq!(mapped.field("7"), Some("Golf"));
+        assert!(mapped.tags.is_empty());
+        let error = contact_from_answers("42", contact, r#"{"contactTags":[]}"#, "{}", "", FIELDS).unwrap_err();
+        assert_eq!(error, malformed("fieldValues"));
+    }
+
+    #[test]
+    fn contact_from_answers_refuses_what_fetch_contact_refuses() {
+        let tags = r#"{"contactTags":[]}"#;
+        let refuse = |contact: &str| contact_from_answers("42", contact, tags, "{}", "{}", "{}").unwrap_err();
+        assert_eq!(refuse(r#"{"contact":{"id":"42","deleted":"1"},"fieldValues":[]}"#), CrmError::NotFound);
+        assert_eq!(
+            refuse(r#"{"contact":{"id":"42","email":"deleted+42@x.com"},"fieldValues":[]}"#),
+            CrmError::NotFound
+        );
+        let another = refuse(r#"{"contact":{"id":"43"},"fieldValues":[]}"#);
+        assert!(matches!(another, CrmError::Temporary(m) if m.contains("another")));
+        assert_eq!(refuse(r#"{"contact":[]}"#), malformed("contact"));
+        assert_eq!(refuse(r#"{"contact":{"id":null}}"#), malformed("contact id"));
+        assert!(matches!(refuse("<html>"), CrmError::Temporary(_)));
+        assert!(matches!(contact_from_answers("4x", CONTACT, tags, "", "", ""), Err(CrmError::Permanent(_))));
+        let no_tags = contact_from_answers("42", r#"{"contact":{"id":"42"},"fieldValues":[]}"#, "{}", "", "", "");
+        assert_eq!(no_tags.unwrap_err(), malformed("contactTags"));
+        // A tag listing is needed (the contact has tags) and is not one.
+        let bad_listing = contact_from_answers("42", CONTACT, CONTACT_TAGS, "", r#"{"tags":{}}"#, FIELDS);
+        assert_eq!(bad_listing.unwrap_err(), malformed("tags"));
+    }
+
+    #[test]
+    fn listing_pages_end_on_total_or_a_short_page() {
+        let page = |json: Value, before| listing_page(json.as_object().cloned().unwrap(), "tags", before).unwrap().1;
+        assert!(page(json!({"tags": [1, 2], "meta": {"total": "2"}}), 0));
+        assert!(!page(json!({"tags": [1, 2], "meta": {"total": 5}}), 0));
+        assert!(page(json!({"tags": [], "meta": {"total": "5"}}), 2));
+        assert!(page(json!({"tags": [1], "meta": {"total": "x"}}), usize::MAX));
+        assert!(!page(json!({"tags": vec![0; PAGE_SIZE]}), 0));
     }
 }

@@ -26,10 +26,13 @@ const MAX_RATE_LIMIT_RETRIES: u32 = 2;
 const MAX_RETRY_WAIT_SECS: u64 = 10;
 /// Used when a 429 carries neither `Retry-After` nor `X-Rate-Limit-Reset`.
 const DEFAULT_RETRY_AFTER_SECS: u64 = 1;
+/// The longest wait a server can ask for: a longer `Retry-After` or `X-Rate-Limit-Reset` is
+/// taken as one hour, so a hostile or broken answer cannot park a job for days.
+pub const MAX_RETRY_AFTER_SECS: u64 = 3_600;
 /// Agents kept per process; the map is cleared when full (a site uses one or two).
 const MAX_CACHED_AGENTS: usize = 32;
 
-/// A base URL that passed the policy: https, or http to a loopback host.
+/// A base URL that passed the policy: https, or http to a loopback host when allowed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BaseUrl {
     /// Scheme, host and path, always ending in `/`; no query, no fragment, no user info.
@@ -37,9 +40,18 @@ pub struct BaseUrl {
     pub loopback: bool,
 }
 
-/// Check a configured base URL: `https://host[:port][/path]`, or `http://` only for
-/// 127.0.0.0/8, ::1 and localhost. No network access happens here.
-pub fn check_base_url(raw: &str) -> Result<BaseUrl, CrmError> {
+/// Why plain HTTP was refused; the PHP plugin sets `allow_http_loopback` only when this
+/// development constant is defined.
+pub const PLAIN_HTTP_REFUSED: &str = concat!(
+    "the CRM base URL must use https://: plain HTTP (loopback hosts only) ",
+    "needs the development constant CRMHOOKS_DEV_ALLOW_HTTP"
+);
+
+/// Check a configured base URL: `https://host[:port][/path]`; `http://` only for 127.0.0.0/8,
+/// ::1 and localhost, and only when `allow_http_loopback` (development setups). No user info,
+/// query, fragment, backslash, percent escape in the host or non-ASCII host, so the URL
+/// cannot name one host to us and another to the HTTP client. No network access happens here.
+pub fn check_base_url(raw: &str, allow_http_loopback: bool) -> Result<BaseUrl, CrmError> {
     let raw = raw.trim();
     let (scheme, rest) = match raw.split_once("://") {
         Some((scheme, rest)) => (scheme.to_ascii_lowercase(), rest),
@@ -56,8 +68,8 @@ pub fn check_base_url(raw: &str) -> Result<BaseUrl, CrmError> {
     let authority = rest.split('/').next().unwrap_or("");
     let host = host_of(authority).ok_or_else(|| CrmError::Permanent("the CRM base URL has no valid host".into()))?;
     let loopback = is_loopback_host(&host);
-    if scheme == "http" && !loopback {
-        return Err(CrmError::Permanent("plain HTTP is only allowed for loopback hosts".into()));
+    if scheme == "http" && !(loopback && allow_http_loopback) {
+        return Err(CrmError::Permanent(PLAIN_HTTP_REFUSED.into()));
     }
     let mut url = format!("{scheme}://{rest}");
     if !url.ends_with('/') {
@@ -66,26 +78,37 @@ pub fn check_base_url(raw: &str) -> Result<BaseUrl, CrmError> {
     Ok(BaseUrl { url, loopback })
 }
 
-/// The host part of `host[:port]` or `[v6]:port`, lowercased; `None` when empty or malformed.
+/// The host part of `host[:port]` or `[v6][:port]`, lowercased; `None` when empty or
+/// malformed. Names are ASCII letters, digits, `-`, `_` and `.` only (IDNs as punycode), and
+/// a port is 1..=65535, so nothing in the authority can be read two ways.
 fn host_of(authority: &str) -> Option<String> {
-    let host = if let Some(bracketed) = authority.strip_prefix('[') {
+    let (host, port) = if let Some(bracketed) = authority.strip_prefix('[') {
         let (v6, after) = bracketed.split_once(']')?;
-        if !(after.is_empty() || after.starts_with(':')) {
-            return None;
-        }
-        v6.parse::<Ipv6Addr>().ok()?;
-        v6
-    } else {
-        let host = match authority.rsplit_once(':') {
-            Some((host, port)) if port.chars().all(|c| c.is_ascii_digit()) => host,
-            Some(_) => return None,
-            None => authority,
+        let port = match after {
+            "" => None,
+            _ => Some(after.strip_prefix(':')?),
         };
-        if host.contains(':') {
+        v6.parse::<Ipv6Addr>().ok()?;
+        (v6, port)
+    } else {
+        let (host, port) = match authority.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        };
+        let name_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+        if !host.chars().all(name_char) || host.starts_with('.') || host.contains("..") {
             return None;
         }
-        host
+        (host, port)
     };
+    if let Some(port) = port {
+        if port.is_empty() || port.len() > 5 || !port.chars().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        if !(1..=65_535).contains(&port.parse::<u32>().ok()?) {
+            return None;
+        }
+    }
     if host.is_empty() {
         return None;
     }
@@ -169,8 +192,18 @@ pub struct RawResponse {
 }
 
 impl RawResponse {
+    /// A 200 answer with this body, for mapping answers without a network (tests, fuzzing).
+    pub fn ok(body: &str) -> Self {
+        RawResponse { status: 200, body: body.to_string(), retry_after: None }
+    }
+
     pub fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
+    }
+
+    /// Seconds to wait before the next try: the server's wait (capped) or the default, at least 1.
+    fn wait_secs(&self) -> u64 {
+        cap_wait(self.retry_after.unwrap_or(DEFAULT_RETRY_AFTER_SECS)).max(1)
     }
 }
 
@@ -245,10 +278,10 @@ impl HttpClient {
             if !is_rate_limit_answer(&response) {
                 return Ok(response);
             }
-            let wait = response.retry_after.unwrap_or(DEFAULT_RETRY_AFTER_SECS);
+            let wait = response.wait_secs();
             let fits = Instant::now().checked_add(Duration::from_secs(wait)).is_some_and(|at| at < deadline);
             if retries >= MAX_RATE_LIMIT_RETRIES || wait > MAX_RETRY_WAIT_SECS || !fits {
-                return Err(CrmError::RateLimited { retry_after_secs: wait.max(1) });
+                return Err(CrmError::RateLimited { retry_after_secs: wait });
             }
             retries += 1;
             std::thread::sleep(Duration::from_secs(wait));
@@ -320,12 +353,8 @@ pub fn status_error(response: &RawResponse) -> CrmError {
     match status {
         404 => CrmError::NotFound,
         401 | 403 => CrmError::Unauthorized,
-        429 => {
-            CrmError::RateLimited { retry_after_secs: response.retry_after.unwrap_or(DEFAULT_RETRY_AFTER_SECS).max(1) }
-        }
-        503 if response.retry_after.is_some() => {
-            CrmError::RateLimited { retry_after_secs: response.retry_after.unwrap_or(DEFAULT_RETRY_AFTER_SECS).max(1) }
-        }
+        429 => CrmError::RateLimited { retry_after_secs: response.wait_secs() },
+        503 if response.retry_after.is_some() => CrmError::RateLimited { retry_after_secs: response.wait_secs() },
         500..=599 => CrmError::Temporary(format!("HTTP {status} server error")),
         300..=399 => CrmError::Permanent(format!("HTTP {status} redirect (check the base URL)")),
         400..=499 => CrmError::Permanent(format!("HTTP {status} client error")),
@@ -391,7 +420,7 @@ fn body_error(error: &ureq::Error) -> CrmError {
 }
 
 /// Seconds to wait from `Retry-After` (seconds or an HTTP date) or `X-Rate-Limit-Reset`
-/// (seconds, or a Unix time when large).
+/// (seconds, or a Unix time when large), at most `MAX_RETRY_AFTER_SECS`.
 pub fn retry_after_secs(headers: &ureq::http::HeaderMap) -> Option<u64> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
     if let Some(value) = header("retry-after") {
@@ -402,39 +431,53 @@ pub fn retry_after_secs(headers: &ureq::http::HeaderMap) -> Option<u64> {
     header("x-rate-limit-reset").and_then(|value| parse_reset(value, now_unix()))
 }
 
+/// The one place a server's wait is bounded.
+fn cap_wait(secs: u64) -> u64 {
+    secs.min(MAX_RETRY_AFTER_SECS)
+}
+
 fn now_unix() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
-/// `Retry-After`: delta seconds (fractions rounded up) or an IMF-fixdate.
+/// `Retry-After`: delta seconds (fractions rounded up) or an IMF-fixdate; capped at
+/// `MAX_RETRY_AFTER_SECS`.
 pub fn parse_retry_after(value: &str, now: u64) -> Option<u64> {
-    if let Some(secs) = parse_seconds(value) {
-        return Some(secs);
-    }
-    parse_http_date(value).map(|at| at.saturating_sub(now))
+    let secs = match parse_seconds(value) {
+        Some(secs) => secs,
+        None => parse_http_date(value)?.saturating_sub(now),
+    };
+    Some(cap_wait(secs))
 }
 
 /// `X-Rate-Limit-Reset`: seconds until the window resets; values that look like a Unix
-/// time are turned into a delay.
+/// time are turned into a delay. Capped at `MAX_RETRY_AFTER_SECS`.
 pub fn parse_reset(value: &str, now: u64) -> Option<u64> {
     let secs = parse_seconds(value)?;
     const UNIX_TIME_THRESHOLD: u64 = 1_000_000_000;
-    Some(if secs >= UNIX_TIME_THRESHOLD { secs.saturating_sub(now) } else { secs })
+    Some(cap_wait(if secs >= UNIX_TIME_THRESHOLD { secs.saturating_sub(now) } else { secs }))
 }
 
+/// Non-negative decimal seconds, rounded up. A huge value saturates (and is capped later)
+/// rather than being ignored: it still means "not soon".
 fn parse_seconds(value: &str) -> Option<u64> {
     let value = value.trim();
     if value.is_empty() || !value.chars().all(|c| c.is_ascii_digit() || c == '.') {
         return None;
     }
     let secs: f64 = value.parse().ok()?;
-    if !secs.is_finite() || !(0.0..=1e12).contains(&secs) {
+    if secs.is_nan() || secs < 0.0 {
         return None;
     }
+    // Too many digits parse as infinity; `as` saturates that (and anything past u64) at u64::MAX.
     Some(secs.ceil() as u64)
 }
 
-/// `Sun, 06 Nov 1994 08:49:37 GMT` -> Unix seconds.
+/// Years an HTTP date may name; bounding them keeps the day arithmetic far from overflow.
+const HTTP_DATE_YEARS: std::ops::RangeInclusive<i64> = 1970..=9999;
+
+/// `Sun, 06 Nov 1994 08:49:37 GMT` -> Unix seconds; `None` for anything else, including
+/// years outside 1970..=9999.
 fn parse_http_date(value: &str) -> Option<u64> {
     let parts: Vec<&str> = value.split_whitespace().collect();
     let [_, day, month, year, time, zone] = parts.as_slice() else { return None };
@@ -445,24 +488,33 @@ fn parse_http_date(value: &str) -> Option<u64> {
     let month = MONTHS.iter().position(|m| m == month)? as i64 + 1;
     let day: i64 = day.parse().ok()?;
     let year: i64 = year.parse().ok()?;
-    let mut hms = time.split(':').map(|p| p.parse::<i64>().ok());
-    let (h, m, s) = (hms.next()??, hms.next()??, hms.next()??);
-    if !(1..=31).contains(&day) || !(0..24).contains(&h) || !(0..60).contains(&m) || !(0..61).contains(&s) {
+    let hms: Vec<Option<i64>> = time.split(':').map(|p| p.parse::<i64>().ok()).collect();
+    let [Some(h), Some(m), Some(s)] = hms.as_slice() else { return None };
+    let (h, m, s) = (*h, *m, *s);
+    if !HTTP_DATE_YEARS.contains(&year)
+        || !(1..=31).contains(&day)
+        || !(0..24).contains(&h)
+        || !(0..60).contains(&m)
+        || !(0..61).contains(&s)
+    {
         return None;
     }
-    let days = days_from_civil(year, month, day);
-    u64::try_from(days * 86_400 + h * 3_600 + m * 60 + s).ok()
+    // Checked anyway, so a wider year range later cannot bring the overflow back.
+    let days = days_from_civil(year, month, day)?;
+    let secs = days.checked_mul(86_400)?.checked_add(h * 3_600 + m * 60 + s)?;
+    u64::try_from(secs).ok()
 }
 
-/// Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
+/// Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's algorithm);
+/// `None` on overflow.
+fn days_from_civil(year: i64, month: i64, day: i64) -> Option<i64> {
+    let y = if month <= 2 { year.checked_sub(1)? } else { year };
     let era = y.div_euclid(400);
-    let yoe = y - era * 400;
+    let yoe = y.rem_euclid(400);
     let mp = (month + 9) % 12;
     let doy = (153 * mp + 2) / 5 + day - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    era.checked_mul(146_097)?.checked_add(doe)?.checked_sub(719_468)
 }
 
 /// Percent-encode one query value or path segment.
@@ -494,31 +546,68 @@ mod tests {
 
     #[test]
     fn https_is_accepted_and_normalized() {
-        let base = check_base_url("https://acct.api-us1.com").unwrap();
-        assert_eq!(base.url, "https://acct.api-us1.com/");
-        assert!(!base.loopback);
-        assert_eq!(check_base_url("https://api.ontraport.com/1/").unwrap().url, "https://api.ontraport.com/1/");
+        for allow in [false, true] {
+            let base = check_base_url("https://acct.api-us1.com", allow).unwrap();
+            assert_eq!(base.url, "https://acct.api-us1.com/");
+            assert!(!base.loopback);
+            assert_eq!(
+                check_base_url("https://api.ontraport.com/1/", allow).unwrap().url,
+                "https://api.ontraport.com/1/"
+            );
+            assert_eq!(
+                check_base_url("HTTPS://Acct.API-us1.com:443", allow).unwrap().url,
+                "https://Acct.API-us1.com:443/"
+            );
+            assert!(check_base_url("https://127.0.0.1:8443/", allow).unwrap().loopback);
+            assert!(check_base_url("https://[::1]/", allow).is_ok());
+            assert!(check_base_url("https://my_acct.api-us1.com", allow).is_ok());
+        }
+    }
+
+    const LOOPBACK_HTTP: [&str; 6] = [
+        "http://127.0.0.1:8085",
+        "http://127.9.9.9/1/",
+        "http://localhost:1",
+        "http://[::1]:80/",
+        "http://LOCALHOST",
+        "http://localhost./",
+    ];
+
+    #[test]
+    fn plain_http_to_loopback_is_refused_without_the_development_flag() {
+        for url in LOOPBACK_HTTP {
+            assert_eq!(check_base_url(url, false), Err(CrmError::Permanent(PLAIN_HTTP_REFUSED.into())), "{url}");
+        }
+        assert!(PLAIN_HTTP_REFUSED.contains("CRMHOOKS_DEV_ALLOW_HTTP"));
     }
 
     #[test]
-    fn plain_http_only_for_loopback() {
-        for ok in [
-            "http://127.0.0.1:8085",
-            "http://127.9.9.9/1/",
-            "http://localhost:1",
-            "http://[::1]:80/",
-            "http://LOCALHOST",
-        ] {
-            assert!(check_base_url(ok).unwrap().loopback, "{ok}");
+    fn plain_http_to_loopback_is_allowed_with_the_development_flag() {
+        for url in LOOPBACK_HTTP {
+            assert!(check_base_url(url, true).unwrap().loopback, "{url}");
         }
-        for refused in
-            ["http://example.com", "http://10.0.0.1", "http://128.0.0.1", "http://127.0.0.1.evil.com", "http://[::2]/"]
-        {
-            assert_eq!(
-                check_base_url(refused),
-                Err(CrmError::Permanent("plain HTTP is only allowed for loopback hosts".into())),
-                "{refused}"
-            );
+    }
+
+    #[test]
+    fn plain_http_to_other_hosts_is_refused_even_with_the_flag() {
+        for refused in [
+            "http://example.com",
+            "http://10.0.0.1",
+            "http://128.0.0.1",
+            "http://127.0.0.1.evil.com",
+            "http://[::2]/",
+            "http://2130706433/",
+            "http://0x7f000001/",
+            "http://localhost.evil.com/",
+            "http://[::ffff:127.0.0.1]/",
+        ] {
+            for allow in [false, true] {
+                assert_eq!(
+                    check_base_url(refused, allow),
+                    Err(CrmError::Permanent(PLAIN_HTTP_REFUSED.into())),
+                    "{refused} {allow}"
+                );
+            }
         }
     }
 
@@ -529,12 +618,40 @@ mod tests {
             "acct.api-us1.com",
             "ftp://x",
             "https://",
+            "https:///path",
             "https://user:pw@host",
+            "https://user@host",
+            "https://@host",
+            "https://host@evil.com",
+            "https://evil.com\\@host",
+            "https://host\\evil.com",
+            "https://host/path@evil.com",
             "https://h/?q=1",
+            "https://h#frag",
             "https://h:port",
+            "https://h:",
+            "https://h:0",
+            "https://h:65536",
+            "https://h:1:2",
+            "https://h:+443",
             "https://[zz]/",
+            "https://[::1]x/",
+            "https://[::1]:/",
+            "https://https://evil.com/",
+            "https://evil%2ecom/",
+            "https://evil.com%40host/",
+            "https://h\u{0}st/",
+            "https://h\tost/",
+            "https://ho st/",
+            "https://hö.st/",
+            "https://.host/",
+            "https://ho..st/",
+            "http://127.0.0.1@evil.com",
+            "http://localhost:80@evil.com/",
         ] {
-            assert!(matches!(check_base_url(bad), Err(CrmError::Permanent(_))), "{bad}");
+            for allow in [false, true] {
+                assert!(matches!(check_base_url(bad, allow), Err(CrmError::Permanent(_))), "{bad:?}");
+            }
         }
     }
 
@@ -564,6 +681,85 @@ mod tests {
     }
 
     #[test]
+    fn http_dates_with_huge_years_do_not_overflow() {
+        for huge in [
+            "Sun, 06 Nov 99999999999999 08:49:37 GMT",
+            "Sun, 06 Nov 9223372036854775807 08:49:37 GMT",
+            "Sun, 06 Nov -9223372036854775808 08:49:37 GMT",
+            "Sun, 06 Nov 10000 00:00:00 GMT",
+            "Sun, 06 Nov 1969 23:59:59 GMT",
+        ] {
+            assert_eq!(parse_http_date(huge), None, "{huge}");
+            assert_eq!(parse_retry_after(huge, 0), None, "{huge}");
+            assert_eq!(parse_retry_after(huge, u64::MAX), None, "{huge}");
+        }
+        assert_eq!(parse_http_date("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
+        assert_eq!(parse_http_date("Fri, 31 Dec 9999 23:59:59 GMT"), Some(253_402_300_799));
+        assert_eq!(days_from_civil(i64::MAX, 1, 1), None);
+        assert_eq!(days_from_civil(i64::MIN, 3, 1), None);
+    }
+
+    #[test]
+    fn waits_are_capped_at_one_hour() {
+        assert_eq!(parse_retry_after("3600", 0), Some(3600));
+        assert_eq!(parse_retry_after("3601", 0), Some(MAX_RETRY_AFTER_SECS));
+        assert_eq!(parse_retry_after("3599.5", 0), Some(3600));
+        assert_eq!(parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", 0), Some(MAX_RETRY_AFTER_SECS));
+        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 09:49:37 GMT", 784_111_777), Some(3600));
+        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 10:49:37 GMT", 784_111_777), Some(MAX_RETRY_AFTER_SECS));
+        assert_eq!(parse_reset("86400", 0), Some(MAX_RETRY_AFTER_SECS));
+        assert_eq!(parse_reset("1700086400", 1_700_000_000), Some(MAX_RETRY_AFTER_SECS));
+        assert_eq!(parse_reset("1700000000", u64::MAX), Some(0));
+        let answer = |status, retry_after| RawResponse { status, body: String::new(), retry_after };
+        let capped = CrmError::RateLimited { retry_after_secs: MAX_RETRY_AFTER_SECS };
+        assert_eq!(status_error(&answer(429, Some(u64::MAX))), capped);
+        assert_eq!(status_error(&answer(503, Some(1_000_000))), capped);
+        assert_eq!(status_error(&answer(429, Some(0))), CrmError::RateLimited { retry_after_secs: 1 });
+    }
+
+    #[test]
+    fn huge_delta_seconds_mean_the_cap_not_garbage() {
+        for huge in ["99999999999999999999", "1e400", "340282366920938463463374607431768211456", "18446744073709551616"]
+        {
+            let expected = if huge.contains('e') { None } else { Some(MAX_RETRY_AFTER_SECS) };
+            assert_eq!(parse_retry_after(huge, 0), expected, "{huge}");
+            assert_eq!(parse_reset(huge, 0), expected, "{huge}");
+            assert_eq!(parse_reset(huge, u64::MAX), expected.map(|_| 0), "{huge}");
+        }
+        assert_eq!(parse_retry_after(&"9".repeat(10_000), 0), Some(MAX_RETRY_AFTER_SECS));
+    }
+
+    #[test]
+    fn negative_and_garbage_waits_are_ignored() {
+        for bad in [
+            "",
+            " ",
+            "-1",
+            "-0.5",
+            "+5",
+            "1e3",
+            "NaN",
+            "inf",
+            ".",
+            "1.2.3",
+            "0x10",
+            "5 s",
+            "Sun, 06 Nov 1994 08:49:37 UTC",
+            "Sun, 06 Nov 1994 08:49 GMT",
+            "Sun, 06 Nov 1994 08:49:37:00 GMT",
+            "Sun, 06 Foo 1994 08:49:37 GMT",
+            "Sun, 32 Nov 1994 08:49:37 GMT",
+            "Sun, 06 Nov 1994 24:00:00 GMT",
+            "Sun, 06 Nov 1994 -1:00:00 GMT",
+        ] {
+            assert_eq!(parse_retry_after(bad, 1_000), None, "{bad:?}");
+            if !bad.contains("GMT") {
+                assert_eq!(parse_reset(bad, 1_000), None, "{bad:?}");
+            }
+        }
+    }
+
+    #[test]
     fn statuses_map_to_error_classes() {
         let answer = |status, retry_after| RawResponse { status, body: "secret body".into(), retry_after };
         assert_eq!(status_error(&answer(404, None)), CrmError::NotFound);
@@ -585,6 +781,17 @@ mod tests {
         for bad in ["", "  ", "<html><body>hi</body></html>", "[1]", "null", "{\"a\":"] {
             assert!(matches!(json_object(&answer(bad)), Err(CrmError::Temporary(_))), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn http_client_debug_never_shows_headers() {
+        let base = check_base_url("https://acct.api-us1.com", false).unwrap();
+        let headers = vec![("Api-Token", "tok-SECRET".to_string())];
+        let timeouts = Timeouts::from_config(&CrmConfig::default());
+        let client = HttpClient::new(base, headers, "bucket".into(), rate_limit::ACTIVECAMPAIGN, timeouts).unwrap();
+        let shown = format!("{client:?} {client:#?}");
+        assert!(!shown.contains("SECRET") && !shown.contains("Api-Token"), "{shown}");
+        assert!(shown.contains("https://acct.api-us1.com/"), "{shown}");
     }
 
     #[test]

@@ -27,8 +27,8 @@ pub enum CrmError {
 }
 
 /// Connection settings for one CRM account, passed in by the host on every call and never
-/// stored on disk by the library.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+/// stored on disk by the library. `Debug` redacts the credentials (see below).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(default)]
 pub struct CrmConfig {
     /// `activecampaign` or `ontraport`.
@@ -44,6 +44,60 @@ pub struct CrmConfig {
     /// Connect and total timeouts in milliseconds (0 = default: 5 000 and 30 000).
     pub connect_timeout_ms: u64,
     pub timeout_ms: u64,
+    /// Allow `http://` to a loopback host (a local stand-in CRM). The PHP plugin sets it only
+    /// when the development constant `CRMHOOKS_DEV_ALLOW_HTTP` is defined; otherwise https only.
+    pub allow_http_loopback: bool,
+}
+
+/// Written by hand so a `{:?}` in a log, a panic message or a test failure never shows a
+/// credential. Destructured so that a new field cannot be added without deciding here.
+impl std::fmt::Debug for CrmConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let CrmConfig {
+            crm,
+            base_url,
+            api_token,
+            app_id,
+            api_key,
+            connect_timeout_ms,
+            timeout_ms,
+            allow_http_loopback,
+        } = self;
+        f.debug_struct("CrmConfig")
+            .field("crm", crm)
+            .field("base_url", &Redacted::url(base_url))
+            .field("api_token", &Redacted::secret(api_token))
+            .field("app_id", &Redacted::secret(app_id))
+            .field("api_key", &Redacted::secret(api_key))
+            .field("connect_timeout_ms", connect_timeout_ms)
+            .field("timeout_ms", timeout_ms)
+            .field("allow_http_loopback", allow_http_loopback)
+            .finish()
+    }
+}
+
+/// A value shown by `Debug` as `"<redacted>"`, or as itself when it cannot hold a secret.
+struct Redacted<'a>(Option<&'a str>);
+
+impl<'a> Redacted<'a> {
+    /// Whether a credential is set shows; its value never does.
+    fn secret(value: &'a str) -> Self {
+        Redacted(if value.is_empty() { Some("") } else { None })
+    }
+
+    /// A URL with user info, a query or a fragment may carry a credential: hidden whole.
+    fn url(value: &'a str) -> Self {
+        Redacted(if value.contains(['@', '?', '#']) { None } else { Some(value) })
+    }
+}
+
+impl std::fmt::Debug for Redacted<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(shown) => std::fmt::Debug::fmt(shown, f),
+            None => f.write_str("<redacted>"),
+        }
+    }
 }
 
 /// Tags and fields the CRM account has, for the settings screen.
@@ -69,3 +123,46 @@ pub mod http;
 pub mod ontraport;
 pub mod rate_limit;
 pub mod tag_lookup;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_credentials() {
+        let config = CrmConfig {
+            crm: "ontraport".into(),
+            base_url: "https://api.ontraport.com/1/".into(),
+            api_token: "tok-SECRET-1".into(),
+            app_id: "app-SECRET-2".into(),
+            api_key: "key-SECRET-3".into(),
+            connect_timeout_ms: 500,
+            timeout_ms: 1000,
+            allow_http_loopback: false,
+        };
+        for shown in [format!("{config:?}"), format!("{config:#?}"), format!("{:?}", Some(&config))] {
+            assert!(!shown.contains("SECRET"), "{shown}");
+            assert!(shown.contains("<redacted>") && shown.contains("https://api.ontraport.com/1/"), "{shown}");
+            assert!(shown.contains("ontraport") && shown.contains("500"), "{shown}");
+        }
+        let with_userinfo = CrmConfig { base_url: "https://user:pw-SECRET@host/".into(), ..config.clone() };
+        assert!(!format!("{with_userinfo:?}").contains("SECRET"));
+        // An unset credential shows as empty, so a missing one is visible when debugging.
+        assert!(format!("{:?}", CrmConfig::default()).contains(r#"api_token: """#));
+    }
+
+    #[test]
+    fn serde_shape_is_unchanged_by_the_redaction() {
+        let json = concat!(
+            r#"{"crm":"ac","base_url":"https://a.api-us1.com","api_token":"t","app_id":"","api_key":"","#,
+            r#""connect_timeout_ms":1,"timeout_ms":2,"allow_http_loopback":true}"#
+        );
+        let config: CrmConfig = serde_json::from_str(json).unwrap();
+        assert_eq!(config.api_token, "t");
+        assert!(config.allow_http_loopback);
+        assert_eq!(serde_json::to_string(&config).unwrap(), json);
+        // Absent means https only.
+        let without: CrmConfig = serde_json::from_str(r#"{"crm":"ac"}"#).unwrap();
+        assert!(!without.allow_http_loopback);
+    }
+}

@@ -59,7 +59,7 @@ impl Ontraport {
             return Err(CrmError::Permanent("missing credentials: api_key".into()));
         }
         let raw_base = if config.base_url.trim().is_empty() { DEFAULT_BASE_URL } else { config.base_url.as_str() };
-        let base = http::check_base_url(raw_base)?;
+        let base = http::check_base_url(raw_base, config.allow_http_loopback)?;
         let mut hasher = DefaultHasher::new();
         config.app_id.trim().hash(&mut hasher);
         let account = format!("{}#{:016x}", base.url, hasher.finish());
@@ -86,16 +86,7 @@ impl Ontraport {
         for page in 0..MAX_PAGES {
             let start = page * PAGE_SIZE;
             let data = self.call(Method::Get, &format!("Tags?start={start}&range={PAGE_SIZE}"), None, deadline)?;
-            let rows = rows_of(&data).ok_or_else(|| malformed("tag list"))?;
-            for row in &rows {
-                let object_type = string_of(row.get("object_type_id")).unwrap_or_else(|| "0".into());
-                if let (true, Some(id), Some(name)) =
-                    (object_type == "0", string_of(row.get("tag_id")), string_of(row.get("tag_name")))
-                {
-                    names.insert(id, name);
-                }
-            }
-            if rows.len() < PAGE_SIZE {
+            if tag_page(&data, &mut names)? < PAGE_SIZE {
                 break;
             }
         }
@@ -104,24 +95,7 @@ impl Ontraport {
     }
 
     fn refresh_fields(&self, deadline: Instant) -> Result<HashMap<String, FieldMeta>, CrmError> {
-        let data = self.call(Method::Get, "Contacts/meta", None, deadline)?;
-        let object = data
-            .get("0")
-            .or_else(|| data.as_object().and_then(|m| m.values().next()))
-            .ok_or_else(|| malformed("meta"))?;
-        let fields = object.get("fields").and_then(Value::as_object).ok_or_else(|| malformed("meta fields"))?;
-        let mut meta = HashMap::new();
-        for (key, field) in fields {
-            let alias = string_of(field.get("alias")).unwrap_or_default();
-            let options = field
-                .get("options")
-                .and_then(Value::as_object)
-                .map(|options| {
-                    options.iter().filter_map(|(id, label)| Some((id.clone(), string_of(Some(label))?))).collect()
-                })
-                .unwrap_or_default();
-            meta.insert(key.clone(), FieldMeta { alias, options });
-        }
+        let meta = field_meta_of(&self.call(Method::Get, "Contacts/meta", None, deadline)?)?;
         FIELD_META.put(&self.account, meta.clone());
         Ok(meta)
     }
@@ -137,13 +111,120 @@ impl Ontraport {
     }
 }
 
+/// The contact from raw 200 answer bodies, with no network and no cache: the same checks and
+/// mapping as `fetch_contact`, for tests and fuzzing. `contact` is `GET Contact?id=`, `tags`
+/// one page of `GET Tags` (read only when the contact has tags), `meta` `GET Contacts/meta`
+/// (read only when the contact has custom fields).
+pub fn contact_from_answers(contact_id: &str, contact: &str, tags: &str, meta: &str) -> Result<Contact, CrmError> {
+    let id = check_id(contact_id)?;
+    let record = contact_record(id, data_of(&RawResponse::ok(contact))?)?;
+    let (tag_ids, custom) = record_keys(&record);
+    let mut names = HashMap::new();
+    if !tag_ids.is_empty() {
+        tag_page(&data_of(&RawResponse::ok(tags))?, &mut names)?;
+    }
+    let meta = if custom.is_empty() { HashMap::new() } else { field_meta_of(&data_of(&RawResponse::ok(meta))?)? };
+    Ok(contact_from(id, &record, tag_ids, &names, custom, &meta))
+}
+
+/// A `GET Contact?id=` answer's data checked: the contact record, and it is the one asked for.
+fn contact_record(id: &str, data: Value) -> Result<Map<String, Value>, CrmError> {
+    let Value::Object(record) = data else { return Err(malformed("contact")) };
+    let returned_id = string_of(record.get("id")).ok_or_else(|| malformed("contact id"))?;
+    if returned_id != id {
+        return Err(CrmError::Temporary("malformed CRM answer: another contact".into()));
+    }
+    Ok(record)
+}
+
+/// Custom field values by (key length, key), so `f9` sorts before `f10`.
+type CustomValues = BTreeMap<(usize, String), String>;
+
+/// What a contact record needs looked up: its tag IDs and its custom field values.
+fn record_keys(record: &Map<String, Value>) -> (Vec<String>, CustomValues) {
+    let tag_ids = parse_contact_cat(&string_of(record.get("contact_cat")).unwrap_or_default());
+    let custom = record
+        .iter()
+        .filter(|(key, _)| is_custom_key(key))
+        .map(|(key, value)| ((key.len(), key.clone()), string_of(Some(value)).unwrap_or_default()))
+        .collect();
+    (tag_ids, custom)
+}
+
+/// Add one `GET Tags` page's contact tags (object type 0) to `names`; the page's row count.
+fn tag_page(data: &Value, names: &mut HashMap<String, String>) -> Result<usize, CrmError> {
+    let rows = rows_of(data).ok_or_else(|| malformed("tag list"))?;
+    for row in &rows {
+        let object_type = string_of(row.get("object_type_id")).unwrap_or_else(|| "0".into());
+        if let (true, Some(id), Some(name)) =
+            (object_type == "0", string_of(row.get("tag_id")), string_of(row.get("tag_name")))
+        {
+            names.insert(id, name);
+        }
+    }
+    Ok(rows.len())
+}
+
+/// `GET Contacts/meta` data -> field key -> label and drop-down options.
+fn field_meta_of(data: &Value) -> Result<HashMap<String, FieldMeta>, CrmError> {
+    let object =
+        data.get("0").or_else(|| data.as_object().and_then(|m| m.values().next())).ok_or_else(|| malformed("meta"))?;
+    let fields = object.get("fields").and_then(Value::as_object).ok_or_else(|| malformed("meta fields"))?;
+    let mut meta = HashMap::new();
+    for (key, field) in fields {
+        let alias = string_of(field.get("alias")).unwrap_or_default();
+        let options = field
+            .get("options")
+            .and_then(Value::as_object)
+            .map(|options| {
+                options.iter().filter_map(|(id, label)| Some((id.clone(), string_of(Some(label))?))).collect()
+            })
+            .unwrap_or_default();
+        meta.insert(key.clone(), FieldMeta { alias, options });
+    }
+    Ok(meta)
+}
+
+/// The normalized contact: standard fields first, then custom fields by field number, with
+/// drop-down values as their labels; tags without a known name are left out.
+fn contact_from(
+    id: &str,
+    record: &Map<String, Value>,
+    tag_ids: Vec<String>,
+    names: &HashMap<String, String>,
+    custom: CustomValues,
+    meta: &HashMap<String, FieldMeta>,
+) -> Contact {
+    let attribute = |name: &str| string_of(record.get(name)).unwrap_or_default();
+    let tags: Vec<Tag> = tag_ids
+        .into_iter()
+        .filter_map(|tag_id| names.get(&tag_id).map(|name| Tag { name: name.clone(), id: tag_id }))
+        .collect();
+    let mut fields: Vec<Field> = STANDARD_FIELDS
+        .iter()
+        .map(|(key, attr, label)| Field { key: key.to_string(), label: label.to_string(), value: attribute(attr) })
+        .collect();
+    for ((_, key), value) in custom {
+        let field_meta = meta.get(&key).cloned().unwrap_or_default();
+        fields.push(Field { value: option_labels(&value, &field_meta.options), label: field_meta.alias, key });
+    }
+    Contact {
+        id: id.to_string(),
+        email: attribute("email"),
+        first_name: attribute("firstname"),
+        last_name: attribute("lastname"),
+        tags,
+        fields,
+    }
+}
+
 /// The envelope's `data` when `code` is 0; plain-text "not found" bodies are `NotFound`.
-fn data_of(response: &RawResponse) -> Result<Value, CrmError> {
+pub fn data_of(response: &RawResponse) -> Result<Value, CrmError> {
     envelope_of(response)?.remove("data").ok_or_else(|| malformed("data"))
 }
 
 /// The envelope of a 2xx answer whose `code` is 0; plain-text "not found" bodies are `NotFound`.
-fn envelope_of(response: &RawResponse) -> Result<Map<String, Value>, CrmError> {
+pub fn envelope_of(response: &RawResponse) -> Result<Map<String, Value>, CrmError> {
     let throttled_or_server = matches!(response.status, 401 | 403 | 429 | 500..=599);
     if !throttled_or_server && is_not_found_text(&response.body) {
         return Err(CrmError::NotFound);
@@ -226,46 +307,12 @@ impl Crm for Ontraport {
     fn fetch_contact(&self, contact_id: &str) -> Result<Contact, CrmError> {
         let id = check_id(contact_id)?;
         let deadline = self.http.deadline();
-        let data = self.call(Method::Get, &format!("Contact?id={id}"), None, deadline)?;
-        let record = data.as_object().ok_or_else(|| malformed("contact"))?;
-        let returned_id = string_of(record.get("id")).ok_or_else(|| malformed("contact id"))?;
-        if returned_id != id {
-            return Err(CrmError::Temporary("malformed CRM answer: another contact".into()));
-        }
-        let attribute = |name: &str| string_of(record.get(name)).unwrap_or_default();
-
-        let tag_ids = parse_contact_cat(&attribute("contact_cat"));
+        let record = contact_record(id, self.call(Method::Get, &format!("Contact?id={id}"), None, deadline)?)?;
+        let (tag_ids, custom) = record_keys(&record);
         let names = TAG_NAMES.covering(&self.account, &tag_ids, || self.refresh_tags(deadline))?;
-        let tags: Vec<Tag> = tag_ids
-            .into_iter()
-            .filter_map(|tag_id| names.get(&tag_id).map(|name| Tag { name: name.clone(), id: tag_id }))
-            .collect();
-
-        let mut fields: Vec<Field> = STANDARD_FIELDS
-            .iter()
-            .map(|(key, attr, label)| Field { key: key.to_string(), label: label.to_string(), value: attribute(attr) })
-            .collect();
-        // Sorted by field number for a stable order.
-        let custom: BTreeMap<(usize, String), String> = record
-            .iter()
-            .filter(|(key, _)| is_custom_key(key))
-            .map(|(key, value)| ((key.len(), key.clone()), string_of(Some(value)).unwrap_or_default()))
-            .collect();
         let custom_keys: Vec<String> = custom.keys().map(|(_, key)| key.clone()).collect();
         let meta = FIELD_META.covering(&self.account, &custom_keys, || self.refresh_fields(deadline))?;
-        for ((_, key), value) in custom {
-            let field_meta = meta.get(&key).cloned().unwrap_or_default();
-            fields.push(Field { value: option_labels(&value, &field_meta.options), label: field_meta.alias, key });
-        }
-
-        Ok(Contact {
-            id: returned_id,
-            email: attribute("email"),
-            first_name: attribute("firstname"),
-            last_name: attribute("lastname"),
-            tags,
-            fields,
-        })
+        Ok(contact_from(id, &record, tag_ids, &names, custom, &meta))
     }
 
     /// 1 request; 404 or 400 (Ontraport's older miss) mean no such contact.
@@ -380,5 +427,41 @@ mod tests {
         assert!(!is_custom_key("f"));
         assert!(!is_custom_key("firstname"));
         assert!(!is_custom_key("F1557"));
+    }
+
+    const CONTACT: &str = r#"{"code":0,"data":{"id":"27","email":"jane@example.com","firstname":"Jane",
+        "lastname":"Doe","office_phone":"","contact_cat":"*/*3*/*7*/*8*/*3*/*","f1557":"329","f10":"x","f9":"y",
+        "fx":"not custom"}}"#;
+    const TAGS: &str = r#"{"code":0,"data":[{"tag_id":"3","tag_name":"Member","object_type_id":"0"},
+        {"tag_id":"7","tag_name":"VIP"},{"tag_id":"8","tag_name":"Deal tag","object_type_id":"5"}]}"#;
+    const META: &str = r#"{"code":0,"data":{"0":{"fields":{"f1557":{"alias":"Level",
+        "options":{"329":"Gold","330":"Silver"}},"f9":{"alias":"Nine"}}}}}"#;
+
+    #[test]
+    fn contact_from_answers_maps_like_fetch_contact() {
+        let contact = contact_from_answers("27", CONTACT, TAGS, META).unwrap();
+        assert_eq!((contact.id.as_str(), contact.last_name.as_str()), ("27", "Doe"));
+        let tags: Vec<&str> = contact.tags.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(tags, ["Member", "VIP"], "unknown and non-contact tags left out, repeats once");
+        let keys: Vec<&str> = contact.fields.iter().map(|f| f.key.as_str()).collect();
+        assert_eq!(keys, ["email", "first_name", "last_name", "phone", "f9", "f10", "f1557"]);
+        assert_eq!(contact.field("f1557"), Some("Gold"));
+        assert_eq!(contact.fields[4].label, "Nine");
+    }
+
+    #[test]
+    fn contact_from_answers_refuses_what_fetch_contact_refuses() {
+        let refuse = |contact: &str| contact_from_answers("27", contact, TAGS, META).unwrap_err();
+        assert!(matches!(refuse(r#"{"code":0,"data":{"id":"28"}}"#), CrmError::Temporary(m) if m.contains("another")));
+        assert_eq!(refuse(r#"{"code":0,"data":[]}"#), malformed("contact"));
+        assert_eq!(refuse(r#"{"code":0,"data":{"id":[]}}"#), malformed("contact id"));
+        assert_eq!(refuse("Object not found"), CrmError::NotFound);
+        assert!(matches!(refuse(r#"{"code":1,"data":{"id":"27"}}"#), CrmError::Temporary(_)));
+        // Lookups are read only when needed, and must be well-formed then.
+        assert!(contact_from_answers("27", r#"{"code":0,"data":{"id":27}}"#, "", "").is_ok());
+        assert_eq!(contact_from_answers("27", CONTACT, r#"{"code":0,"data":7}"#, META), Err(malformed("tag list")));
+        assert_eq!(contact_from_answers("27", CONTACT, TAGS, r#"{"code":0,"data":{}}"#), Err(malformed("meta")));
+        let no_fields = r#"{"code":0,"data":{"0":{"fields":[]}}}"#;
+        assert_eq!(contact_from_answers("27", CONTACT, TAGS, no_fields), Err(malformed("meta fields")));
     }
 }
