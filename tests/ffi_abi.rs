@@ -188,9 +188,10 @@ fn json_errors_do_not_echo_input_values() {
 
 #[test]
 fn crm_errors_do_not_contain_credentials() {
-    // Nothing listens on port 9 of loopback: the call fails fast with a temporary error.
+    // Nothing listens on port 9 of loopback: the call fails fast with a temporary error
+    // (plain HTTP to loopback needs allow_http_loopback, as in a development setup).
     let config = format!(
-        "{{\"crm\":\"activecampaign\",\"base_url\":\"http://127.0.0.1:9\",\"api_token\":\"{SECRET_TOKEN}\",\"connect_timeout_ms\":500,\"timeout_ms\":1000}}"
+        "{{\"crm\":\"activecampaign\",\"base_url\":\"http://127.0.0.1:9\",\"api_token\":\"{SECRET_TOKEN}\",\"connect_timeout_ms\":500,\"timeout_ms\":1000,\"allow_http_loopback\":true}}"
     );
     let (cfg, cfgl) = c(&config);
     let (id, idl) = c("42");

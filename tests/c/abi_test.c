@@ -104,7 +104,7 @@ static void test_panic_and_crm(void) {
 
   const char *config =
       "{\"crm\":\"activecampaign\",\"base_url\":\"http://127.0.0.1:9\",\"api_token\":\"tok-c-secret\","
-      "\"connect_timeout_ms\":500,\"timeout_ms\":1000}";
+      "\"connect_timeout_ms\":500,\"timeout_ms\":1000,\"allow_http_loopback\":true}";
   crmh_result rc = crmh_crm_fetch_contact(config, strlen(config), "42", 2, &out);
   CHECK(rc == CRMH_RESULT_CRM_TEMPORARY, "closed port is a temporary CRM failure");
   CHECK(strstr(crmh_last_error(), "tok-c-secret") == NULL, "token not in last error");

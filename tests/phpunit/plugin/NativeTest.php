@@ -20,12 +20,12 @@ final class NativeTest extends CrmHooks_Plugin_TestCase
 
     private function ac_config(string $token = 'ac-test-token'): string
     {
-        return (string) json_encode(array('crm' => 'activecampaign', 'base_url' => CrmHooks_Test_Standin::url(), 'api_token' => $token));
+        return (string) json_encode(array('crm' => 'activecampaign', 'base_url' => CrmHooks_Test_Standin::url(), 'api_token' => $token, 'allow_http_loopback' => true));
     }
 
     private function op_config(): string
     {
-        return (string) json_encode(array('crm' => 'ontraport', 'base_url' => CrmHooks_Test_Standin::url() . '/1/', 'app_id' => 'op-test-app', 'api_key' => 'op-test-key'));
+        return (string) json_encode(array('crm' => 'ontraport', 'base_url' => CrmHooks_Test_Standin::url() . '/1/', 'app_id' => 'op-test-app', 'api_key' => 'op-test-key', 'allow_http_loopback' => true));
     }
 
     /** Runs $fn, expects CrmHooks_Native_Error with $code, returns it. */
