@@ -53,8 +53,10 @@ final class StackTest extends TestCase {
 
 	public function test_settings_point_at_the_standin(): void {
 		CrmHooks_Test_Site::fresh();
-		$settings = get_option( 'crmhooks_settings' );
-		$this->assertIsArray( $settings );
+		$stored = get_option( 'crmhooks_settings' );
+		$this->assertIsArray( $stored );
+		$this->assertStringStartsWith( 'crmhooks-enc:', $stored['access_key'], 'the key is encrypted at rest' );
+		$settings = CrmHooks_Settings::all();
 		$this->assertSame( CrmHooks_Test_Site::access_key(), $settings['access_key'] );
 		$this->assertSame( CrmHooks_Test_Standin::url(), $settings['ac_base_url'] );
 		$this->assertSame( CrmHooks_Test_Standin::url( '/1/' ), $settings['op_base_url'] );
