@@ -11,32 +11,35 @@
 
 declare(strict_types=1);
 
-if (! defined('ABSPATH')) {
-    exit;
+if ( ! defined( 'ABSPATH' ) ) {
+	exit;
 }
 
-if (PHP_VERSION_ID < 80100) {
-    // Too old for this plugin: say so to admins instead of failing on syntax later.
-    add_action('admin_notices', static function (): void {
-        if (current_user_can('manage_options')) {
-            echo '<div class="notice notice-error"><p>'
-                . esc_html__('crmhooks needs PHP 8.1 or newer; the plugin is inactive.', 'crmhooks')
-                . '</p></div>';
-        }
-    });
-    return;
+if ( PHP_VERSION_ID < 80100 ) {
+	// Too old for this plugin: say so to admins instead of failing on syntax later.
+	add_action(
+		'admin_notices',
+		static function (): void {
+			if ( current_user_can( 'manage_options' ) ) {
+				echo '<div class="notice notice-error"><p>'
+				. esc_html__( 'crmhooks needs PHP 8.1 or newer; the plugin is inactive.', 'crmhooks' )
+				. '</p></div>';
+			}
+		}
+	);
+	return;
 }
 
-define('CRMHOOKS_VERSION', '0.1.0');
-define('CRMHOOKS_FILE', __FILE__);
-define('CRMHOOKS_DIR', __DIR__ . '/');
-define('CRMHOOKS_INCLUDES', CRMHOOKS_DIR . 'includes/');
+define( 'CRMHOOKS_VERSION', '0.1.0' );
+define( 'CRMHOOKS_FILE', __FILE__ );
+define( 'CRMHOOKS_DIR', __DIR__ . '/' );
+define( 'CRMHOOKS_INCLUDES', CRMHOOKS_DIR . 'includes/' );
 
 // The FFI wrapper may already be declared by opcache.preload (php-shim/preload.php).
-if (! class_exists('CrmHooks_Native', false)) {
-    require_once CRMHOOKS_INCLUDES . 'class-crmhooks-native-unavailable.php';
-    require_once CRMHOOKS_INCLUDES . 'class-crmhooks-native-error.php';
-    require_once CRMHOOKS_INCLUDES . 'class-crmhooks-native.php';
+if ( ! class_exists( 'CrmHooks_Native', false ) ) {
+	require_once CRMHOOKS_INCLUDES . 'class-crmhooks-native-unavailable.php';
+	require_once CRMHOOKS_INCLUDES . 'class-crmhooks-native-error.php';
+	require_once CRMHOOKS_INCLUDES . 'class-crmhooks-native.php';
 }
 require_once CRMHOOKS_INCLUDES . 'class-crmhooks-settings.php';
 require_once CRMHOOKS_INCLUDES . 'class-crmhooks-secrets.php';
@@ -54,39 +57,38 @@ require_once CRMHOOKS_INCLUDES . 'class-crmhooks-queue.php';
 require_once CRMHOOKS_INCLUDES . 'class-crmhooks-loopback.php';
 require_once CRMHOOKS_INCLUDES . 'class-crmhooks-drainer.php';
 
-register_activation_hook(__FILE__, array('CrmHooks_Installer', 'activate'));
-register_deactivation_hook(__FILE__, array('CrmHooks_Installer', 'deactivate'));
+register_activation_hook( __FILE__, array( 'CrmHooks_Installer', 'activate' ) );
+register_deactivation_hook( __FILE__, array( 'CrmHooks_Installer', 'deactivate' ) );
 
 /**
  * Registers every hook of the plugin, in one place.
  */
-function crmhooks_bootstrap(): void
-{
-    // Credentials are encrypted on every write of the option, whoever writes it.
-    add_filter('sanitize_option_' . CrmHooks_Settings::OPTION, array('CrmHooks_Secrets', 'encrypt_option'), 20);
+function crmhooks_bootstrap(): void {
+	// Credentials are encrypted on every write of the option, whoever writes it.
+	add_filter( 'sanitize_option_' . CrmHooks_Settings::OPTION, array( 'CrmHooks_Secrets', 'encrypt_option' ), 20 );
 
-    // Tables follow the plugin version even when the plugin was updated without re-activation.
-    add_action('plugins_loaded', array('CrmHooks_Installer', 'maybe_upgrade'));
+	// Tables follow the plugin version even when the plugin was updated without re-activation.
+	add_action( 'plugins_loaded', array( 'CrmHooks_Installer', 'maybe_upgrade' ) );
 
-    // Webhooks: early on init (the user is known then, for the admin debug page).
-    add_action('init', array('CrmHooks_Webhook', 'maybe_handle'), 1);
-    add_action('rest_api_init', array('CrmHooks_Webhook', 'register_rest_route'));
+	// Webhooks: early on init (the user is known then, for the admin debug page).
+	add_action( 'init', array( 'CrmHooks_Webhook', 'maybe_handle' ), 1 );
+	add_action( 'rest_api_init', array( 'CrmHooks_Webhook', 'register_rest_route' ) );
 
-    // Job queue, drainer, loopback guard, Tools -> crmhooks jobs.
-    CrmHooks_Queue::register();
+	// Job queue, drainer, loopback guard, Tools -> crmhooks jobs.
+	CrmHooks_Queue::register();
 
-    // Old log rows go once a day.
-    add_action(CrmHooks_Installer::CRON_HOOK, array('CrmHooks_Log', 'purge'));
-    add_action(CrmHooks_Installer::CRON_HOOK, array('CrmHooks_Refusals', 'purge'));
+	// Old log rows go once a day.
+	add_action( CrmHooks_Installer::CRON_HOOK, array( 'CrmHooks_Log', 'purge' ) );
+	add_action( CrmHooks_Installer::CRON_HOOK, array( 'CrmHooks_Refusals', 'purge' ) );
 
-    // FFI/library status for admins.
-    add_action('admin_notices', array('CrmHooks_Health', 'admin_notice'));
-    add_filter('site_status_tests', array('CrmHooks_Health', 'register_site_health_test'));
+	// FFI/library status for admins.
+	add_action( 'admin_notices', array( 'CrmHooks_Health', 'admin_notice' ) );
+	add_filter( 'site_status_tests', array( 'CrmHooks_Health', 'register_site_health_test' ) );
 
-    if (is_admin()) {
-        require_once CRMHOOKS_INCLUDES . 'admin/class-crmhooks-admin.php';
-        CrmHooks_Admin::register();
-    }
+	if ( is_admin() ) {
+		require_once CRMHOOKS_INCLUDES . 'admin/class-crmhooks-admin.php';
+		CrmHooks_Admin::register();
+	}
 }
 
 crmhooks_bootstrap();

@@ -72,6 +72,27 @@ generated_headers() {
     [ "$missing" -eq 0 ] && printf 'generated headers up to date\n'
 }
 
+# Lints fail the run like tests do: rustfmt, clippy with warnings as errors, php -l on every PHP
+# file, and PHP_CodeSniffer (WordPress-Extra, Security, DB, PHPCompatibility 8.1+; phpcs.xml.dist).
+PHPCS="${CRMHOOKS_PHPCS:-$REPO/../shared/tools/phpcs/run}"
+lints() {
+    require_cargo || return 1
+    local rc=0 file
+    "$CARGO" fmt --check || { printf 'FAILED: cargo fmt --check\n'; rc=1; }
+    "$CARGO" clippy --all-targets --quiet -- -D warnings || { printf 'FAILED: cargo clippy\n'; rc=1; }
+    while IFS= read -r file; do
+        php -l "$file" >/dev/null || { printf 'FAILED: php -l %s\n' "$file"; rc=1; }
+    done < <(git ls-files '*.php')
+    if [ -x "$PHPCS" ]; then
+        "$PHPCS" -q || { printf 'FAILED: phpcs (phpcs.xml.dist)\n'; rc=1; }
+    else
+        printf 'FAILED: PHP_CodeSniffer not found at %s (set CRMHOOKS_PHPCS)\n' "$PHPCS"
+        rc=1
+    fi
+    [ "$rc" -eq 0 ] && printf 'lints clean\n'
+    return "$rc"
+}
+
 standin_tests() {
     [ -d tests/standin ] || { printf 'FAILED: tests/standin is missing\n'; return 1; }
     python3 -m unittest discover -v -s tests/standin -p 'test_*.py'
@@ -104,6 +125,7 @@ layer "install (apt packages, cargo)" scripts/stack.sh install
 if CARGO="$(find_cargo)"; then PATH="$(dirname "$CARGO"):$PATH"; export PATH; fi
 layer "release build of the library" release_build
 layer "generated headers up to date" generated_headers
+layer "lints (rustfmt, clippy, php -l, phpcs)" lints
 layer "Rust tests (cargo test --all-targets)" rust_tests
 layer "C ABI tests (tests/c/run.sh)" run_script tests/c/run.sh
 layer "fuzz smoke (fuzz/run.sh)" run_script fuzz/run.sh

@@ -9,129 +9,128 @@
 
 declare(strict_types=1);
 
-final class CrmHooks_Loopback
-{
-    public static function register(): void
-    {
-        add_action('crmhooks_crm_write', array(self::class, 'record_write'), 10, 1);
-    }
+final class CrmHooks_Loopback {
 
-    public static function table(): string
-    {
-        global $wpdb;
-        return $wpdb->prefix . 'crmhooks_writes';
-    }
+	public static function register(): void {
+		add_action( 'crmhooks_crm_write', array( self::class, 'record_write' ), 10, 1 );
+	}
 
-    public static function table_sql(string $prefix, string $collate): string
-    {
-        return "CREATE TABLE {$prefix}crmhooks_writes (
+	public static function table(): string {
+		global $wpdb;
+		return $wpdb->prefix . 'crmhooks_writes';
+	}
+
+	public static function table_sql( string $prefix, string $collate ): string {
+		return "CREATE TABLE {$prefix}crmhooks_writes (
   contact_key varchar(191) NOT NULL,
   last_write_at bigint(20) unsigned NOT NULL DEFAULT 0,
   PRIMARY KEY  (contact_key)
 ) $collate;";
-    }
+	}
 
-    /** crmhooks_crm_write listener. */
-    public static function record_write($contact_id): void
-    {
-        global $wpdb;
-        $contact_id = trim((string) $contact_id);
-        if ($contact_id === '') {
-            return;
-        }
-        $table = self::table();
-        $wpdb->query($wpdb->prepare(
-            "INSERT INTO {$table} (contact_key, last_write_at) VALUES (%s, %d) ON DUPLICATE KEY UPDATE last_write_at = GREATEST(last_write_at, VALUES(last_write_at))",
-            'id:' . substr($contact_id, 0, 180),
-            time()
-        ));
-    }
+	/** crmhooks_crm_write listener. */
+	public static function record_write( $contact_id ): void {
+		global $wpdb;
+		$contact_id = trim( (string) $contact_id );
+		if ( $contact_id === '' ) {
+			return;
+		}
+		$table = self::table();
+		$wpdb->query(
+			$wpdb->prepare(
+				"INSERT INTO {$table} (contact_key, last_write_at) VALUES (%s, %d) ON DUPLICATE KEY UPDATE last_write_at = GREATEST(last_write_at, VALUES(last_write_at))",
+				'id:' . substr( $contact_id, 0, 180 ),
+				time()
+			)
+		);
+	}
 
-    public static function window_secs(): int
-    {
-        $value = CrmHooks_Settings::get('loopback_window_secs');
-        return is_numeric($value) ? max(0, (int) $value) : 60;
-    }
+	public static function window_secs(): int {
+		$value = CrmHooks_Settings::get( 'loopback_window_secs' );
+		return is_numeric( $value ) ? max( 0, (int) $value ) : 60;
+	}
 
-    public static function last_write_at(string $contact_key): ?int
-    {
-        global $wpdb;
-        if (strpos($contact_key, 'id:') !== 0) {
-            return null; // Writes are recorded per contact ID only.
-        }
-        $table = self::table();
-        $value = $wpdb->get_var($wpdb->prepare("SELECT last_write_at FROM {$table} WHERE contact_key = %s", $contact_key));
-        return $value === null ? null : (int) $value;
-    }
+	public static function last_write_at( string $contact_key ): ?int {
+		global $wpdb;
+		if ( strpos( $contact_key, 'id:' ) !== 0 ) {
+			return null; // Writes are recorded per contact ID only.
+		}
+		$table = self::table();
+		$value = $wpdb->get_var( $wpdb->prepare( "SELECT last_write_at FROM {$table} WHERE contact_key = %s", $contact_key ) );
+		return $value === null ? null : (int) $value;
+	}
 
-    /**
-     * The time until which a job for this contact must wait, or 0 to run now. The library
-     * decides (crmh_lock_decide kind loopback); the PHP rule below is its twin.
-     */
-    public static function deferred_until(string $contact_key, int $now): int
-    {
-        $last = self::last_write_at($contact_key);
-        if ($last === null) {
-            return 0;
-        }
-        $window = self::window_secs();
-        $decision = CrmHooks_Queue::library_decision(array('kind' => 'loopback', 'now' => $now, 'last_write_at' => $last, 'window_secs' => $window));
-        if ($decision !== null && isset($decision['decision'])) {
-            return $decision['decision'] === 'defer' ? (int) ($decision['until'] ?? 0) : 0;
-        }
-        return self::deferred_until_php($now, $last, $window);
-    }
+	/**
+	 * The time until which a job for this contact must wait, or 0 to run now. The library
+	 * decides (crmh_lock_decide kind loopback); the PHP rule below is its twin.
+	 */
+	public static function deferred_until( string $contact_key, int $now ): int {
+		$last = self::last_write_at( $contact_key );
+		if ( $last === null ) {
+			return 0;
+		}
+		$window   = self::window_secs();
+		$decision = CrmHooks_Queue::library_decision(
+			array(
+				'kind'          => 'loopback',
+				'now'           => $now,
+				'last_write_at' => $last,
+				'window_secs'   => $window,
+			)
+		);
+		if ( $decision !== null && isset( $decision['decision'] ) ) {
+			return $decision['decision'] === 'defer' ? (int) ( $decision['until'] ?? 0 ) : 0;
+		}
+		return self::deferred_until_php( $now, $last, $window );
+	}
 
-    public static function deferred_until_php(int $now, ?int $last_write_at, int $window_secs): int
-    {
-        if ($last_write_at === null) {
-            return 0;
-        }
-        $until = $last_write_at + $window_secs;
-        return $now < $until ? $until : 0;
-    }
+	public static function deferred_until_php( int $now, ?int $last_write_at, int $window_secs ): int {
+		if ( $last_write_at === null ) {
+			return 0;
+		}
+		$until = $last_write_at + $window_secs;
+		return $now < $until ? $until : 0;
+	}
 
-    /** An ActiveCampaign body saying the change came from the API, inside our write window. */
-    public static function is_echo(array $request): bool
-    {
-        $from = strtolower((string) ($request['event']['initiated_from'] ?? ''));
-        if ($from !== 'api') {
-            return false;
-        }
-        return self::deferred_until(CrmHooks_Queue::contact_key($request), time()) > 0;
-    }
+	/** An ActiveCampaign body saying the change came from the API, inside our write window. */
+	public static function is_echo( array $request ): bool {
+		$from = strtolower( (string) ( $request['event']['initiated_from'] ?? '' ) );
+		if ( $from !== 'api' ) {
+			return false;
+		}
+		return self::deferred_until( CrmHooks_Queue::contact_key( $request ), time() ) > 0;
+	}
 
-    /** Row of this table holding when the last drainer run that called the CRM ended (ms). */
-    private const DRAINER_KEY = 'drainer:last_end_ms';
+	/** Row of this table holding when the last drainer run that called the CRM ended (ms). */
+	private const DRAINER_KEY = 'drainer:last_end_ms';
 
-    public static function record_drainer_end(): void
-    {
-        global $wpdb;
-        $table = self::table();
-        $wpdb->query($wpdb->prepare(
-            "INSERT INTO {$table} (contact_key, last_write_at) VALUES (%s, %d) ON DUPLICATE KEY UPDATE last_write_at = VALUES(last_write_at)",
-            self::DRAINER_KEY,
-            (int) round(microtime(true) * 1000)
-        ));
-    }
+	public static function record_drainer_end(): void {
+		global $wpdb;
+		$table = self::table();
+		$wpdb->query(
+			$wpdb->prepare(
+				"INSERT INTO {$table} (contact_key, last_write_at) VALUES (%s, %d) ON DUPLICATE KEY UPDATE last_write_at = VALUES(last_write_at)",
+				self::DRAINER_KEY,
+				(int) round( microtime( true ) * 1000 )
+			)
+		);
+	}
 
-    /** Sleeps until $secs after the previous drainer run ended (the CRM's window then is ours). */
-    public static function wait_for_previous_drainer(float $secs): void
-    {
-        global $wpdb;
-        $table = self::table();
-        $ended_ms = (int) $wpdb->get_var($wpdb->prepare("SELECT last_write_at FROM {$table} WHERE contact_key = %s", self::DRAINER_KEY));
-        $wait = ($ended_ms / 1000 + $secs) - microtime(true);
-        if ($wait > 0) {
-            usleep((int) (min($secs, $wait) * 1000000));
-        }
-    }
+	/** Sleeps until $secs after the previous drainer run ended (the CRM's window then is ours). */
+	public static function wait_for_previous_drainer( float $secs ): void {
+		global $wpdb;
+		$table    = self::table();
+		$ended_ms = (int) $wpdb->get_var( $wpdb->prepare( "SELECT last_write_at FROM {$table} WHERE contact_key = %s", self::DRAINER_KEY ) );
+		$wait     = ( $ended_ms / 1000 + $secs ) - microtime( true );
+		if ( $wait > 0 ) {
+			usleep( (int) ( min( $secs, $wait ) * 1000000 ) );
+		}
+	}
 
-    /** Rows older than any window are useless: dropped by the cron run. */
-    public static function prune(): void
-    {
-        global $wpdb;
-        $table = self::table();
-        $wpdb->query($wpdb->prepare("DELETE FROM {$table} WHERE contact_key LIKE %s AND last_write_at < %d", 'id:%', time() - max(3600, self::window_secs() * 2)));
-    }
+	/** Rows older than any window are useless: dropped by the cron run. */
+	public static function prune(): void {
+		global $wpdb;
+		$table = self::table();
+		$wpdb->query( $wpdb->prepare( "DELETE FROM {$table} WHERE contact_key LIKE %s AND last_write_at < %d", 'id:%', time() - max( 3600, self::window_secs() * 2 ) ) );
+	}
 }

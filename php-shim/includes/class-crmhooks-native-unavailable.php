@@ -5,6 +5,6 @@
 
 declare(strict_types=1);
 
-final class CrmHooks_Native_Unavailable extends RuntimeException
-{
+final class CrmHooks_Native_Unavailable extends RuntimeException {
+
 }

@@ -9,413 +9,427 @@
 
 declare(strict_types=1);
 
-final class CrmHooks_Native
-{
-    /** Version of the library this plugin was written against (= CRMHOOKS_VERSION). */
-    public const VERSION = '0.1.0';
+final class CrmHooks_Native {
 
-    public const OK = 0;
-    public const NULL_PARAMETER = 1;
-    public const INVALID_UTF8 = 2;
-    public const INVALID_JSON = 3;
-    public const PANIC = 4;
-    public const BAD_REQUEST = 5;
-    public const UNAUTHORIZED = 6;
-    public const UNKNOWN_ACTION = 7;
-    public const BODY_TOO_LARGE = 8;
-    public const RANDOM = 9;
-    public const CRM_NOT_FOUND = 20;
-    public const CRM_UNAUTHORIZED = 21;
-    public const CRM_RATE_LIMITED = 22;
-    public const CRM_TEMPORARY = 23;
-    public const CRM_PERMANENT = 24;
+	/** Version of the library this plugin was written against (= CRMHOOKS_VERSION). */
+	public const VERSION = '0.1.0';
 
-    private const RESULT_NAMES = array(
-        0 => 'ok', 1 => 'null_parameter', 2 => 'invalid_utf8', 3 => 'invalid_json', 4 => 'panic',
-        5 => 'bad_request', 6 => 'unauthorized', 7 => 'unknown_action', 8 => 'body_too_large', 9 => 'random',
-        20 => 'crm_not_found', 21 => 'crm_unauthorized', 22 => 'crm_rate_limited', 23 => 'crm_temporary',
-        24 => 'crm_permanent',
-    );
+	public const OK               = 0;
+	public const NULL_PARAMETER   = 1;
+	public const INVALID_UTF8     = 2;
+	public const INVALID_JSON     = 3;
+	public const PANIC            = 4;
+	public const BAD_REQUEST      = 5;
+	public const UNAUTHORIZED     = 6;
+	public const UNKNOWN_ACTION   = 7;
+	public const BODY_TOO_LARGE   = 8;
+	public const RANDOM           = 9;
+	public const CRM_NOT_FOUND    = 20;
+	public const CRM_UNAUTHORIZED = 21;
+	public const CRM_RATE_LIMITED = 22;
+	public const CRM_TEMPORARY    = 23;
+	public const CRM_PERMANENT    = 24;
 
-    /** How many times the library was loaded in this process (tests assert a plain page view loads nothing). */
-    public static int $instances = 0;
+	private const RESULT_NAMES = array(
+		0  => 'ok',
+		1  => 'null_parameter',
+		2  => 'invalid_utf8',
+		3  => 'invalid_json',
+		4  => 'panic',
+		5  => 'bad_request',
+		6  => 'unauthorized',
+		7  => 'unknown_action',
+		8  => 'body_too_large',
+		9  => 'random',
+		20 => 'crm_not_found',
+		21 => 'crm_unauthorized',
+		22 => 'crm_rate_limited',
+		23 => 'crm_temporary',
+		24 => 'crm_permanent',
+	);
 
-    private static ?self $instance = null;
-    private static ?CrmHooks_Native_Unavailable $failure = null;
+	/** How many times the library was loaded in this process (tests assert a plain page view loads nothing). */
+	public static int $instances = 0;
 
-    /** @var \FFI */
-    private $ffi;
+	private static ?self $instance                       = null;
+	private static ?CrmHooks_Native_Unavailable $failure = null;
 
-    /** 'scope' or 'cdef': how the library was loaded. */
-    public string $mode;
+	/** @var \FFI */
+	private $ffi;
 
-    private function __construct(\FFI $ffi, string $mode)
-    {
-        $this->ffi = $ffi;
-        $this->mode = $mode;
-        self::$instances++;
-    }
+	/** 'scope' or 'cdef': how the library was loaded. */
+	public string $mode;
 
-    /**
-     * The loaded library, memoized per process. Throws CrmHooks_Native_Unavailable (also memoized).
-     */
-    public static function get(): self
-    {
-        if (self::$instance !== null) {
-            return self::$instance;
-        }
-        if (self::$failure !== null) {
-            throw self::$failure;
-        }
-        try {
-            self::$instance = self::load();
-        } catch (CrmHooks_Native_Unavailable $e) {
-            self::$failure = $e;
-            throw $e;
-        }
-        return self::$instance;
-    }
+	private function __construct( \FFI $ffi, string $mode ) {
+		$this->ffi  = $ffi;
+		$this->mode = $mode;
+		++self::$instances;
+	}
 
-    /** Forget the memoized library or failure (tests only; the FFI handle itself stays mapped). */
-    public static function reset_for_tests(): void
-    {
-        self::$instance = null;
-        self::$failure = null;
-    }
+	/**
+	 * The loaded library, memoized per process. Throws CrmHooks_Native_Unavailable (also memoized).
+	 */
+	public static function get(): self {
+		if ( self::$instance !== null ) {
+			return self::$instance;
+		}
+		if ( self::$failure !== null ) {
+			throw self::$failure;
+		}
+		try {
+			self::$instance = self::load();
+		} catch ( CrmHooks_Native_Unavailable $e ) {
+			self::$failure = $e;
+			throw $e;
+		}
+		return self::$instance;
+	}
 
-    public static function result_name(int $code): string
-    {
-        return self::RESULT_NAMES[$code] ?? ('result_' . $code);
-    }
+	/** Forget the memoized library or failure (tests only; the FFI handle itself stays mapped). */
+	public static function reset_for_tests(): void {
+		self::$instance = null;
+		self::$failure  = null;
+	}
 
-    /** Path of the shared library: CRMHOOKS_LIB env, then the CRMHOOKS_LIB constant, then php-shim/lib/. */
-    public static function library_path(): string
-    {
-        $env = getenv('CRMHOOKS_LIB');
-        if (is_string($env) && $env !== '') {
-            return $env;
-        }
-        if (defined('CRMHOOKS_LIB') && is_string(constant('CRMHOOKS_LIB')) && constant('CRMHOOKS_LIB') !== '') {
-            return (string) constant('CRMHOOKS_LIB');
-        }
-        return dirname(__DIR__) . '/lib/libcrmhooks-' . self::expected_version() . '.so';
-    }
+	public static function result_name( int $code ): string {
+		return self::RESULT_NAMES[ $code ] ?? ( 'result_' . $code );
+	}
 
-    /** Path of the preprocessor-free header generated by build.rs for FFI::cdef. */
-    public static function cdef_path(): string
-    {
-        return __DIR__ . '/crmhooks-cdef.h';
-    }
+	/** Path of the shared library: CRMHOOKS_LIB env, then the CRMHOOKS_LIB constant, then php-shim/lib/. */
+	public static function library_path(): string {
+		$env = getenv( 'CRMHOOKS_LIB' );
+		if ( is_string( $env ) && $env !== '' ) {
+			return $env;
+		}
+		if ( defined( 'CRMHOOKS_LIB' ) && is_string( constant( 'CRMHOOKS_LIB' ) ) && constant( 'CRMHOOKS_LIB' ) !== '' ) {
+			return (string) constant( 'CRMHOOKS_LIB' );
+		}
+		return dirname( __DIR__ ) . '/lib/libcrmhooks-' . self::expected_version() . '.so';
+	}
 
-    /**
-     * Path of the ffi.preload header (FFI_SCOPE "CRMH" + FFI_LIB). It is written per install
-     * (write_preload_header) because FFI_LIB must be absolute: dlopen resolves a relative path
-     * against the php-fpm worker's working directory, not the header's.
-     */
-    public static function preload_header_path(): string
-    {
-        return dirname(__DIR__) . '/lib/crmhooks-preload.h';
-    }
+	/** Path of the preprocessor-free header generated by build.rs for FFI::cdef. */
+	public static function cdef_path(): string {
+		return __DIR__ . '/crmhooks-cdef.h';
+	}
 
-    /** Write the ffi.preload header for this install; false when the lib/ folder is read-only. */
-    public static function write_preload_header(): bool
-    {
-        $cdef = @file_get_contents(self::cdef_path());
-        $target = self::preload_header_path();
-        if ($cdef === false || ! is_dir(dirname($target)) || ! is_writable(dirname($target))) {
-            return false;
-        }
-        $header = "#define FFI_SCOPE \"CRMH\"\n#define FFI_LIB \"" . addcslashes(self::library_path(), "\"\\") . "\"\n" . $cdef;
-        $tmp = $target . '.' . getmypid() . '.tmp';
-        if (@file_put_contents($tmp, $header) === false) {
-            return false;
-        }
-        return @rename($tmp, $target);
-    }
+	/**
+	 * Path of the ffi.preload header (FFI_SCOPE "CRMH" + FFI_LIB). It is written per install
+	 * (write_preload_header) because FFI_LIB must be absolute: dlopen resolves a relative path
+	 * against the php-fpm worker's working directory, not the header's.
+	 */
+	public static function preload_header_path(): string {
+		return dirname( __DIR__ ) . '/lib/crmhooks-preload.h';
+	}
 
-    public static function expected_version(): string
-    {
-        return defined('CRMHOOKS_VERSION') ? (string) constant('CRMHOOKS_VERSION') : self::VERSION;
-    }
+	/** Write the ffi.preload header for this install; false when the lib/ folder is read-only. */
+	public static function write_preload_header(): bool {
+		// Plain file functions on purpose: this runs from activation and from the stack scripts,
+		// where WP_Filesystem may ask for FTP credentials; a failure only means "write it yourself"
+		// (the README says how), so it is reported as false rather than as a warning.
+		// phpcs:disable WordPress.PHP.NoSilencedErrors.Discouraged, WordPress.WP.AlternativeFunctions
+		$cdef   = @file_get_contents( self::cdef_path() );
+		$target = self::preload_header_path();
+		if ( $cdef === false || ! is_dir( dirname( $target ) ) || ! is_writable( dirname( $target ) ) ) {
+			return false;
+		}
+		$header = "#define FFI_SCOPE \"CRMH\"\n#define FFI_LIB \"" . addcslashes( self::library_path(), '"\\' ) . "\"\n" . $cdef;
+		$tmp    = $target . '.' . getmypid() . '.tmp';
+		if ( @file_put_contents( $tmp, $header ) === false ) {
+			return false;
+		}
+		return @rename( $tmp, $target ); // Atomic: a PHP worker never reads a half-written header.
+		// phpcs:enable
+	}
 
-    /**
-     * What is wrong with the FFI setup, judged from ini settings and files only (no FFI call),
-     * or null when nothing visible is wrong. Cheap enough for every admin page.
-     */
-    public static function diagnose(): ?string
-    {
-        if (! extension_loaded('ffi')) {
-            return self::msg_no_extension();
-        }
-        $enable = strtolower((string) ini_get('ffi.enable'));
-        $enabled = in_array($enable, array('1', 'on', 'true', 'yes'), true);
-        $preload = $enable === 'preload';
-        if (! $enabled && ! $preload) {
-            return self::msg_ffi_disabled($enable);
-        }
-        $scope_configured = (string) ini_get('ffi.preload') !== '' && class_exists('FFI', false);
-        if ($preload && PHP_SAPI !== 'cli' && ($scope_configured === false || (string) ini_get('opcache.preload') === '')) {
-            return self::msg_preload_restricted();
-        }
-        if (! $scope_configured) {
-            if (! is_file(self::cdef_path())) {
-                return self::msg_no_header();
-            }
-            if (! is_file(self::library_path())) {
-                return self::msg_no_library();
-            }
-        }
-        return null;
-    }
+	public static function expected_version(): string {
+		return defined( 'CRMHOOKS_VERSION' ) ? (string) constant( 'CRMHOOKS_VERSION' ) : self::VERSION;
+	}
 
-    private static function load(): self
-    {
-        if (! extension_loaded('ffi') || ! class_exists('FFI', false)) {
-            throw new CrmHooks_Native_Unavailable(self::msg_no_extension());
-        }
-        $enable = strtolower((string) ini_get('ffi.enable'));
-        if (! in_array($enable, array('1', 'on', 'true', 'yes', 'preload'), true)) {
-            throw new CrmHooks_Native_Unavailable(self::msg_ffi_disabled($enable));
-        }
+	/**
+	 * What is wrong with the FFI setup, judged from ini settings and files only (no FFI call),
+	 * or null when nothing visible is wrong. Cheap enough for every admin page.
+	 */
+	public static function diagnose(): ?string {
+		if ( ! extension_loaded( 'ffi' ) ) {
+			return self::msg_no_extension();
+		}
+		$enable  = strtolower( (string) ini_get( 'ffi.enable' ) );
+		$enabled = in_array( $enable, array( '1', 'on', 'true', 'yes' ), true );
+		$preload = $enable === 'preload';
+		if ( ! $enabled && ! $preload ) {
+			return self::msg_ffi_disabled( $enable );
+		}
+		$scope_configured = (string) ini_get( 'ffi.preload' ) !== '' && class_exists( 'FFI', false );
+		if ( $preload && PHP_SAPI !== 'cli' && ( $scope_configured === false || (string) ini_get( 'opcache.preload' ) === '' ) ) {
+			return self::msg_preload_restricted();
+		}
+		if ( ! $scope_configured ) {
+			if ( ! is_file( self::cdef_path() ) ) {
+				return self::msg_no_header();
+			}
+			if ( ! is_file( self::library_path() ) ) {
+				return self::msg_no_library();
+			}
+		}
+		return null;
+	}
 
-        $ffi = null;
-        $mode = 'cdef';
-        if ((string) ini_get('ffi.preload') !== '') {
-            try {
-                $ffi = \FFI::scope('CRMH');
-                $mode = 'scope';
-            } catch (\Throwable $e) {
-                $ffi = null; // Fall back to cdef below.
-            }
-        }
+	private static function load(): self {
+		if ( ! extension_loaded( 'ffi' ) || ! class_exists( 'FFI', false ) ) {
+			throw new CrmHooks_Native_Unavailable( self::msg_no_extension() );
+		}
+		$enable = strtolower( (string) ini_get( 'ffi.enable' ) );
+		if ( ! in_array( $enable, array( '1', 'on', 'true', 'yes', 'preload' ), true ) ) {
+			throw new CrmHooks_Native_Unavailable( self::msg_ffi_disabled( $enable ) );
+		}
 
-        if ($ffi === null) {
-            $header_path = self::cdef_path();
-            $lib = self::library_path();
-            if (! is_file($lib)) {
-                throw new CrmHooks_Native_Unavailable(self::msg_no_library());
-            }
-            $header = is_file($header_path) ? file_get_contents($header_path) : false;
-            if (! is_string($header) || $header === '') {
-                throw new CrmHooks_Native_Unavailable(self::msg_no_header());
-            }
-            try {
-                $ffi = \FFI::cdef($header, $lib);
-            } catch (\Throwable $e) {
-                if (stripos($e->getMessage(), 'ffi.enable') !== false) {
-                    throw new CrmHooks_Native_Unavailable(self::msg_preload_restricted());
-                }
-                throw new CrmHooks_Native_Unavailable(
-                    'crmhooks: the library at ' . $lib . ' could not be loaded (' . $e->getMessage()
-                    . '). Rebuild it (scripts/stack.sh build) so it matches php-shim/includes/crmhooks-cdef.h.'
-                );
-            }
-        }
+		$ffi  = null;
+		$mode = 'cdef';
+		if ( (string) ini_get( 'ffi.preload' ) !== '' ) {
+			try {
+				$ffi  = \FFI::scope( 'CRMH' );
+				$mode = 'scope';
+			} catch ( \Throwable $e ) {
+				$ffi = null; // Fall back to cdef below.
+			}
+		}
 
-        $version = (string) $ffi->crmh_abi_version();
-        if ($version !== self::expected_version()) {
-            throw new CrmHooks_Native_Unavailable(
-                'crmhooks: the library reports version ' . $version . ' but the plugin needs '
-                . self::expected_version() . '. Install libcrmhooks-' . self::expected_version()
-                . '.so in ' . dirname(__DIR__) . '/lib/ (scripts/stack.sh build).'
-            );
-        }
-        return new self($ffi, $mode);
-    }
+		if ( $ffi === null ) {
+			$header_path = self::cdef_path();
+			$lib         = self::library_path();
+			if ( ! is_file( $lib ) ) {
+				throw new CrmHooks_Native_Unavailable( self::msg_no_library() );
+			}
+			$header = is_file( $header_path ) ? file_get_contents( $header_path ) : false; // phpcs:ignore WordPress.WP.AlternativeFunctions.file_get_contents_file_get_contents -- A local file of the plugin, read before WordPress's filesystem API is usable (preload).
+			if ( ! is_string( $header ) || $header === '' ) {
+				throw new CrmHooks_Native_Unavailable( self::msg_no_header() );
+			}
+			try {
+				$ffi = \FFI::cdef( $header, $lib );
+			} catch ( \Throwable $e ) {
+				if ( stripos( $e->getMessage(), 'ffi.enable' ) !== false ) {
+					throw new CrmHooks_Native_Unavailable( self::msg_preload_restricted() );
+				}
+				throw new CrmHooks_Native_Unavailable(
+					'crmhooks: the library at ' . $lib . ' could not be loaded (' . $e->getMessage()
+					. '). Rebuild it (scripts/stack.sh build) so it matches php-shim/includes/crmhooks-cdef.h.'
+				);
+			}
+		}
 
-    private static function msg_no_extension(): string
-    {
-        return 'crmhooks: the PHP extension "ffi" is not loaded. Enable it for PHP ' . PHP_MAJOR_VERSION . '.'
-            . PHP_MINOR_VERSION . ' (extension=ffi in php.ini; it ships with php' . PHP_MAJOR_VERSION . '.'
-            . PHP_MINOR_VERSION . '-common on Debian).';
-    }
+		$version = (string) $ffi->crmh_abi_version();
+		if ( $version !== self::expected_version() ) {
+			throw new CrmHooks_Native_Unavailable(
+				'crmhooks: the library reports version ' . $version . ' but the plugin needs '
+				. self::expected_version() . '. Install libcrmhooks-' . self::expected_version()
+				. '.so in ' . dirname( __DIR__ ) . '/lib/ (scripts/stack.sh build).'
+			);
+		}
+		return new self( $ffi, $mode );
+	}
 
-    private static function msg_ffi_disabled(string $value): string
-    {
-        return 'crmhooks: FFI is disabled (ffi.enable=' . ($value === '' ? '0' : $value) . '). Set '
-            . '"php_admin_value[ffi.enable] = 1" in the php-fpm pool, or keep ffi.enable=preload and start '
-            . 'php-fpm with -d ffi.preload=' . self::preload_header_path() . ' -d opcache.preload='
-            . dirname(__DIR__) . '/preload.php -d opcache.preload_user=www-data.';
-    }
+	private static function msg_no_extension(): string {
+		return 'crmhooks: the PHP extension "ffi" is not loaded. Enable it for PHP ' . PHP_MAJOR_VERSION . '.'
+			. PHP_MINOR_VERSION . ' (extension=ffi in php.ini; it ships with php' . PHP_MAJOR_VERSION . '.'
+			. PHP_MINOR_VERSION . '-common on Debian).';
+	}
 
-    private static function msg_preload_restricted(): string
-    {
-        return 'crmhooks: FFI is restricted by ffi.enable=preload in this PHP (' . PHP_SAPI . '). Either set '
-            . '"php_admin_value[ffi.enable] = 1" in the php-fpm pool, or start php-fpm with -d ffi.preload='
-            . self::preload_header_path() . ' -d opcache.preload=' . dirname(__DIR__) . '/preload.php'
-            . ' -d opcache.preload_user=www-data (ffi.preload cannot be set per pool).';
-    }
+	private static function msg_ffi_disabled( string $value ): string {
+		return 'crmhooks: FFI is disabled (ffi.enable=' . ( $value === '' ? '0' : $value ) . '). Set '
+			. '"php_admin_value[ffi.enable] = 1" in the php-fpm pool, or keep ffi.enable=preload and start '
+			. 'php-fpm with -d ffi.preload=' . self::preload_header_path() . ' -d opcache.preload='
+			. dirname( __DIR__ ) . '/preload.php -d opcache.preload_user=www-data.';
+	}
 
-    private static function msg_no_library(): string
-    {
-        return 'crmhooks: the library file is missing at ' . self::library_path() . '. Build and install it '
-            . '(scripts/stack.sh build), or point the CRMHOOKS_LIB environment variable or constant at libcrmhooks.so.';
-    }
+	private static function msg_preload_restricted(): string {
+		return 'crmhooks: FFI is restricted by ffi.enable=preload in this PHP (' . PHP_SAPI . '). Either set '
+			. '"php_admin_value[ffi.enable] = 1" in the php-fpm pool, or start php-fpm with -d ffi.preload='
+			. self::preload_header_path() . ' -d opcache.preload=' . dirname( __DIR__ ) . '/preload.php'
+			. ' -d opcache.preload_user=www-data (ffi.preload cannot be set per pool).';
+	}
 
-    private static function msg_no_header(): string
-    {
-        return 'crmhooks: the FFI header is missing at ' . self::cdef_path() . '. It is generated by the '
-            . 'library build (cargo build runs build.rs); reinstall the plugin with it.';
-    }
+	private static function msg_no_library(): string {
+		return 'crmhooks: the library file is missing at ' . self::library_path() . '. Build and install it '
+			. '(scripts/stack.sh build), or point the CRMHOOKS_LIB environment variable or constant at libcrmhooks.so.';
+	}
 
-    // ----- exported functions -----
+	private static function msg_no_header(): string {
+		return 'crmhooks: the FFI header is missing at ' . self::cdef_path() . '. It is generated by the '
+			. 'library build (cargo build runs build.rs); reinstall the plugin with it.';
+	}
 
-    public function abi_version(): string
-    {
-        return (string) $this->ffi->crmh_abi_version();
-    }
+	// ----- exported functions -----
 
-    public function last_error(): string
-    {
-        return (string) $this->ffi->crmh_last_error();
-    }
+	public function abi_version(): string {
+		return (string) $this->ffi->crmh_abi_version();
+	}
 
-    public function last_retry_after(): int
-    {
-        return (int) $this->ffi->crmh_last_retry_after();
-    }
+	public function last_error(): string {
+		return (string) $this->ffi->crmh_last_error();
+	}
 
-    public function key_generate(): string
-    {
-        return $this->call_out('crmh_key_generate', array());
-    }
+	public function last_retry_after(): int {
+		return (int) $this->ffi->crmh_last_retry_after();
+	}
 
-    public function key_verify(string $given, string $expected): bool
-    {
-        $rc = (int) $this->ffi->crmh_key_verify($given, strlen($given), $expected, strlen($expected));
-        if ($rc === self::OK) {
-            return true;
-        }
-        if ($rc === self::UNAUTHORIZED) {
-            return false;
-        }
-        throw $this->error('crmh_key_verify', $rc);
-    }
+	public function key_generate(): string {
+		return $this->call_out( 'crmh_key_generate', array() );
+	}
 
-    /** Parse only (no key check): the WebhookRequest as an array. */
-    public function request_parse(string $method, string $query, string $content_type, string $body): array
-    {
-        return $this->decode($this->call_out('crmh_request_parse', array(
-            $method, strlen($method), $query, strlen($query), $content_type, strlen($content_type), $body, strlen($body),
-        )));
-    }
+	public function key_verify( string $given, string $expected ): bool {
+		$rc = (int) $this->ffi->crmh_key_verify( $given, strlen( $given ), $expected, strlen( $expected ) );
+		if ( $rc === self::OK ) {
+			return true;
+		}
+		if ( $rc === self::UNAUTHORIZED ) {
+			return false;
+		}
+		throw $this->error( 'crmh_key_verify', $rc );
+	}
 
-    /** Parse and check the access key. Returns the WebhookRequest JSON text (no key inside). */
-    public function webhook_accept(string $method, string $query, string $content_type, string $body, string $access_key): string
-    {
-        return $this->call_out('crmh_webhook_accept', array(
-            $method, strlen($method), $query, strlen($query), $content_type, strlen($content_type),
-            $body, strlen($body), $access_key, strlen($access_key),
-        ));
-    }
+	/** Parse only (no key check): the WebhookRequest as an array. */
+	public function request_parse( string $method, string $query, string $content_type, string $body ): array {
+		return $this->decode(
+			$this->call_out(
+				'crmh_request_parse',
+				array(
+					$method,
+					strlen( $method ),
+					$query,
+					strlen( $query ),
+					$content_type,
+					strlen( $content_type ),
+					$body,
+					strlen( $body ),
+				)
+			)
+		);
+	}
 
-    /**
-     * The webhook door: array{verdict:'accept', request:array} or
-     * array{verdict:'refuse', reason:string, answer:array{status:int, body:array, headers:array}}.
-     */
-    public function webhook_receive(string $method, string $query, string $content_type, string $body, string $access_key): array
-    {
-        return $this->decode($this->call_out('crmh_webhook_receive', array(
-            $method, strlen($method), $query, strlen($query), $content_type, strlen($content_type),
-            $body, strlen($body), $access_key, strlen($access_key),
-        )));
-    }
+	/** Parse and check the access key. Returns the WebhookRequest JSON text (no key inside). */
+	public function webhook_accept( string $method, string $query, string $content_type, string $body, string $access_key ): string {
+		return $this->call_out(
+			'crmh_webhook_accept',
+			array(
+				$method,
+				strlen( $method ),
+				$query,
+				strlen( $query ),
+				$content_type,
+				strlen( $content_type ),
+				$body,
+				strlen( $body ),
+				$access_key,
+				strlen( $access_key ),
+			)
+		);
+	}
 
-    /** Settings (with the site's roles) -> privileged_roles and problems, by the webhook rules. */
-    public function settings_review(string $json): array
-    {
-        return $this->json_call('crmh_settings_review', $json);
-    }
+	/**
+	 * The webhook door: array{verdict:'accept', request:array} or
+	 * array{verdict:'refuse', reason:string, answer:array{status:int, body:array, headers:array}}.
+	 */
+	public function webhook_receive( string $method, string $query, string $content_type, string $body, string $access_key ): array {
+		return $this->decode(
+			$this->call_out(
+				'crmh_webhook_receive',
+				array(
+					$method,
+					strlen( $method ),
+					$query,
+					strlen( $query ),
+					$content_type,
+					strlen( $content_type ),
+					$body,
+					strlen( $body ),
+					$access_key,
+					strlen( $access_key ),
+				)
+			)
+		);
+	}
 
-    public function diff_tags(string $json): array
-    {
-        return $this->json_call('crmh_diff_tags', $json);
-    }
+	/** Settings (with the site's roles) -> privileged_roles and problems, by the webhook rules. */
+	public function settings_review( string $json ): array {
+		return $this->json_call( 'crmh_settings_review', $json );
+	}
 
-    public function diff_fields(string $json): array
-    {
-        return $this->json_call('crmh_diff_fields', $json);
-    }
+	public function diff_tags( string $json ): array {
+		return $this->json_call( 'crmh_diff_tags', $json );
+	}
 
-    public function lock_decide(string $json): array
-    {
-        return $this->json_call('crmh_lock_decide', $json);
-    }
+	public function diff_fields( string $json ): array {
+		return $this->json_call( 'crmh_diff_fields', $json );
+	}
 
-    public function plan(string $json): array
-    {
-        return $this->json_call('crmh_plan', $json);
-    }
+	public function lock_decide( string $json ): array {
+		return $this->json_call( 'crmh_lock_decide', $json );
+	}
 
-    public function crm_fetch_contact(string $config, string $contact_id): array
-    {
-        return $this->decode($this->call_out('crmh_crm_fetch_contact', array($config, strlen($config), $contact_id, strlen($contact_id))));
-    }
+	public function plan( string $json ): array {
+		return $this->json_call( 'crmh_plan', $json );
+	}
 
-    /** @return string|null the contact ID, or null when no contact has this email */
-    public function crm_find_contact(string $config, string $email): ?string
-    {
-        $out = $this->decode($this->call_out('crmh_crm_find_contact', array($config, strlen($config), $email, strlen($email))));
-        $id = $out['contact_id'] ?? null;
-        return ($id === null || $id === '') ? null : (string) $id;
-    }
+	public function crm_fetch_contact( string $config, string $contact_id ): array {
+		return $this->decode( $this->call_out( 'crmh_crm_fetch_contact', array( $config, strlen( $config ), $contact_id, strlen( $contact_id ) ) ) );
+	}
 
-    public function crm_write_field(string $config, string $json): array
-    {
-        return $this->decode($this->call_out('crmh_crm_write_field', array($config, strlen($config), $json, strlen($json))));
-    }
+	/** @return string|null the contact ID, or null when no contact has this email */
+	public function crm_find_contact( string $config, string $email ): ?string {
+		$out = $this->decode( $this->call_out( 'crmh_crm_find_contact', array( $config, strlen( $config ), $email, strlen( $email ) ) ) );
+		$id  = $out['contact_id'] ?? null;
+		return ( $id === null || $id === '' ) ? null : (string) $id;
+	}
 
-    public function crm_change_tags(string $config, string $json): array
-    {
-        return $this->decode($this->call_out('crmh_crm_change_tags', array($config, strlen($config), $json, strlen($json))));
-    }
+	public function crm_write_field( string $config, string $json ): array {
+		return $this->decode( $this->call_out( 'crmh_crm_write_field', array( $config, strlen( $config ), $json, strlen( $json ) ) ) );
+	}
 
-    public function crm_list_schema(string $config): array
-    {
-        return $this->decode($this->call_out('crmh_crm_list_schema', array($config, strlen($config))));
-    }
+	public function crm_change_tags( string $config, string $json ): array {
+		return $this->decode( $this->call_out( 'crmh_crm_change_tags', array( $config, strlen( $config ), $json, strlen( $json ) ) ) );
+	}
 
-    // ----- marshalling -----
+	public function crm_list_schema( string $config ): array {
+		return $this->decode( $this->call_out( 'crmh_crm_list_schema', array( $config, strlen( $config ) ) ) );
+	}
 
-    private function json_call(string $function, string $json): array
-    {
-        return $this->decode($this->call_out($function, array($json, strlen($json))));
-    }
+	// ----- marshalling -----
 
-    /**
-     * Calls $function with $args plus a trailing crmh_buf* out-parameter and returns the buffer's
-     * bytes. The buffer is freed in finally; a non-zero result becomes CrmHooks_Native_Error.
-     */
-    private function call_out(string $function, array $args): string
-    {
-        $out = $this->ffi->new('crmh_buf');
-        $args[] = \FFI::addr($out);
-        $rc = (int) $this->ffi->$function(...$args);
-        if ($rc !== self::OK) {
-            throw $this->error($function, $rc); // Out buffers are written only on OK.
-        }
-        try {
-            $len = (int) $out->len;
-            return $len === 0 ? '' : \FFI::string($out->data, $len);
-        } finally {
-            $this->ffi->crmh_buf_free(\FFI::addr($out));
-        }
-    }
+	private function json_call( string $symbol, string $json ): array {
+		return $this->decode( $this->call_out( $symbol, array( $json, strlen( $json ) ) ) );
+	}
 
-    /** Builds the error right after the failing call: the last error is thread-local and fragile. */
-    private function error(string $function, int $rc): CrmHooks_Native_Error
-    {
-        $message = (string) $this->ffi->crmh_last_error();
-        $retry = $rc === self::CRM_RATE_LIMITED ? (int) $this->ffi->crmh_last_retry_after() : 0;
-        return new CrmHooks_Native_Error($function, $rc, $message, $retry);
-    }
+	/**
+	 * Calls $symbol with $args plus a trailing crmh_buf* out-parameter and returns the buffer's
+	 * bytes. The buffer is freed in finally; a non-zero result becomes CrmHooks_Native_Error.
+	 */
+	private function call_out( string $symbol, array $args ): string {
+		$out    = $this->ffi->new( 'crmh_buf' );
+		$args[] = \FFI::addr( $out );
+		$rc     = (int) $this->ffi->$symbol( ...$args );
+		if ( $rc !== self::OK ) {
+			throw $this->error( $symbol, $rc ); // Out buffers are written only on OK.
+		}
+		try {
+			$len = (int) $out->len;
+			return $len === 0 ? '' : \FFI::string( $out->data, $len );
+		} finally {
+			$this->ffi->crmh_buf_free( \FFI::addr( $out ) );
+		}
+	}
 
-    private function decode(string $json): array
-    {
-        $value = json_decode($json, true);
-        if (! is_array($value)) {
-            throw new CrmHooks_Native_Error('json_decode', self::INVALID_JSON, 'library output is not a JSON object');
-        }
-        return $value;
-    }
+	/** Builds the error right after the failing call: the last error is thread-local and fragile. */
+	private function error( string $symbol, int $rc ): CrmHooks_Native_Error {
+		$message = (string) $this->ffi->crmh_last_error();
+		$retry   = $rc === self::CRM_RATE_LIMITED ? (int) $this->ffi->crmh_last_retry_after() : 0;
+		return new CrmHooks_Native_Error( $symbol, $rc, $message, $retry );
+	}
+
+	private function decode( string $json ): array {
+		$value = json_decode( $json, true );
+		if ( ! is_array( $value ) ) {
+			throw new CrmHooks_Native_Error( 'json_decode', self::INVALID_JSON, 'library output is not a JSON object' );
+		}
+		return $value;
+	}
 }

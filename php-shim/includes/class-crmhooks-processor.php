@@ -6,166 +6,215 @@
 
 declare(strict_types=1);
 
-final class CrmHooks_Processor
-{
-    private int $crm_calls = 0;
+final class CrmHooks_Processor {
 
-    /**
-     * @param array $request WebhookRequest as decoded from crmh_webhook_accept
-     * @return array outcome: outcome, action, contact_id, user_id, crm_calls, duration_ms, message,
-     *               notices, code (crmh_result name for CRM errors), retry_after
-     */
-    public function process(array $request): array
-    {
-        $started = microtime(true);
-        $this->crm_calls = 0;
-        $outcome = $this->run($request, false);
-        $outcome['crm_calls'] = $this->crm_calls;
-        $outcome['duration_ms'] = (int) round((microtime(true) - $started) * 1000);
-        $outcome['action'] = (string) ($request['action'] ?? '');
-        return $outcome;
-    }
+	private int $crm_calls = 0;
 
-    /** Dry run for the admin debug page: contact, user state and plan; nothing is written. */
-    public function preview(array $request): array
-    {
-        $this->crm_calls = 0;
-        return $this->run($request, true);
-    }
+	/**
+	 * @param array $request WebhookRequest as decoded from crmh_webhook_accept
+	 * @return array outcome: outcome, action, contact_id, user_id, crm_calls, duration_ms, message,
+	 *               notices, code (crmh_result name for CRM errors), retry_after
+	 */
+	public function process( array $request ): array {
+		$started                = microtime( true );
+		$this->crm_calls        = 0;
+		$outcome                = $this->run( $request, false );
+		$outcome['crm_calls']   = $this->crm_calls;
+		$outcome['duration_ms'] = (int) round( ( microtime( true ) - $started ) * 1000 );
+		$outcome['action']      = (string) ( $request['action'] ?? '' );
+		return $outcome;
+	}
 
-    private function run(array $request, bool $dry_run): array
-    {
-        $out = array('outcome' => '', 'contact_id' => (string) ($request['contact_id'] ?? ''), 'user_id' => null, 'message' => '', 'notices' => array(), 'code' => '', 'retry_after' => 0);
-        try {
-            $native = CrmHooks_Native::get();
-        } catch (CrmHooks_Native_Unavailable $e) {
-            return array_merge($out, array('outcome' => 'unavailable', 'message' => $e->getMessage()));
-        }
-        $config = CrmHooks_Settings::crm_config_json();
+	/** Dry run for the admin debug page: contact, user state and plan; nothing is written. */
+	public function preview( array $request ): array {
+		$this->crm_calls = 0;
+		return $this->run( $request, true );
+	}
 
-        try {
-            $contact_id = (string) ($request['contact_id'] ?? '');
-            if ($contact_id === '') {
-                // The lookup email only finds the CRM contact; it never selects a WordPress user.
-                $email = trim((string) ($request['email'] ?? ''));
-                if ($email === '') {
-                    return array_merge($out, array('outcome' => 'contact_not_found', 'message' => 'no contact_id or email in the request'));
-                }
-                $this->crm_calls++;
-                $found = $native->crm_find_contact($config, $email);
-                if ($found === null) {
-                    return array_merge($out, array('outcome' => 'contact_not_found', 'message' => 'no CRM contact with that email'));
-                }
-                $contact_id = $found;
-                $out['contact_id'] = $found;
-            }
-            $this->crm_calls++;
-            $contact = $native->crm_fetch_contact($config, $contact_id);
-        } catch (CrmHooks_Native_Error $e) {
-            if ($e->getCode() === CrmHooks_Native::CRM_NOT_FOUND) {
-                return array_merge($out, array('outcome' => 'contact_not_found', 'message' => 'contact not found in the CRM'));
-            }
-            return array_merge($out, array(
-                'outcome'     => 'crm_error',
-                'code'        => CrmHooks_Native::result_name($e->getCode()),
-                'retry_after' => $e->retry_after,
-                'message'     => $e->last_error !== '' ? $e->last_error : CrmHooks_Native::result_name($e->getCode()),
-            ));
-        }
+	private function run( array $request, bool $dry_run ): array {
+		$out = array(
+			'outcome'     => '',
+			'contact_id'  => (string) ( $request['contact_id'] ?? '' ),
+			'user_id'     => null,
+			'message'     => '',
+			'notices'     => array(),
+			'code'        => '',
+			'retry_after' => 0,
+		);
+		try {
+			$native = CrmHooks_Native::get();
+		} catch ( CrmHooks_Native_Unavailable $e ) {
+			return array_merge(
+				$out,
+				array(
+					'outcome' => 'unavailable',
+					'message' => $e->getMessage(),
+				)
+			);
+		}
+		$config = CrmHooks_Settings::crm_config_json();
 
-        $out['contact_id'] = (string) ($contact['id'] ?? $contact_id);
-        $settings = CrmHooks_Settings::plan_settings();
-        $contact_email = (string) ($contact['email'] ?? '');
+		try {
+			$contact_id = (string) ( $request['contact_id'] ?? '' );
+			if ( $contact_id === '' ) {
+				// The lookup email only finds the CRM contact; it never selects a WordPress user.
+				$email = trim( (string) ( $request['email'] ?? '' ) );
+				if ( $email === '' ) {
+					return array_merge(
+						$out,
+						array(
+							'outcome' => 'contact_not_found',
+							'message' => 'no contact_id or email in the request',
+						)
+					);
+				}
+				++$this->crm_calls;
+				$found = $native->crm_find_contact( $config, $email );
+				if ( $found === null ) {
+					return array_merge(
+						$out,
+						array(
+							'outcome' => 'contact_not_found',
+							'message' => 'no CRM contact with that email',
+						)
+					);
+				}
+				$contact_id        = $found;
+				$out['contact_id'] = $found;
+			}
+			++$this->crm_calls;
+			$contact = $native->crm_fetch_contact( $config, $contact_id );
+		} catch ( CrmHooks_Native_Error $e ) {
+			if ( $e->getCode() === CrmHooks_Native::CRM_NOT_FOUND ) {
+				return array_merge(
+					$out,
+					array(
+						'outcome' => 'contact_not_found',
+						'message' => 'contact not found in the CRM',
+					)
+				);
+			}
+			return array_merge(
+				$out,
+				array(
+					'outcome'     => 'crm_error',
+					'code'        => CrmHooks_Native::result_name( $e->getCode() ),
+					'retry_after' => $e->retry_after,
+					'message'     => $e->last_error !== '' ? $e->last_error : CrmHooks_Native::result_name( $e->getCode() ),
+				)
+			);
+		}
 
-        // add: find + insert under one named lock per email, so concurrent deliveries never duplicate.
-        $lock = null;
-        if (! $dry_run && ($request['action'] ?? '') === 'add') {
-            $lock = 'crmhooks_add_' . md5(strtolower(trim($contact_email !== '' ? $contact_email : 'contact:' . $out['contact_id'])));
-            if (! $this->acquire_lock($lock)) {
-                return array_merge($out, array('outcome' => 'busy', 'message' => 'another delivery for this contact holds the lock'));
-            }
-        }
-        try {
-            $plan = $native->plan($this->plan_json($request, $contact, $settings));
+		$out['contact_id'] = (string) ( $contact['id'] ?? $contact_id );
+		$settings          = CrmHooks_Settings::plan_settings();
+		$contact_email     = (string) ( $contact['email'] ?? '' );
 
-            if ($dry_run) {
-                return array_merge($out, array('outcome' => 'preview', 'contact' => $contact, 'plan' => $plan));
-            }
+		// add: find + insert under one named lock per email, so concurrent deliveries never duplicate.
+		$lock = null;
+		if ( ! $dry_run && ( $request['action'] ?? '' ) === 'add' ) {
+			$lock = 'crmhooks_add_' . md5( strtolower( trim( $contact_email !== '' ? $contact_email : 'contact:' . $out['contact_id'] ) ) );
+			if ( ! $this->acquire_lock( $lock ) ) {
+				return array_merge(
+					$out,
+					array(
+						'outcome' => 'busy',
+						'message' => 'another delivery for this contact holds the lock',
+					)
+				);
+			}
+		}
+		try {
+			$plan = $native->plan( $this->plan_json( $request, $contact, $settings ) );
 
-            $applier = new CrmHooks_Plan_Applier($native, $config, $contact);
-            $result = $applier->apply($plan);
-            if ($result['replan']) {
-                // A user with this email appeared between lookup and insert: gather and plan again.
-                $plan = $native->plan($this->plan_json($request, $contact, $settings));
-                $result = $applier->apply($plan);
-            }
-            $this->crm_calls += $applier->crm_calls;
-        } catch (CrmHooks_Native_Error $e) {
-            return array_merge($out, array('outcome' => 'failed', 'code' => CrmHooks_Native::result_name($e->getCode()), 'message' => $e->getMessage()));
-        } finally {
-            if ($lock !== null) {
-                $this->release_lock($lock);
-            }
-        }
+			if ( $dry_run ) {
+				return array_merge(
+					$out,
+					array(
+						'outcome' => 'preview',
+						'contact' => $contact,
+						'plan'    => $plan,
+					)
+				);
+			}
 
-        $notices = array_merge(
-            array_map(static fn($n): string => is_array($n) ? (string) ($n['code'] ?? '') : (string) $n, (array) ($plan['notices'] ?? array())),
-            $result['notices']
-        );
-        $out['user_id'] = $result['user_id'];
-        $out['notices'] = array_values(array_filter($notices));
-        if ($result['error'] !== null) {
-            $out['outcome'] = 'failed';
-            $out['message'] = $result['error'];
-        } elseif ($result['created']) {
-            $out['outcome'] = 'created';
-        } elseif ($result['skipped'] === 'conflict') {
-            $out['outcome'] = 'conflict';
-        } elseif ($result['skipped'] !== null && $result['user_id'] === null) {
-            $out['outcome'] = 'skipped';
-            $out['message'] = $result['skipped'];
-        } else {
-            $out['outcome'] = $result['changed'] ? 'updated' : 'unchanged';
-        }
-        if ($out['message'] === '') {
-            // The plan's notices say in words what was skipped and why (keys, never values).
-            $messages = array_map(static fn($n): string => is_array($n) ? (string) ($n['message'] ?? '') : '', (array) ($plan['notices'] ?? array()));
-            $out['message'] = implode('; ', array_filter(array_merge($messages, $result['notices'])));
-        }
-        return $out;
-    }
+			$applier = new CrmHooks_Plan_Applier( $native, $config, $contact );
+			$result  = $applier->apply( $plan );
+			if ( $result['replan'] ) {
+				// A user with this email appeared between lookup and insert: gather and plan again.
+				$plan   = $native->plan( $this->plan_json( $request, $contact, $settings ) );
+				$result = $applier->apply( $plan );
+			}
+			$this->crm_calls += $applier->crm_calls;
+		} catch ( CrmHooks_Native_Error $e ) {
+			return array_merge(
+				$out,
+				array(
+					'outcome' => 'failed',
+					'code'    => CrmHooks_Native::result_name( $e->getCode() ),
+					'message' => $e->getMessage(),
+				)
+			);
+		} finally {
+			if ( $lock !== null ) {
+				$this->release_lock( $lock );
+			}
+		}
 
-    /**
-     * The plan input: the request, the CRM contact, and the two WordPress facts the library
-     * chooses the user from (users linked to the contact's ID, the user with the contact's email).
-     */
-    private function plan_json(array $request, array $contact, array $settings): string
-    {
-        $field_map = $settings['field_map'];
-        $linked = array();
-        foreach (CrmHooks_User_Store::users_linked_to((string) ($contact['id'] ?? '')) as $user_id) {
-            $linked[] = CrmHooks_User_Store::user_state($user_id, $field_map);
-        }
-        $email_user_id = CrmHooks_User_Store::user_with_email((string) ($contact['email'] ?? ''));
-        $doc = array(
-            'request'      => $request,
-            'contact'      => $contact,
-            'linked_users' => array_values(array_filter($linked)),
-            'email_user'   => $email_user_id !== null ? CrmHooks_User_Store::user_state($email_user_id, $field_map) : null,
-            'settings'     => $settings,
-        );
-        return (string) wp_json_encode($doc, JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE);
-    }
+		$notices        = array_merge(
+			array_map( static fn( $n ): string => is_array( $n ) ? (string) ( $n['code'] ?? '' ) : (string) $n, (array) ( $plan['notices'] ?? array() ) ),
+			$result['notices']
+		);
+		$out['user_id'] = $result['user_id'];
+		$out['notices'] = array_values( array_filter( $notices ) );
+		if ( $result['error'] !== null ) {
+			$out['outcome'] = 'failed';
+			$out['message'] = $result['error'];
+		} elseif ( $result['created'] ) {
+			$out['outcome'] = 'created';
+		} elseif ( $result['skipped'] === 'conflict' ) {
+			$out['outcome'] = 'conflict';
+		} elseif ( $result['skipped'] !== null && $result['user_id'] === null ) {
+			$out['outcome'] = 'skipped';
+			$out['message'] = $result['skipped'];
+		} else {
+			$out['outcome'] = $result['changed'] ? 'updated' : 'unchanged';
+		}
+		if ( $out['message'] === '' ) {
+			// The plan's notices say in words what was skipped and why (keys, never values).
+			$messages       = array_map( static fn( $n ): string => is_array( $n ) ? (string) ( $n['message'] ?? '' ) : '', (array) ( $plan['notices'] ?? array() ) );
+			$out['message'] = implode( '; ', array_filter( array_merge( $messages, $result['notices'] ) ) );
+		}
+		return $out;
+	}
 
-    private function acquire_lock(string $name): bool
-    {
-        global $wpdb;
-        return (string) $wpdb->get_var($wpdb->prepare('SELECT GET_LOCK(%s, 10)', $name)) === '1';
-    }
+	/**
+	 * The plan input: the request, the CRM contact, and the two WordPress facts the library
+	 * chooses the user from (users linked to the contact's ID, the user with the contact's email).
+	 */
+	private function plan_json( array $request, array $contact, array $settings ): string {
+		$field_map = $settings['field_map'];
+		$linked    = array();
+		foreach ( CrmHooks_User_Store::users_linked_to( (string) ( $contact['id'] ?? '' ) ) as $user_id ) {
+			$linked[] = CrmHooks_User_Store::user_state( $user_id, $field_map );
+		}
+		$email_user_id = CrmHooks_User_Store::user_with_email( (string) ( $contact['email'] ?? '' ) );
+		$doc           = array(
+			'request'      => $request,
+			'contact'      => $contact,
+			'linked_users' => array_values( array_filter( $linked ) ),
+			'email_user'   => $email_user_id !== null ? CrmHooks_User_Store::user_state( $email_user_id, $field_map ) : null,
+			'settings'     => $settings,
+		);
+		return (string) wp_json_encode( $doc, JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE );
+	}
 
-    private function release_lock(string $name): void
-    {
-        global $wpdb;
-        $wpdb->get_var($wpdb->prepare('SELECT RELEASE_LOCK(%s)', $name));
-    }
+	private function acquire_lock( string $name ): bool {
+		global $wpdb;
+		return (string) $wpdb->get_var( $wpdb->prepare( 'SELECT GET_LOCK(%s, 10)', $name ) ) === '1';
+	}
+
+	private function release_lock( string $name ): void {
+		global $wpdb;
+		$wpdb->get_var( $wpdb->prepare( 'SELECT RELEASE_LOCK(%s)', $name ) );
+	}
 }

@@ -10,82 +10,79 @@
 
 declare(strict_types=1);
 
-final class CrmHooks_Secrets
-{
-    /** Settings members that hold secrets. */
-    public const KEYS = array('access_key', 'ac_api_token', 'op_app_id', 'op_api_key');
+final class CrmHooks_Secrets {
 
-    private const PREFIX = 'crmhooks-enc:1:';
+	/** Settings members that hold secrets. */
+	public const KEYS = array( 'access_key', 'ac_api_token', 'op_app_id', 'op_api_key' );
 
-    /** sanitize_option_crmhooks_settings, after the Settings API's sanitizer. */
-    public static function encrypt_option($value)
-    {
-        if (! is_array($value)) {
-            return $value;
-        }
-        foreach (self::KEYS as $key) {
-            if (isset($value[ $key ]) && is_string($value[ $key ]) && $value[ $key ] !== '' && ! self::is_encrypted($value[ $key ])) {
-                $value[ $key ] = self::encrypt($value[ $key ]);
-            }
-        }
-        return $value;
-    }
+	private const PREFIX = 'crmhooks-enc:1:';
 
-    /** The stored settings with their secrets in plain text (for this request only). */
-    public static function decrypt_settings(array $settings): array
-    {
-        foreach (self::KEYS as $key) {
-            if (isset($settings[ $key ]) && is_string($settings[ $key ]) && self::is_encrypted($settings[ $key ])) {
-                $settings[ $key ] = self::decrypt($settings[ $key ]);
-            }
-        }
-        return $settings;
-    }
+	/** sanitize_option_crmhooks_settings, after the Settings API's sanitizer. */
+	public static function encrypt_option( $value ) {
+		if ( ! is_array( $value ) ) {
+			return $value;
+		}
+		foreach ( self::KEYS as $key ) {
+			if ( isset( $value[ $key ] ) && is_string( $value[ $key ] ) && $value[ $key ] !== '' && ! self::is_encrypted( $value[ $key ] ) ) {
+				$value[ $key ] = self::encrypt( $value[ $key ] );
+			}
+		}
+		return $value;
+	}
 
-    public static function is_encrypted(string $value): bool
-    {
-        return strncmp($value, self::PREFIX, strlen(self::PREFIX)) === 0;
-    }
+	/** The stored settings with their secrets in plain text (for this request only). */
+	public static function decrypt_settings( array $settings ): array {
+		foreach ( self::KEYS as $key ) {
+			if ( isset( $settings[ $key ] ) && is_string( $settings[ $key ] ) && self::is_encrypted( $settings[ $key ] ) ) {
+				$settings[ $key ] = self::decrypt( $settings[ $key ] );
+			}
+		}
+		return $settings;
+	}
 
-    public static function encrypt(string $plain): string
-    {
-        $nonce = random_bytes(SODIUM_CRYPTO_SECRETBOX_NONCEBYTES);
-        return self::PREFIX . base64_encode($nonce . sodium_crypto_secretbox($plain, $nonce, self::key()));
-    }
+	public static function is_encrypted( string $value ): bool {
+		return strncmp( $value, self::PREFIX, strlen( self::PREFIX ) ) === 0;
+	}
 
-    /**
-     * The plain text, or '' when it cannot be decrypted (the salts or the constant changed):
-     * webhooks then fail closed (401) and Site Health says to enter the credentials again.
-     */
-    public static function decrypt(string $stored): string
-    {
-        $raw = base64_decode(substr($stored, strlen(self::PREFIX)), true);
-        if (! is_string($raw) || strlen($raw) <= SODIUM_CRYPTO_SECRETBOX_NONCEBYTES) {
-            return '';
-        }
-        $plain = sodium_crypto_secretbox_open(substr($raw, SODIUM_CRYPTO_SECRETBOX_NONCEBYTES), substr($raw, 0, SODIUM_CRYPTO_SECRETBOX_NONCEBYTES), self::key());
-        return is_string($plain) ? $plain : '';
-    }
+	public static function encrypt( string $plain ): string {
+		$nonce = random_bytes( SODIUM_CRYPTO_SECRETBOX_NONCEBYTES );
+		return self::PREFIX . sodium_bin2base64( $nonce . sodium_crypto_secretbox( $plain, $nonce, self::key() ), SODIUM_BASE64_VARIANT_ORIGINAL );
+	}
 
-    /** Names of stored secrets that no longer decrypt, for Site Health. */
-    public static function undecryptable(): array
-    {
-        $stored = get_option(CrmHooks_Settings::OPTION, array());
-        $broken = array();
-        foreach (self::KEYS as $key) {
-            $value = is_array($stored) ? ($stored[ $key ] ?? '') : '';
-            if (is_string($value) && self::is_encrypted($value) && self::decrypt($value) === '') {
-                $broken[] = $key;
-            }
-        }
-        return $broken;
-    }
+	/**
+	 * The plain text, or '' when it cannot be decrypted (the salts or the constant changed):
+	 * webhooks then fail closed (401) and Site Health says to enter the credentials again.
+	 */
+	public static function decrypt( string $stored ): string {
+		try {
+			$raw = sodium_base642bin( substr( $stored, strlen( self::PREFIX ) ), SODIUM_BASE64_VARIANT_ORIGINAL );
+		} catch ( SodiumException $e ) {
+			return '';
+		}
+		if ( strlen( $raw ) <= SODIUM_CRYPTO_SECRETBOX_NONCEBYTES ) {
+			return '';
+		}
+		$plain = sodium_crypto_secretbox_open( substr( $raw, SODIUM_CRYPTO_SECRETBOX_NONCEBYTES ), substr( $raw, 0, SODIUM_CRYPTO_SECRETBOX_NONCEBYTES ), self::key() );
+		return is_string( $plain ) ? $plain : '';
+	}
 
-    private static function key(): string
-    {
-        $material = defined('CRMHOOKS_ENCRYPTION_KEY')
-            ? (string) constant('CRMHOOKS_ENCRYPTION_KEY')
-            : (defined('AUTH_KEY') ? AUTH_KEY : '') . (defined('SECURE_AUTH_SALT') ? SECURE_AUTH_SALT : '');
-        return sodium_crypto_generichash('crmhooks settings v1|' . $material, '', SODIUM_CRYPTO_SECRETBOX_KEYBYTES);
-    }
+	/** Names of stored secrets that no longer decrypt, for Site Health. */
+	public static function undecryptable(): array {
+		$stored = get_option( CrmHooks_Settings::OPTION, array() );
+		$broken = array();
+		foreach ( self::KEYS as $key ) {
+			$value = is_array( $stored ) ? ( $stored[ $key ] ?? '' ) : '';
+			if ( is_string( $value ) && self::is_encrypted( $value ) && self::decrypt( $value ) === '' ) {
+				$broken[] = $key;
+			}
+		}
+		return $broken;
+	}
+
+	private static function key(): string {
+		$material = defined( 'CRMHOOKS_ENCRYPTION_KEY' )
+			? (string) constant( 'CRMHOOKS_ENCRYPTION_KEY' )
+			: ( defined( 'AUTH_KEY' ) ? AUTH_KEY : '' ) . ( defined( 'SECURE_AUTH_SALT' ) ? SECURE_AUTH_SALT : '' );
+		return sodium_crypto_generichash( 'crmhooks settings v1|' . $material, '', SODIUM_CRYPTO_SECRETBOX_KEYBYTES );
+	}
 }

@@ -6,189 +6,209 @@
 
 declare(strict_types=1);
 
-final class CrmHooks_Admin
-{
-    private const PAGE = 'crmhooks';
-    private const REGENERATE_ACTION = 'crmhooks_regenerate_key';
+final class CrmHooks_Admin {
 
-    public static function register(): void
-    {
-        add_action('admin_menu', array(self::class, 'add_menu'));
-        add_action('admin_init', array(self::class, 'register_settings'));
-        add_action('admin_post_' . self::REGENERATE_ACTION, array(self::class, 'regenerate_key'));
-    }
+	private const PAGE              = 'crmhooks';
+	private const REGENERATE_ACTION = 'crmhooks_regenerate_key';
 
-    public static function add_menu(): void
-    {
-        add_options_page(__('crmhooks', 'crmhooks'), __('crmhooks', 'crmhooks'), 'manage_options', self::PAGE, array(self::class, 'render_page'));
-    }
+	public static function register(): void {
+		add_action( 'admin_menu', array( self::class, 'add_menu' ) );
+		add_action( 'admin_init', array( self::class, 'register_settings' ) );
+		add_action( 'admin_post_' . self::REGENERATE_ACTION, array( self::class, 'regenerate_key' ) );
+	}
 
-    public static function register_settings(): void
-    {
-        register_setting('crmhooks', CrmHooks_Settings::OPTION, array(
-            'type'              => 'array',
-            'sanitize_callback' => array('CrmHooks_Settings', 'sanitize'),
-            'show_in_rest'      => false,
-        ));
-    }
+	public static function add_menu(): void {
+		add_options_page( __( 'crmhooks', 'crmhooks' ), __( 'crmhooks', 'crmhooks' ), 'manage_options', self::PAGE, array( self::class, 'render_page' ) );
+	}
 
-    /** admin-post handler: capability and nonce, then a new key. */
-    public static function regenerate_key(): void
-    {
-        if (! current_user_can('manage_options')) {
-            wp_die(esc_html__('You are not allowed to do this.', 'crmhooks'), '', array('response' => 403));
-        }
-        check_admin_referer(self::REGENERATE_ACTION);
-        CrmHooks_Settings::update(array('access_key' => CrmHooks_Installer::new_access_key()));
-        wp_safe_redirect(add_query_arg(array('page' => self::PAGE, 'crmhooks_key' => 'regenerated'), admin_url('options-general.php')));
-        exit;
-    }
+	public static function register_settings(): void {
+		register_setting(
+			'crmhooks',
+			CrmHooks_Settings::OPTION,
+			array(
+				'type'              => 'array',
+				'sanitize_callback' => array( 'CrmHooks_Settings', 'sanitize' ),
+				'show_in_rest'      => false,
+			)
+		);
+	}
 
-    public static function render_page(): void
-    {
-        if (! current_user_can('manage_options')) {
-            return;
-        }
-        $s = CrmHooks_Settings::all();
-        $name = CrmHooks_Settings::OPTION;
-        echo '<div class="wrap"><h1>' . esc_html__('crmhooks', 'crmhooks') . '</h1>';
-        if (isset($_GET['crmhooks_key']) && $_GET['crmhooks_key'] === 'regenerated') {
-            echo '<div class="notice notice-success"><p>' . esc_html__('A new access key was generated. Update the webhook URLs in your CRM.', 'crmhooks') . '</p></div>';
-        }
+	/** admin-post handler: capability and nonce, then a new key. */
+	public static function regenerate_key(): void {
+		if ( ! current_user_can( 'manage_options' ) ) {
+			wp_die( esc_html__( 'You are not allowed to do this.', 'crmhooks' ), '', array( 'response' => 403 ) );
+		}
+		check_admin_referer( self::REGENERATE_ACTION );
+		CrmHooks_Settings::update( array( 'access_key' => CrmHooks_Installer::new_access_key() ) );
+		wp_safe_redirect(
+			add_query_arg(
+				array(
+					'page'         => self::PAGE,
+					'crmhooks_key' => 'regenerated',
+				),
+				admin_url( 'options-general.php' )
+			)
+		);
+		exit;
+	}
 
-        // Settings form (options.php checks the nonce and manage_options).
-        echo '<form method="post" action="options.php">';
-        settings_fields('crmhooks');
-        echo '<table class="form-table" role="presentation">';
-        self::row(__('CRM', 'crmhooks'), self::select($name . '[crm]', (string) $s['crm'], array('activecampaign' => 'ActiveCampaign', 'ontraport' => 'Ontraport')));
-        self::row(__('ActiveCampaign API URL', 'crmhooks'), self::text($name . '[ac_base_url]', (string) $s['ac_base_url']));
-        self::row(__('ActiveCampaign API token', 'crmhooks'), self::secret($name . '[ac_api_token]', (string) $s['ac_api_token'] !== ''));
-        self::row(__('Ontraport API URL', 'crmhooks'), self::text($name . '[op_base_url]', (string) $s['op_base_url']));
-        self::row(__('Ontraport App ID', 'crmhooks'), self::secret($name . '[op_app_id]', (string) $s['op_app_id'] !== ''));
-        self::row(__('Ontraport API key', 'crmhooks'), self::secret($name . '[op_api_key]', (string) $s['op_api_key'] !== ''));
-        // Which roles are privileged is the library's decision (admin-level capabilities).
-        $review = CrmHooks_Settings::review($s);
-        $privileged = $review !== null ? (array) ($review['privileged_roles'] ?? array()) : array();
-        $roles = array();
-        foreach (CrmHooks_Settings::roles() as $role) {
-            if (! in_array($role['slug'], $privileged, true)) {
-                $roles[ $role['slug'] ] = $role['name'];
-            }
-        }
-        self::row(__('Default role', 'crmhooks'), self::select($name . '[default_role]', (string) $s['default_role'], $roles));
-        $never = $privileged !== array()
-            /* translators: %s: comma-separated role slugs */
-            ? '<p class="description">' . esc_html(sprintf(__('Never granted by a webhook, even if listed (they hold admin-level capabilities): %s', 'crmhooks'), implode(', ', $privileged))) . '</p>'
-            : '';
-        self::row(__('Roles a webhook may set (slugs, comma separated)', 'crmhooks'), self::text($name . '[role_allowlist]', implode(', ', (array) $s['role_allowlist'])) . $never);
-        $map_lines = array();
-        foreach (CrmHooks_Settings::sanitize_field_map($s['field_map']) as $m) {
-            $map_lines[] = $m['crm_key'] . ' = ' . $m['wp_key'];
-        }
-        self::row(
-            __('Field map (one "CRM field key = WordPress key" per line)', 'crmhooks'),
-            '<textarea class="large-text code" rows="5" name="' . esc_attr($name . '[field_map]') . '">' . esc_textarea(implode("\n", $map_lines)) . '</textarea>'
-        );
-        self::row(__('Usernames', 'crmhooks'), self::select($name . '[username_format]', (string) $s['username_format'], array(
-            'email'        => __('Email address', 'crmhooks'),
-            'first_last'   => __('firstlast', 'crmhooks'),
-            'first_number' => __('first name + number', 'crmhooks'),
-        )));
-        self::row(__('Return generated password to the CRM', 'crmhooks'), self::checkbox($name . '[return_password]', (bool) $s['return_password']));
-        self::row(__('CRM field for the password', 'crmhooks'), self::text($name . '[password_field]', (string) $s['password_field']));
-        self::row(__('Loopback window (seconds)', 'crmhooks'), self::text($name . '[loopback_window_secs]', (string) $s['loopback_window_secs'], 'number'));
-        self::row(__('Process webhooks in the background', 'crmhooks'), self::checkbox($name . '[async]', (bool) $s['async']));
-        self::row(__('Queue limit (jobs waiting; more get 503 + Retry-After)', 'crmhooks'), self::text($name . '[queue_max]', (string) $s['queue_max'], 'number'));
-        self::row(__('Tries before a job ends as failed', 'crmhooks'), self::text($name . '[max_attempts]', (string) $s['max_attempts'], 'number'));
-        self::row(__('Keep finished jobs (days)', 'crmhooks'), self::text($name . '[retention_days]', (string) $s['retention_days'], 'number'));
-        self::row(__('Keep log entries (days)', 'crmhooks'), self::text($name . '[log_retention_days]', (string) $s['log_retention_days'], 'number'));
-        echo '</table>';
-        submit_button();
-        echo '</form>';
+	public static function render_page(): void {
+		if ( ! current_user_can( 'manage_options' ) ) {
+			return;
+		}
+		$s    = CrmHooks_Settings::all();
+		$name = CrmHooks_Settings::OPTION;
+		echo '<div class="wrap"><h1>' . esc_html__( 'crmhooks', 'crmhooks' ) . '</h1>';
+		// A fixed word after our own redirect, only compared: no state changes here.
+		if ( isset( $_GET['crmhooks_key'] ) && 'regenerated' === sanitize_key( wp_unslash( $_GET['crmhooks_key'] ) ) ) { // phpcs:ignore WordPress.Security.NonceVerification.Recommended
+			echo '<div class="notice notice-success"><p>' . esc_html__( 'A new access key was generated. Update the webhook URLs in your CRM.', 'crmhooks' ) . '</p></div>';
+		}
 
-        // Access key and URLs.
-        $key = (string) $s['access_key'];
-        echo '<h2>' . esc_html__('Access key', 'crmhooks') . '</h2>';
-        echo '<p><code>' . esc_html($key) . '</code></p>';
-        echo '<form method="post" action="' . esc_url(admin_url('admin-post.php')) . '">';
-        echo '<input type="hidden" name="action" value="' . esc_attr(self::REGENERATE_ACTION) . '">';
-        wp_nonce_field(self::REGENERATE_ACTION);
-        submit_button(__('Generate a new access key', 'crmhooks'), 'secondary', 'submit', false);
-        echo '</form>';
+		// Settings form (options.php checks the nonce and manage_options).
+		echo '<form method="post" action="options.php">';
+		settings_fields( 'crmhooks' );
+		echo '<table class="form-table" role="presentation">';
+		self::row(
+			__( 'CRM', 'crmhooks' ),
+			self::select(
+				$name . '[crm]',
+				(string) $s['crm'],
+				array(
+					'activecampaign' => 'ActiveCampaign',
+					'ontraport'      => 'Ontraport',
+				)
+			)
+		);
+		self::row( __( 'ActiveCampaign API URL', 'crmhooks' ), self::text( $name . '[ac_base_url]', (string) $s['ac_base_url'] ) );
+		self::row( __( 'ActiveCampaign API token', 'crmhooks' ), self::secret( $name . '[ac_api_token]', (string) $s['ac_api_token'] !== '' ) );
+		self::row( __( 'Ontraport API URL', 'crmhooks' ), self::text( $name . '[op_base_url]', (string) $s['op_base_url'] ) );
+		self::row( __( 'Ontraport App ID', 'crmhooks' ), self::secret( $name . '[op_app_id]', (string) $s['op_app_id'] !== '' ) );
+		self::row( __( 'Ontraport API key', 'crmhooks' ), self::secret( $name . '[op_api_key]', (string) $s['op_api_key'] !== '' ) );
+		// Which roles are privileged is the library's decision (admin-level capabilities).
+		$review     = CrmHooks_Settings::review( $s );
+		$privileged = $review !== null ? (array) ( $review['privileged_roles'] ?? array() ) : array();
+		$roles      = array();
+		foreach ( CrmHooks_Settings::roles() as $role ) {
+			if ( ! in_array( $role['slug'], $privileged, true ) ) {
+				$roles[ $role['slug'] ] = $role['name'];
+			}
+		}
+		self::row( __( 'Default role', 'crmhooks' ), self::select( $name . '[default_role]', (string) $s['default_role'], $roles ) );
+		$never = $privileged !== array()
+			/* translators: %s: comma-separated role slugs */
+			? '<p class="description">' . esc_html( sprintf( __( 'Never granted by a webhook, even if listed (they hold admin-level capabilities): %s', 'crmhooks' ), implode( ', ', $privileged ) ) ) . '</p>'
+			: '';
+		self::row( __( 'Roles a webhook may set (slugs, comma separated)', 'crmhooks' ), self::text( $name . '[role_allowlist]', implode( ', ', (array) $s['role_allowlist'] ) ) . $never );
+		$map_lines = array();
+		foreach ( CrmHooks_Settings::sanitize_field_map( $s['field_map'] ) as $m ) {
+			$map_lines[] = $m['crm_key'] . ' = ' . $m['wp_key'];
+		}
+		self::row(
+			__( 'Field map (one "CRM field key = WordPress key" per line)', 'crmhooks' ),
+			'<textarea class="large-text code" rows="5" name="' . esc_attr( $name . '[field_map]' ) . '">' . esc_textarea( implode( "\n", $map_lines ) ) . '</textarea>'
+		);
+		self::row(
+			__( 'Usernames', 'crmhooks' ),
+			self::select(
+				$name . '[username_format]',
+				(string) $s['username_format'],
+				array(
+					'email'        => __( 'Email address', 'crmhooks' ),
+					'first_last'   => __( 'firstlast', 'crmhooks' ),
+					'first_number' => __( 'first name + number', 'crmhooks' ),
+				)
+			)
+		);
+		self::row( __( 'Return generated password to the CRM', 'crmhooks' ), self::checkbox( $name . '[return_password]', (bool) $s['return_password'] ) );
+		self::row( __( 'CRM field for the password', 'crmhooks' ), self::text( $name . '[password_field]', (string) $s['password_field'] ) );
+		self::row( __( 'Loopback window (seconds)', 'crmhooks' ), self::text( $name . '[loopback_window_secs]', (string) $s['loopback_window_secs'], 'number' ) );
+		self::row( __( 'Process webhooks in the background', 'crmhooks' ), self::checkbox( $name . '[async]', (bool) $s['async'] ) );
+		self::row( __( 'Queue limit (jobs waiting; more get 503 + Retry-After)', 'crmhooks' ), self::text( $name . '[queue_max]', (string) $s['queue_max'], 'number' ) );
+		self::row( __( 'Tries before a job ends as failed', 'crmhooks' ), self::text( $name . '[max_attempts]', (string) $s['max_attempts'], 'number' ) );
+		self::row( __( 'Keep finished jobs (days)', 'crmhooks' ), self::text( $name . '[retention_days]', (string) $s['retention_days'], 'number' ) );
+		self::row( __( 'Keep log entries (days)', 'crmhooks' ), self::text( $name . '[log_retention_days]', (string) $s['log_retention_days'], 'number' ) );
+		echo '</table>';
+		submit_button();
+		echo '</form>';
 
-        echo '<h2>' . esc_html__('Webhook URLs', 'crmhooks') . '</h2><ul>';
-        $suffix = $s['crm'] === 'ontraport' ? '&contact_id=[Contact ID]' : '';
-        foreach (array('add', 'update', 'update_tags') as $action) {
-            $url = home_url('/') . '?wpf_action=' . $action . '&access_key=' . rawurlencode($key) . $suffix;
-            echo '<li><input type="text" class="large-text code" readonly onfocus="this.select()" value="' . esc_attr($url) . '"></li>';
-        }
-        echo '</ul>';
+		// Access key and URLs.
+		$key = (string) $s['access_key'];
+		echo '<h2>' . esc_html__( 'Access key', 'crmhooks' ) . '</h2>';
+		echo '<p><code>' . esc_html( $key ) . '</code></p>';
+		echo '<form method="post" action="' . esc_url( admin_url( 'admin-post.php' ) ) . '">';
+		echo '<input type="hidden" name="action" value="' . esc_attr( self::REGENERATE_ACTION ) . '">';
+		wp_nonce_field( self::REGENERATE_ACTION );
+		submit_button( __( 'Generate a new access key', 'crmhooks' ), 'secondary', 'submit', false );
+		echo '</form>';
 
-        // Log.
-        echo '<h2>' . esc_html__('Recent webhooks', 'crmhooks') . '</h2>';
-        echo '<table class="widefat striped"><thead><tr>';
-        foreach (array(__('Time (UTC)', 'crmhooks'), __('Action', 'crmhooks'), __('Contact', 'crmhooks'), __('Outcome', 'crmhooks'), __('ms', 'crmhooks'), __('CRM calls', 'crmhooks'), __('Message', 'crmhooks')) as $head) {
-            echo '<th>' . esc_html($head) . '</th>';
-        }
-        echo '</tr></thead><tbody>';
-        foreach (CrmHooks_Log::recent(50) as $row) {
-            echo '<tr>';
-            foreach (array('created_at', 'action', 'contact_id', 'outcome', 'duration_ms', 'crm_calls', 'message') as $col) {
-                echo '<td>' . esc_html((string) ($row[ $col ] ?? '')) . '</td>';
-            }
-            echo '</tr>';
-        }
-        echo '</tbody></table>';
+		echo '<h2>' . esc_html__( 'Webhook URLs', 'crmhooks' ) . '</h2><ul>';
+		$suffix = $s['crm'] === 'ontraport' ? '&contact_id=[Contact ID]' : '';
+		foreach ( array( 'add', 'update', 'update_tags' ) as $action ) {
+			$url = home_url( '/' ) . '?wpf_action=' . $action . '&access_key=' . rawurlencode( $key ) . $suffix;
+			echo '<li><input type="text" class="large-text code" readonly onfocus="this.select()" value="' . esc_attr( $url ) . '"></li>';
+		}
+		echo '</ul>';
 
-        // Refused requests are counted per hour, not logged one by one.
-        echo '<h2>' . esc_html__('Refused requests (last 24 hours)', 'crmhooks') . '</h2>';
-        $refusals = CrmHooks_Refusals::summary(time() - DAY_IN_SECONDS);
-        if ($refusals === array()) {
-            echo '<p>' . esc_html__('None.', 'crmhooks') . '</p>';
-        } else {
-            echo '<table class="widefat striped"><thead><tr>';
-            foreach (array(__('Reason', 'crmhooks'), __('Requests', 'crmhooks'), __('Last (UTC)', 'crmhooks'), __('Last address', 'crmhooks')) as $head) {
-                echo '<th>' . esc_html($head) . '</th>';
-            }
-            echo '</tr></thead><tbody>';
-            foreach ($refusals as $row) {
-                echo '<tr><td>' . esc_html((string) $row['reason']) . '</td><td>' . esc_html((string) $row['refused']) . '</td><td>'
-                    . esc_html(gmdate('Y-m-d H:i:s', (int) $row['last_at'])) . '</td><td>' . esc_html((string) $row['last_addr']) . '</td></tr>';
-            }
-            echo '</tbody></table>';
-        }
-        echo '</div>';
-    }
+		// Log.
+		echo '<h2>' . esc_html__( 'Recent webhooks', 'crmhooks' ) . '</h2>';
+		echo '<table class="widefat striped"><thead><tr>';
+		foreach ( array( __( 'Time (UTC)', 'crmhooks' ), __( 'Action', 'crmhooks' ), __( 'Contact', 'crmhooks' ), __( 'Outcome', 'crmhooks' ), __( 'ms', 'crmhooks' ), __( 'CRM calls', 'crmhooks' ), __( 'Message', 'crmhooks' ) ) as $head ) {
+			echo '<th>' . esc_html( $head ) . '</th>';
+		}
+		echo '</tr></thead><tbody>';
+		foreach ( CrmHooks_Log::recent( 50 ) as $row ) {
+			echo '<tr>';
+			foreach ( array( 'created_at', 'action', 'contact_id', 'outcome', 'duration_ms', 'crm_calls', 'message' ) as $col ) {
+				echo '<td>' . esc_html( (string) ( $row[ $col ] ?? '' ) ) . '</td>';
+			}
+			echo '</tr>';
+		}
+		echo '</tbody></table>';
 
-    private static function row(string $label, string $field_html): void
-    {
-        echo '<tr><th scope="row">' . esc_html($label) . '</th><td>' . $field_html . '</td></tr>'; // $field_html is built escaped.
-    }
+		// Refused requests are counted per hour, not logged one by one.
+		echo '<h2>' . esc_html__( 'Refused requests (last 24 hours)', 'crmhooks' ) . '</h2>';
+		$refusals = CrmHooks_Refusals::summary( time() - DAY_IN_SECONDS );
+		if ( $refusals === array() ) {
+			echo '<p>' . esc_html__( 'None.', 'crmhooks' ) . '</p>';
+		} else {
+			echo '<table class="widefat striped"><thead><tr>';
+			foreach ( array( __( 'Reason', 'crmhooks' ), __( 'Requests', 'crmhooks' ), __( 'Last (UTC)', 'crmhooks' ), __( 'Last address', 'crmhooks' ) ) as $head ) {
+				echo '<th>' . esc_html( $head ) . '</th>';
+			}
+			echo '</tr></thead><tbody>';
+			foreach ( $refusals as $row ) {
+				echo '<tr><td>' . esc_html( (string) $row['reason'] ) . '</td><td>' . esc_html( (string) $row['refused'] ) . '</td><td>'
+					. esc_html( gmdate( 'Y-m-d H:i:s', (int) $row['last_at'] ) ) . '</td><td>' . esc_html( (string) $row['last_addr'] ) . '</td></tr>';
+			}
+			echo '</tbody></table>';
+		}
+		echo '</div>';
+	}
 
-    private static function text(string $name, string $value, string $type = 'text'): string
-    {
-        return '<input type="' . esc_attr($type) . '" class="regular-text" name="' . esc_attr($name) . '" value="' . esc_attr($value) . '" autocomplete="off">';
-    }
+	private static function row( string $label, string $field_html ): void {
+		echo '<tr><th scope="row">' . esc_html( $label ) . '</th><td>' . $field_html . '</td></tr>'; // phpcs:ignore WordPress.Security.EscapeOutput.OutputNotEscaped -- $field_html is built from escaped parts by text(), secret(), select() and checkbox().
+	}
 
-    /** A credential field: never filled with the stored value; blank keeps it. */
-    private static function secret(string $name, bool $stored): string
-    {
-        $placeholder = $stored ? __('Stored. Leave blank to keep it.', 'crmhooks') : '';
-        return '<input type="password" class="regular-text" name="' . esc_attr($name) . '" value="" placeholder="' . esc_attr($placeholder) . '" autocomplete="new-password">';
-    }
+	private static function text( string $name, string $value, string $type = 'text' ): string {
+		return '<input type="' . esc_attr( $type ) . '" class="regular-text" name="' . esc_attr( $name ) . '" value="' . esc_attr( $value ) . '" autocomplete="off">';
+	}
 
-    private static function checkbox(string $name, bool $checked): string
-    {
-        // The hidden 0 makes an unchecked box arrive as false instead of "unchanged".
-        return '<input type="hidden" name="' . esc_attr($name) . '" value="0"><input type="checkbox" name="' . esc_attr($name) . '" value="1"' . checked($checked, true, false) . '>';
-    }
+	/** A credential field: never filled with the stored value; blank keeps it. */
+	private static function secret( string $name, bool $stored ): string {
+		$placeholder = $stored ? __( 'Stored. Leave blank to keep it.', 'crmhooks' ) : '';
+		return '<input type="password" class="regular-text" name="' . esc_attr( $name ) . '" value="" placeholder="' . esc_attr( $placeholder ) . '" autocomplete="new-password">';
+	}
 
-    private static function select(string $name, string $current, array $options): string
-    {
-        $html = '<select name="' . esc_attr($name) . '">';
-        foreach ($options as $value => $label) {
-            $html .= '<option value="' . esc_attr((string) $value) . '"' . selected($current, (string) $value, false) . '>' . esc_html((string) $label) . '</option>';
-        }
-        return $html . '</select>';
-    }
+	private static function checkbox( string $name, bool $checked ): string {
+		// The hidden 0 makes an unchecked box arrive as false instead of "unchanged".
+		return '<input type="hidden" name="' . esc_attr( $name ) . '" value="0"><input type="checkbox" name="' . esc_attr( $name ) . '" value="1"' . checked( $checked, true, false ) . '>';
+	}
+
+	private static function select( string $name, string $current, array $options ): string {
+		$html = '<select name="' . esc_attr( $name ) . '">';
+		foreach ( $options as $value => $label ) {
+			$html .= '<option value="' . esc_attr( (string) $value ) . '"' . selected( $current, (string) $value, false ) . '>' . esc_html( (string) $label ) . '</option>';
+		}
+		return $html . '</select>';
+	}
 }
