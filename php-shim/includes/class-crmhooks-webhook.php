@@ -34,7 +34,7 @@ final class CrmHooks_Webhook {
 			'crmhooks/v1',
 			'/webhook',
 			array(
-				'methods'             => array( 'GET', 'POST' ),
+				'methods'             => array( 'GET', 'POST', 'PUT' ), // PUT: Ontraport's newer webhook UI.
 				'callback'            => array( self::class, 'rest_callback' ),
 				'permission_callback' => '__return_true', // The access key is the authentication.
 			)
