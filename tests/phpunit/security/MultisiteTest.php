@@ -76,6 +76,9 @@ final class MultisiteTest extends CrmHooks_Plugin_TestCase
             $this->fail('no multisite network in this stack\'s environment (missing ' . implode(', ', $missing) . '). scripts/stack.sh up always '
                 . 'starts one and `eval "$(scripts/stack.sh env)"` exports these; restart a stack started by an older stack.sh.');
         }
+        if (! is_file(getenv('CRMHOOKS_MS_WP_DIR') . '/wp-config.php')) {
+            $this->fail('no multisite network in ' . getenv('CRMHOOKS_MS_WP_DIR') . ': this stack was started by an older stack.sh; run scripts/stack.sh down, then up.');
+        }
         $this->ms_url = rtrim((string) getenv('CRMHOOKS_MS_SITE_URL'), '/');
         $this->ms_settings_before = $this->ms(<<<'PHP'
             foreach (get_users(array('blog_id' => 0, 'fields' => array('ID', 'user_login'))) as $u) {
