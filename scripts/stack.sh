@@ -1,25 +1,27 @@
 #!/usr/bin/env bash
 # The crmhooks development stack: MariaDB, WordPress with the plugin, two php-fpm pools behind
-# nginx, and the CRM stand-in, all private to one directory and one port range.
+# nginx, a multisite WordPress network with the plugin, and the CRM stand-in, all private to one
+# directory and one port range.
 #
 #   scripts/stack.sh install|build|up|down|restart|reset|status|env|crm <activecampaign|ontraport>
 #
 #   CRMHOOKS_STACK_DIR  where everything lives (default <repo>/.stack)
-#   CRMHOOKS_PORT_BASE  BASE (default 8080): site BASE, preload site BASE+1, stand-in BASE+5, MariaDB BASE+6
+#   CRMHOOKS_PORT_BASE  BASE (default 8080): site BASE, preload site BASE+1, multisite network BASE+2,
+#                       stand-in BASE+5, MariaDB BASE+6
 #
 # Processes are stopped by the PIDs recorded in the stack dir only, never by name, so several
 # stacks (different dirs and bases) can run side by side.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-for lib in common install build mariadb wordpress fpm nginx standin; do
+for lib in common install build mariadb wordpress multisite fpm nginx standin; do
     # shellcheck source=/dev/null
     . "$REPO/scripts/lib/$lib.sh"
 done
 set_stack_paths
 
 usage() {
-    sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 all_running() {
@@ -42,6 +44,7 @@ print_urls() {
     say "site (runtime FFI):   http://127.0.0.1:$PORT_SITE/"
     say "site (preload FFI):   http://127.0.0.1:$PORT_PRELOAD/"
     say "admin:                http://127.0.0.1:$PORT_SITE/wp-admin/  user admin, password in $ADMIN_PASSWORD_FILE"
+    say "multisite network:    http://127.0.0.1:$PORT_MS/ (runtime FFI; $WP_MS_DIR, tables ${WP_MS_PREFIX}*, super admin admin)"
     [ -f "$STANDIN_SCRIPT" ] && say "CRM stand-in:         http://127.0.0.1:$PORT_STANDIN/_control/health"
     say "MariaDB:              $DB_SOCKET (127.0.0.1:$PORT_DB)"
     say "logs:                 $LOG_DIR, $NGINX_DIR, $FPM_A_DIR, $FPM_B_DIR"
@@ -49,15 +52,16 @@ print_urls() {
 
 smoke_check() {
     local port code
-    for port in "$PORT_SITE" "$PORT_PRELOAD"; do
+    for port in "$PORT_SITE" "$PORT_PRELOAD" "$PORT_MS"; do
         code="$(http_status "http://127.0.0.1:$port/")"
         if [ "$code" != 200 ]; then
             show_log_tail "$NGINX_DIR/error.log" 10
             show_log_tail "$LOG_DIR/wp-debug.log" 15
+            [ "$port" = "$PORT_MS" ] && show_log_tail "$LOG_DIR/wp-ms-debug.log" 15
             die "http://127.0.0.1:$port/ answered HTTP $code instead of 200"
         fi
     done
-    say "smoke check: both sites answer 200"
+    say "smoke check: both sites and the multisite network answer 200"
 }
 
 cmd_up() {
@@ -81,6 +85,7 @@ cmd_up() {
     db_start
     db_ensure_wordpress_db
     wp_prepare
+    wp_ms_prepare
     standin_start
     fpm_start_runtime
     fpm_start_preload
@@ -127,7 +132,7 @@ cmd_status() {
     status_line mariadb "$DB_PID" mariadbd "127.0.0.1:$PORT_DB $DB_SOCKET" || ok=1
     status_line "php-fpm runtime FFI" "$(fpm_pid_file "$FPM_A_DIR")" php-fpm "$(fpm_socket "$FPM_A_DIR")" || ok=1
     status_line "php-fpm preload" "$(fpm_pid_file "$FPM_B_DIR")" php-fpm "$(fpm_socket "$FPM_B_DIR")" || ok=1
-    status_line nginx "$(NGINX_PID_FILE)" nginx "http://127.0.0.1:$PORT_SITE/ http://127.0.0.1:$PORT_PRELOAD/" || ok=1
+    status_line nginx "$(NGINX_PID_FILE)" nginx "http://127.0.0.1:$PORT_SITE/ http://127.0.0.1:$PORT_PRELOAD/ http://127.0.0.1:$PORT_MS/ (multisite)" || ok=1
     status_line stand-in "$STANDIN_PID" standin.py "http://127.0.0.1:$PORT_STANDIN/" || ok=1
     return $ok
 }
@@ -144,6 +149,8 @@ cmd_env() {
     printf 'export CRMHOOKS_WP_DIR=%q\n' "$WP_DIR"
     printf 'export CRMHOOKS_ACCESS_KEY=%q\n' "$key"
     printf 'export CRMHOOKS_DB_SOCKET=%q\n' "$DB_SOCKET"
+    printf 'export CRMHOOKS_MS_SITE_URL=%q\n' "http://127.0.0.1:$PORT_MS"
+    printf 'export CRMHOOKS_MS_WP_DIR=%q\n' "$WP_MS_DIR"
 }
 
 # Which CRM the site's settings talk to (the stand-in serves both).

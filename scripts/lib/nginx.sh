@@ -1,17 +1,19 @@
-# One nginx master with two servers: BASE -> runtime php-fpm pool, BASE+1 -> preload pool. Sourced by stack.sh.
+# One nginx master with three servers: BASE -> runtime php-fpm pool, BASE+1 -> preload pool (both
+# the single site), BASE+2 -> runtime php-fpm pool (the multisite network). Sourced by stack.sh.
 
 NGINX_PID_FILE() { printf '%s/nginx.pid\n' "$NGINX_DIR"; }
 nginx_running() { live_pid "$(NGINX_PID_FILE)" nginx >/dev/null; }
 
+# $1 port, $2 php-fpm socket, $3 document root (default: the single site), $4 extra lines
 nginx_server_block() {
-    local port="$1" socket="$2"
+    local port="$1" socket="$2" root="${3:-$WP_DIR}" extra="${4:-}"
     cat <<CONF
     server {
         listen 127.0.0.1:$port;
         server_name _;
-        root $WP_DIR;
+        root $root;
         index index.php index.html;
-
+$extra
         location / {
             try_files \$uri \$uri/ /index.php?\$args;
         }
@@ -52,6 +54,18 @@ fastcgi_param  REDIRECT_STATUS    200;
 CONF
 }
 
+# A subdirectory network's sites live under /<site>/: their wp-admin, wp-includes and PHP files
+# are the root's (WordPress's documented nginx rules; \$http_host keeps the port).
+nginx_ms_rewrites() {
+    cat <<'CONF'
+        if (!-e $request_filename) {
+            rewrite /wp-admin$ $scheme://$http_host$uri/ permanent;
+            rewrite ^(/[^/]+)?(/wp-.*) $2 last;
+            rewrite ^(/[^/]+)?(/.*\.php) $2 last;
+        }
+CONF
+}
+
 nginx_write_config() {
     mkdir -p "$NGINX_DIR/tmp"
     nginx_write_fastcgi_params
@@ -82,6 +96,7 @@ http {
 
 $(nginx_server_block "$PORT_SITE" "$(fpm_socket "$FPM_A_DIR")")
 $(nginx_server_block "$PORT_PRELOAD" "$(fpm_socket "$FPM_B_DIR")")
+$(nginx_server_block "$PORT_MS" "$(fpm_socket "$FPM_A_DIR")" "$WP_MS_DIR" "$(nginx_ms_rewrites)")
 }
 CONF
 }
@@ -90,8 +105,9 @@ nginx_start() {
     if nginx_running; then say "nginx: already running"; return 0; fi
     require_free_port "$PORT_SITE" "nginx, runtime-FFI site"
     require_free_port "$PORT_PRELOAD" "nginx, preload site"
+    require_free_port "$PORT_MS" "nginx, multisite network"
     nginx_write_config
-    step "nginx: starting on 127.0.0.1:$PORT_SITE and 127.0.0.1:$PORT_PRELOAD"
+    step "nginx: starting on 127.0.0.1:$PORT_SITE, 127.0.0.1:$PORT_PRELOAD and 127.0.0.1:$PORT_MS (multisite)"
     if ! nginx -p "$NGINX_DIR/" -c "$NGINX_DIR/nginx.conf" -e "$NGINX_DIR/error.log" </dev/null >>"$NGINX_DIR/start.log" 2>&1; then
         show_log_tail "$NGINX_DIR/start.log" 10
         show_log_tail "$NGINX_DIR/error.log" 10

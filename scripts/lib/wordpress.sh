@@ -1,14 +1,15 @@
 # The WordPress site: a private copy of Debian's WordPress, wp-config.php, install, plugin. Sourced by stack.sh.
 
 wp_copy_site() {
-    [ -f "$WP_DIR/wp-settings.php" ] && return 0
-    step "wordpress: copying /usr/share/wordpress to $WP_DIR"
+    local dir="${1:-$WP_DIR}"
+    [ -f "$dir/wp-settings.php" ] && return 0
+    step "wordpress: copying /usr/share/wordpress to $dir"
     [ -f /usr/share/wordpress/wp-settings.php ] || die "/usr/share/wordpress is missing; run: $0 install"
-    rm -rf "$WP_DIR.tmp"
+    rm -rf "$dir.tmp"
     # -L: Debian's tree is full of symlinks into /etc and /var/lib; resolve them into a self-contained copy.
-    cp -rL /usr/share/wordpress "$WP_DIR.tmp"
-    rm -f "$WP_DIR.tmp/wp-config.php"
-    mv "$WP_DIR.tmp" "$WP_DIR"
+    cp -rL /usr/share/wordpress "$dir.tmp"
+    rm -f "$dir.tmp/wp-config.php"
+    mv "$dir.tmp" "$dir"
 }
 
 # Salts and the DB password live in their own file, made once; wp-config.php is rewritten on every `up`.
@@ -96,7 +97,7 @@ wp_make_repo_readable() {
 }
 
 wp_link_plugin() {
-    local link="$WP_DIR/wp-content/plugins/crmhooks"
+    local link="${1:-$WP_DIR}/wp-content/plugins/crmhooks"
     if [ -L "$link" ] && [ "$(readlink "$link")" = "$SHIM_DIR" ]; then
         return 0
     fi

@@ -2,7 +2,9 @@
 /**
  * Brings the stack's WordPress to a known state, from the PHP CLI (no wp-cli in Debian):
  * install (admin user), theme, pretty permalinks, crmhooks activation, crmhooks_settings
- * pointing at the CRM stand-in. Idempotent. Called by scripts/stack.sh with CRMHOOKS_* env vars.
+ * pointing at the CRM stand-in. Idempotent. Called by scripts/stack.sh with CRMHOOKS_* env vars,
+ * for the single site and for the multisite network's main site (made a network before by
+ * scripts/lib/wp-setup-network.php).
  */
 
 function crmhooks_setup_env( $name ) {
@@ -47,7 +49,9 @@ if ( 'twentytwentythree' !== get_stylesheet() ) {
 	}
 }
 
-if ( '/%postname%/' !== get_option( 'permalink_structure' ) ) {
+// A network's main site keeps the structure populate_network() gave it (/blog/...: subdirectory
+// sites own the paths below /).
+if ( ! is_multisite() && '/%postname%/' !== get_option( 'permalink_structure' ) ) {
 	global $wp_rewrite;
 	$wp_rewrite->set_permalink_structure( '/%postname%/' );
 	$wp_rewrite->flush_rules( false );
@@ -73,6 +77,16 @@ $settings = is_array( $settings ) ? $settings : array();
 // Defaults only where the plugin has not set a value; a later `up` keeps what tests or the admin changed.
 // The plugin's own defaults when it is active, plus: the demo allows webhooks to ask for `subscriber`.
 $settings += array( 'crm' => 'activecampaign', 'role_allowlist' => array( 'subscriber' ) );
+// More defaults from the caller, as a JSON object (the multisite network: {"async":false}).
+$more_defaults = getenv( 'CRMHOOKS_SETTINGS_DEFAULTS' );
+if ( $more_defaults ) {
+	$more_defaults = json_decode( $more_defaults, true );
+	if ( ! is_array( $more_defaults ) ) {
+		fwrite( STDERR, "wp-setup: CRMHOOKS_SETTINGS_DEFAULTS is not a JSON object\n" );
+		exit( 1 );
+	}
+	$settings += $more_defaults;
+}
 if ( class_exists( 'CrmHooks_Settings' ) ) {
 	$settings += CrmHooks_Settings::defaults();
 }
