@@ -168,6 +168,11 @@ crmh_result crmh_plan(const char *json, size_t len, struct crmh_buf *out);
 crmh_result crmh_settings_review(const char *json, size_t len, struct crmh_buf *out);
 
 /*
+ Queue verdicts (admission and key, merge, claim, finish, inline answer); see queue.rs.
+ */
+crmh_result crmh_queue_decide(const char *json, size_t len, struct crmh_buf *out);
+
+/*
  Generate a new access key (URL-safe, at least 128 bits from the OS random source).
  */
 crmh_result crmh_key_generate(struct crmh_buf *out);

@@ -24,7 +24,11 @@ pub struct Answer {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Body {
     pub success: bool,
-    pub error: String,
+    /// `processed` or `queued` on success.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -57,7 +61,7 @@ pub fn receive(method: &[u8], query: &[u8], content_type: &[u8], body: &[u8], co
 }
 
 fn body(error: &str, parameter: Option<&str>, message: Option<String>) -> Body {
-    Body { success: false, error: error.into(), parameter: parameter.map(str::to_string), message }
+    Body { success: false, status: None, error: Some(error.into()), parameter: parameter.map(str::to_string), message }
 }
 
 /// The answer to a refused request, and the refusal counter it counts under.

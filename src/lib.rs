@@ -14,6 +14,7 @@ pub mod error;
 pub mod ffi;
 pub mod lock;
 pub mod plan;
+pub mod queue;
 pub mod request;
 pub mod settings;
 

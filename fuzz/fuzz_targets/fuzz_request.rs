@@ -37,7 +37,7 @@ fuzz_target!(|data: &[u8]| {
     if let crmhooks::answer::Reception::Refuse { reason, answer } = refused {
         if reason == "unauthorized" {
             assert_eq!(answer.status, 401);
-            assert_eq!(answer.body.error, "unauthorized");
+            assert_eq!(answer.body.error.as_deref(), Some("unauthorized"));
             assert!(answer.body.parameter.is_none() && answer.body.message.is_none());
         }
     }

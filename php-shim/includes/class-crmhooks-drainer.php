@@ -24,8 +24,18 @@ final class CrmHooks_Drainer {
 	 */
 	private const HANDOFF_SECS = 1.0;
 
-	/** Outcomes that end a job as done. */
-	private const DONE = array( 'created', 'updated', 'unchanged', 'skipped', 'contact_not_found' );
+	/**
+	 * A drainer that stops while work is pending (its budget or batch ran out, the CRM asked us
+	 * to wait, or a job becomes due soon) starts its successor with a non-blocking loopback
+	 * request, as WordPress spawns WP-Cron, so no job waits for page traffic. The successor sleeps
+	 * until the next job is due, at most one drain budget, then drains; work due later than this
+	 * horizon is left to WP-Cron or a system cron (README), so a quiet site never keeps a web
+	 * worker busy just to wait.
+	 */
+	private const SUCCESSOR_HORIZON_SECS = 300;
+
+	/** Query parameter of the successor request. */
+	public const SUCCESSOR_PARAM = 'crmhooks_drain';
 
 	private static bool $after_response_scheduled = false;
 
@@ -33,6 +43,7 @@ final class CrmHooks_Drainer {
 		add_filter( 'cron_schedules', array( self::class, 'cron_schedules' ) ); // phpcs:ignore WordPress.WP.CronInterval.CronSchedulesInterval -- A one-minute safety net for queued webhooks; a tick with nothing due costs one indexed query.
 		add_action( self::CRON_HOOK, array( self::class, 'cron' ) );
 		add_action( 'init', array( self::class, 'ensure_scheduled' ) );
+		add_action( 'init', array( self::class, 'maybe_run_as_successor' ), 0 );
 		if ( defined( 'CRMHOOKS_FILE' ) ) {
 			register_deactivation_hook( CRMHOOKS_FILE, array( self::class, 'unschedule' ) );
 		}
@@ -103,7 +114,7 @@ final class CrmHooks_Drainer {
 		);
 		$budget   = $budget_secs ?? max( 1, CrmHooks_Queue::setting( 'drain_budget_secs' ) );
 		$deadline = microtime( true ) + $budget;
-		$lock     = 'crmhooks_drainer_' . $wpdb->prefix;
+		$lock     = self::lock_name();
 		do {
 			if ( (string) $wpdb->get_var( $wpdb->prepare( 'SELECT GET_LOCK(%s, 0)', $lock ) ) !== '1' ) {
 				$summary['stopped'] = 'locked'; // Another drainer runs for this site.
@@ -122,7 +133,74 @@ final class CrmHooks_Drainer {
 			// A request that queued a job while we held the lock could not start a drainer:
 			// look again after releasing it, so its job does not wait for cron.
 		} while ( $summary['stopped'] === 'idle' && self::has_due_job() && microtime( true ) < $deadline );
+		if ( $summary['stopped'] !== 'locked' ) {
+			self::spawn_successor_if_pending();
+		}
 		return $summary;
+	}
+
+	/** The token a successor request carries: only the site can start drains this way. */
+	public static function successor_token(): string {
+		return substr( wp_hash( 'crmhooks drain successor' ), 0, 32 );
+	}
+
+	/** Starts the next drainer when work is pending within the horizon. */
+	public static function spawn_successor_if_pending(): bool {
+		$next = CrmHooks_Queue::next_due();
+		if ( $next === null || $next > time() + self::SUCCESSOR_HORIZON_SECS ) {
+			return false;
+		}
+		$url = add_query_arg( self::SUCCESSOR_PARAM, self::successor_token(), home_url( '/' ) );
+		wp_remote_post(
+			$url,
+			array(
+				'timeout'   => 0.01,
+				'blocking'  => false,
+				'sslverify' => apply_filters( 'https_local_ssl_verify', false ), // phpcs:ignore WordPress.NamingConventions.PrefixAllGlobals.NonPrefixedHooknameFound -- WordPress core's own filter, as spawn_cron() uses it.
+			)
+		);
+		return true;
+	}
+
+	/**
+	 * init: a successor request. It answers at once, then (after the response) sleeps until the
+	 * next job is due, within one drain budget, and drains.
+	 */
+	public static function maybe_run_as_successor(): void {
+		// A request of our own, authenticated by its token; nothing from it is stored or echoed.
+		$token = isset( $_GET[ self::SUCCESSOR_PARAM ] ) ? sanitize_text_field( wp_unslash( $_GET[ self::SUCCESSOR_PARAM ] ) ) : ''; // phpcs:ignore WordPress.Security.NonceVerification.Recommended
+		if ( $token === '' ) {
+			return;
+		}
+		if ( ! hash_equals( self::successor_token(), $token ) ) {
+			status_header( 403 );
+			exit;
+		}
+		status_header( 202 );
+		nocache_headers();
+		self::prepare_long_run();
+		if ( function_exists( 'fastcgi_finish_request' ) ) {
+			fastcgi_finish_request();
+		} elseif ( function_exists( 'litespeed_finish_request' ) ) {
+			litespeed_finish_request();
+		}
+		$budget = max( 1, CrmHooks_Queue::setting( 'drain_budget_secs' ) );
+		$next   = CrmHooks_Queue::next_due();
+		if ( $next !== null && $next > time() ) {
+			sleep( (int) min( $budget, $next - time() ) );
+		}
+		self::run( 'successor' );
+		exit;
+	}
+
+	/**
+	 * One drainer per site: the lock name covers the database and the table prefix, so sites in
+	 * different databases on one server never block each other (GET_LOCK names are server-wide
+	 * and at most 64 characters).
+	 */
+	public static function lock_name(): string {
+		global $wpdb;
+		return 'crmhooks_drain_' . md5( DB_NAME . '|' . $wpdb->prefix );
 	}
 
 	private static function drain_locked( float $deadline, array &$summary ): void {
@@ -137,6 +215,8 @@ final class CrmHooks_Drainer {
 				$summary['stopped'] = 'budget';
 				return;
 			}
+			// Settings are read afresh for every job: an admin may have switched the CRM meanwhile.
+			CrmHooks_Settings::refresh();
 			$job = CrmHooks_Queue::claim( $worker );
 			if ( $job === null ) {
 				if ( self::wait_for_next_job( $deadline ) ) {
@@ -190,22 +270,10 @@ final class CrmHooks_Drainer {
 			);
 		}
 		$name    = (string) ( $outcome['outcome'] ?? 'failed' );
-		$code    = (string) ( $outcome['code'] ?? '' );
 		$message = substr( (string) ( $outcome['message'] ?? '' ), 0, 800 );
 		$id      = (int) $job['id'];
 		$attempt = (int) $job['attempts'];
-
-		if ( in_array( $name, self::DONE, true ) ) {
-			CrmHooks_Queue::complete( $id, $name, $message );
-			$end = 'done';
-		} elseif ( $name === 'crm_error' ) {
-			$retryable = in_array( $code, array( 'crm_rate_limited', 'crm_temporary' ), true );
-			$end       = CrmHooks_Queue::fail( $job, $code !== '' ? $code : 'crm_error', $message !== '' ? $message : $code, $retryable, (int) ( $outcome['retry_after'] ?? 0 ) );
-		} elseif ( $name === 'busy' || $name === 'unavailable' || $code === 'exception' ) {
-			$end = CrmHooks_Queue::fail( $job, $name, $message !== '' ? $message : $name, true, $name === 'unavailable' ? 60 : 0 );
-		} else {
-			$end = CrmHooks_Queue::fail( $job, $name, $message !== '' ? $message : $name, false );
-		}
+		$end     = CrmHooks_Queue::finish( $job, $outcome );
 
 		$note = sprintf( 'job %d attempt %d (%d received): %s', $id, $attempt, (int) $job['received_count'], $end );
 		if ( $message !== '' ) {

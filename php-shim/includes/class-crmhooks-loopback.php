@@ -1,7 +1,7 @@
 <?php
 /**
- * Loopback guard: remembers when we last wrote to a CRM contact (the plugin fires
- * `crmhooks_crm_write` after every write). A webhook for that contact inside the window
+ * Loopback guard: remembers when we last wrote to a CRM contact (record_write() is called
+ * directly after every write; other plugins hear it as `crmhooks_crm_write`). A webhook for that contact inside the window
  * (setting loopback_window_secs) is probably the CRM echoing our own write, so its job is
  * deferred to the window's end and then reads the CRM fresh: an echo cannot erase what we just
  * wrote, and a real change is still picked up. Table {prefix}crmhooks_writes.
@@ -10,10 +10,6 @@
 declare(strict_types=1);
 
 final class CrmHooks_Loopback {
-
-	public static function register(): void {
-		add_action( 'crmhooks_crm_write', array( self::class, 'record_write' ), 10, 1 );
-	}
 
 	public static function table(): string {
 		global $wpdb;
@@ -28,7 +24,7 @@ final class CrmHooks_Loopback {
 ) $collate;";
 	}
 
-	/** crmhooks_crm_write listener. */
+	/** Called directly after every write of ours to the CRM (never through a public hook). */
 	public static function record_write( $contact_id ): void {
 		global $wpdb;
 		$contact_id = trim( (string) $contact_id );
@@ -58,47 +54,6 @@ final class CrmHooks_Loopback {
 		$table = self::table();
 		$value = $wpdb->get_var( $wpdb->prepare( "SELECT last_write_at FROM {$table} WHERE contact_key = %s", $contact_key ) );
 		return $value === null ? null : (int) $value;
-	}
-
-	/**
-	 * The time until which a job for this contact must wait, or 0 to run now. The library
-	 * decides (crmh_lock_decide kind loopback); the PHP rule below is its twin.
-	 */
-	public static function deferred_until( string $contact_key, int $now ): int {
-		$last = self::last_write_at( $contact_key );
-		if ( $last === null ) {
-			return 0;
-		}
-		$window   = self::window_secs();
-		$decision = CrmHooks_Queue::library_decision(
-			array(
-				'kind'          => 'loopback',
-				'now'           => $now,
-				'last_write_at' => $last,
-				'window_secs'   => $window,
-			)
-		);
-		if ( $decision !== null && isset( $decision['decision'] ) ) {
-			return $decision['decision'] === 'defer' ? (int) ( $decision['until'] ?? 0 ) : 0;
-		}
-		return self::deferred_until_php( $now, $last, $window );
-	}
-
-	public static function deferred_until_php( int $now, ?int $last_write_at, int $window_secs ): int {
-		if ( $last_write_at === null ) {
-			return 0;
-		}
-		$until = $last_write_at + $window_secs;
-		return $now < $until ? $until : 0;
-	}
-
-	/** An ActiveCampaign body saying the change came from the API, inside our write window. */
-	public static function is_echo( array $request ): bool {
-		$from = strtolower( (string) ( $request['event']['initiated_from'] ?? '' ) );
-		if ( $from !== 'api' ) {
-			return false;
-		}
-		return self::deferred_until( CrmHooks_Queue::contact_key( $request ), time() ) > 0;
 	}
 
 	/** Row of this table holding when the last drainer run that called the CRM ended (ms). */

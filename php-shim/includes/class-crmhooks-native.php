@@ -349,6 +349,11 @@ final class CrmHooks_Native {
 		);
 	}
 
+	/** Queue verdicts (accept, schedule, merge, claim, finish, inline_answer): see src/queue.rs. */
+	public function queue_decide( string $json ): array {
+		return $this->json_call( 'crmh_queue_decide', $json );
+	}
+
 	/** Settings (with the site's roles) -> privileged_roles and problems, by the webhook rules. */
 	public function settings_review( string $json ): array {
 		return $this->json_call( 'crmh_settings_review', $json );

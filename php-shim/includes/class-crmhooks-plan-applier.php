@@ -196,6 +196,7 @@ final class CrmHooks_Plan_Applier {
 		} catch ( CrmHooks_Native_Error $e ) {
 			return 'return_password_failed:' . CrmHooks_Native::result_name( $e->getCode() );
 		} finally {
+			CrmHooks_Loopback::record_write( $contact_id ); // Internal: no listener can switch it off.
 			do_action( 'crmhooks_crm_write', $contact_id );
 		}
 	}

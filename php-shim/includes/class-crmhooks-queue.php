@@ -15,7 +15,7 @@ declare(strict_types=1);
 final class CrmHooks_Queue {
 
 	/** Schema of the queue tables; a different stored value runs dbDelta on plugins_loaded. */
-	public const DB_VERSION        = '2';
+	public const DB_VERSION        = '3';
 	public const DB_VERSION_OPTION = 'crmhooks_queue_db_version';
 
 	/**
@@ -25,6 +25,7 @@ final class CrmHooks_Queue {
 	 */
 	public const DEFAULTS = array(
 		'settle_secs'       => 2,
+		'coalesce_cap_secs' => 30,
 		'lease_secs'        => 60,
 		'retry_base_secs'   => 30,
 		'retry_max_secs'    => 3600,
@@ -32,18 +33,9 @@ final class CrmHooks_Queue {
 		'drain_batch'       => 100,
 	);
 
-	/** Action strength for coalescing: the stronger action also does the weaker one's work. */
-	private const ACTION_RANK = array(
-		'test'        => 0,
-		'update_tags' => 1,
-		'update'      => 2,
-		'add'         => 3,
-	);
-
 	/** The queue's hooks, all in one place (called from crmhooks_bootstrap()). */
 	public static function register(): void {
 		add_action( 'plugins_loaded', array( self::class, 'maybe_upgrade' ) );
-		CrmHooks_Loopback::register();
 		CrmHooks_Drainer::register();
 		if ( is_admin() ) {
 			require_once __DIR__ . '/admin/class-crmhooks-jobs-admin.php';
@@ -90,6 +82,7 @@ final class CrmHooks_Queue {
   id bigint(20) unsigned NOT NULL AUTO_INCREMENT,
   contact_key varchar(191) NOT NULL DEFAULT '',
   queued_key varchar(191) DEFAULT NULL,
+  account varchar(64) NOT NULL DEFAULT '',
   action varchar(20) NOT NULL DEFAULT '',
   request_json longtext NOT NULL,
   status varchar(10) NOT NULL DEFAULT 'queued',
@@ -114,39 +107,24 @@ final class CrmHooks_Queue {
 
 	// ----- keys and merging (pure) -----
 
-	/** Which contact a request is about: its contact ID, else its lowercased email. */
-	public static function contact_key( array $request ): string {
-		$contact_id = trim( (string) ( $request['contact_id'] ?? '' ) );
-		if ( $contact_id !== '' ) {
-			return 'id:' . substr( $contact_id, 0, 180 );
-		}
-		$email = trim( (string) ( $request['email'] ?? '' ) );
-		if ( $email !== '' ) {
-			return 'email:' . substr( strtolower( $email ), 0, 180 );
-		}
-		return 'none:' . bin2hex( random_bytes( 8 ) ); // Nothing to coalesce on.
+	/** The queue's tuning for the library (queue verdicts), from the settings and defaults. */
+	public static function queue_settings(): array {
+		return array(
+			'settle_secs'          => self::setting( 'settle_secs' ),
+			'coalesce_cap_secs'    => self::setting( 'coalesce_cap_secs' ),
+			'lease_secs'           => max( 1, self::setting( 'lease_secs' ) ),
+			'retry_base_secs'      => self::setting( 'retry_base_secs' ),
+			'retry_max_secs'       => self::setting( 'retry_max_secs' ),
+			'max_attempts'         => max( 1, self::setting( 'max_attempts' ) ),
+			'queue_max'            => max( 1, self::setting( 'queue_max' ) ),
+			'loopback_window_secs' => CrmHooks_Loopback::window_secs(),
+		);
 	}
 
-	/** add > update > update_tags (> test). */
-	public static function strongest_action( string $a, string $b ): string {
-		return ( self::ACTION_RANK[ $b ] ?? -1 ) > ( self::ACTION_RANK[ $a ] ?? -1 ) ? $b : $a;
-	}
-
-	/**
-	 * The request a queued job runs after a later webhook for the same contact arrived: the
-	 * strongest action, add's parameters kept, the latest event.
-	 */
-	public static function merge_requests( array $queued, array $incoming ): array {
-		$merged           = $incoming;
-		$merged['action'] = self::strongest_action( (string) ( $queued['action'] ?? '' ), (string) ( $incoming['action'] ?? '' ) );
-		foreach ( array( 'contact_id', 'email', 'role' ) as $key ) {
-			$newer = $incoming[ $key ] ?? null;
-			if ( $newer === null || $newer === '' ) {
-				$merged[ $key ] = $queued[ $key ] ?? null;
-			}
-		}
-		$merged['send_notification'] = ! empty( $queued['send_notification'] ) || ! empty( $incoming['send_notification'] );
-		return $merged;
+	/** One queue verdict from the library (crmh_queue_decide); `$query['kind']` picks which. */
+	public static function decide( array $query ): array {
+		$query['settings'] = self::queue_settings();
+		return CrmHooks_Native::get()->queue_decide( (string) wp_json_encode( $query, JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE ) );
 	}
 
 	// ----- enqueue -----
@@ -168,27 +146,31 @@ final class CrmHooks_Queue {
 	}
 
 	/**
-	 * Webhook handler entry: stores the request (or answers 503 when the queue is full), logs it
-	 * as received and starts a drainer after the response.
+	 * Webhook handler entry: the library admits the webhook (or answers 503 when the queue is
+	 * full), the job is stored or merged, logged as received, and a drainer starts after the
+	 * response.
 	 *
 	 * @return array{status:int, body:array, headers:array} the HTTP answer
 	 */
 	public static function accept( array $request, float $started ): array {
 		$action     = (string) ( $request['action'] ?? '' );
 		$contact_id = (string) ( $request['contact_id'] ?? '' );
-		$ms         = (int) round( ( microtime( true ) - $started ) * 1000 );
-		if ( self::backlog() >= max( 1, self::setting( 'queue_max' ) ) ) {
+		$verdict    = self::decide(
+			array(
+				'kind'    => 'accept',
+				'now'     => time(),
+				'request' => $request,
+				'nonce'   => bin2hex( random_bytes( 8 ) ),
+				'backlog' => self::backlog(),
+			)
+		);
+		if ( is_array( $verdict['refuse'] ?? null ) ) {
 			CrmHooks_Refusals::count( 'queue_full' ); // Counted: a flood must not grow the log.
-			return array(
-				'status'  => 503,
-				'body'    => array(
-					'success' => false,
-					'error'   => 'queue_full',
-				),
-				'headers' => array( 'Retry-After' => '30' ),
-			);
+			return CrmHooks_Webhook::library_answer( $verdict['refuse'] );
 		}
-		$result = self::enqueue( $request );
+		$key    = (string) $verdict['contact_key'];
+		$result = self::enqueue( $key, $request, CrmHooks_Settings::account_id() );
+		$ms     = (int) round( ( microtime( true ) - $started ) * 1000 );
 		if ( $result === null ) {
 			CrmHooks_Log::add( $action, $contact_id, 'queue_error', $ms, 0, 'the job could not be stored' );
 			return array(
@@ -201,8 +183,8 @@ final class CrmHooks_Queue {
 			);
 		}
 		$message = $result['merged'] ? 'merged into job ' . $result['id'] : 'queued as job ' . $result['id'];
-		if ( CrmHooks_Loopback::is_echo( $request ) ) {
-			$message .= '; echo of our own API write (initiated_from=api inside the loopback window), deferred';
+		if ( $result['run_after'] > time() + self::setting( 'settle_secs' ) ) {
+			$message .= '; deferred until ' . gmdate( 'H:i:s', $result['run_after'] ) . ' UTC: our own CRM write to this contact is recent (this is probably its echo), or a retry waits';
 		}
 		CrmHooks_Log::add( $action, $contact_id, 'received', $ms, 0, $message );
 		CrmHooks_Drainer::run_after_response();
@@ -217,56 +199,81 @@ final class CrmHooks_Queue {
 	}
 
 	/**
-	 * Inserts a job, or merges into the contact's queued job. Race-free: the unique queued_key
-	 * admits one queued job per contact; the merge holds that row's lock.
+	 * Inserts a job, or merges into the contact's queued job (the library says how). Race-free:
+	 * the unique queued_key admits one queued job per contact; the merge holds that row's lock.
+	 * A retried job folding in passes its first arrival and its backoff, which the merge keeps.
 	 *
-	 * @return array{id:int, merged:bool}|null null when the database refused (should not happen)
+	 * @return array{id:int, merged:bool, run_after:int}|null null when the database refused
 	 */
-	public static function enqueue( array $request, int $received = 1 ): ?array {
+	public static function enqueue( string $key, array $request, string $account, int $received = 1, ?int $first = null, int $not_before = 0 ): ?array {
 		global $wpdb;
 		$table = self::table();
-		$key   = self::contact_key( $request );
-		$json  = self::encode( $request );
+		$last  = CrmHooks_Loopback::last_write_at( $key );
 		for ( $try = 0; $try < 5; $try++ ) {
-			$now       = time();
-			$run_after = max( $now + self::setting( 'settle_secs' ), CrmHooks_Loopback::deferred_until( $key, $now ) );
+			$now   = time();
+			$fresh = self::decide(
+				array(
+					'kind'              => 'schedule',
+					'now'               => $now,
+					'first_received_at' => $first ?? $now,
+					'last_write_at'     => $last,
+					'not_before'        => $not_before,
+				)
+			);
 			// INSERT IGNORE: a taken queued_key gives 0 rows and no error.
 			$wpdb->query(
 				$wpdb->prepare(
-					"INSERT IGNORE INTO {$table} (contact_key, queued_key, action, request_json, status, attempts, run_after, lease_until, worker, received_count, created_at, updated_at, last_error, outcome)
-                 VALUES (%s, %s, %s, %s, 'queued', 0, %d, 0, '', %d, %d, %d, '', '')",
+					"INSERT IGNORE INTO {$table} (contact_key, queued_key, account, action, request_json, status, attempts, run_after, lease_until, worker, received_count, created_at, updated_at, last_error, outcome)
+                 VALUES (%s, %s, %s, %s, %s, 'queued', 0, %d, 0, '', %d, %d, %d, '', '')",
 					$key,
 					$key,
+					$account,
 					(string) ( $request['action'] ?? '' ),
-					$json,
-					$run_after,
+					self::encode( $request ),
+					(int) $fresh['run_after'],
 					$received,
-					$now,
+					$first ?? $now,
 					$now
 				)
 			);
 			if ( (int) $wpdb->rows_affected === 1 && (int) $wpdb->insert_id > 0 ) {
 				return array(
-					'id'     => (int) $wpdb->insert_id,
-					'merged' => false,
+					'id'        => (int) $wpdb->insert_id,
+					'merged'    => false,
+					'run_after' => (int) $fresh['run_after'],
 				);
 			}
 
 			$wpdb->query( 'START TRANSACTION' );
-			$row = $wpdb->get_row( $wpdb->prepare( "SELECT id, request_json, run_after FROM {$table} WHERE queued_key = %s FOR UPDATE", $key ), ARRAY_A );
+			$row = $wpdb->get_row( $wpdb->prepare( "SELECT id, request_json, run_after, created_at FROM {$table} WHERE queued_key = %s FOR UPDATE", $key ), ARRAY_A );
 			if ( ! is_array( $row ) ) {
 				$wpdb->query( 'COMMIT' ); // Claimed meanwhile: insert a new job.
 				continue;
 			}
 			$queued  = json_decode( (string) $row['request_json'], true );
-			$merged  = self::merge_requests( is_array( $queued ) ? $queued : array(), $request );
+			$merged  = self::decide(
+				array(
+					'kind'           => 'merge',
+					'now'            => $now,
+					'queued'         => array(
+						'request'           => is_array( $queued ) ? $queued : $request,
+						'first_received_at' => (int) $row['created_at'],
+						'run_after'         => (int) $row['run_after'],
+					),
+					'incoming'       => $request,
+					'incoming_first' => $first ?? $now,
+					'last_write_at'  => $last,
+					'not_before'     => $not_before,
+				)
+			);
 			$updated = $wpdb->query(
 				$wpdb->prepare(
-					"UPDATE {$table} SET action = %s, request_json = %s, received_count = received_count + %d, run_after = GREATEST(run_after, %d), updated_at = %d WHERE id = %d",
-					(string) $merged['action'],
-					self::encode( $merged ),
+					"UPDATE {$table} SET action = %s, request_json = %s, received_count = received_count + %d, run_after = %d, created_at = %d, updated_at = %d WHERE id = %d",
+					(string) ( $merged['request']['action'] ?? '' ),
+					self::encode( (array) $merged['request'] ),
 					$received,
-					$run_after,
+					(int) $merged['run_after'],
+					(int) $merged['first_received_at'],
 					$now,
 					(int) $row['id']
 				)
@@ -277,8 +284,9 @@ final class CrmHooks_Queue {
 			}
 			$wpdb->query( 'COMMIT' );
 			return array(
-				'id'     => (int) $row['id'],
-				'merged' => true,
+				'id'        => (int) $row['id'],
+				'merged'    => true,
+				'run_after' => (int) $merged['run_after'],
 			);
 		}
 		return null;
@@ -296,12 +304,13 @@ final class CrmHooks_Queue {
 	 */
 	public static function claim( string $worker ): ?array {
 		global $wpdb;
-		$table = self::table();
+		$table   = self::table();
+		$account = CrmHooks_Settings::account_id();
 		for ( $try = 0; $try < 20; $try++ ) {
 			$now       = time();
 			$candidate = $wpdb->get_row(
 				$wpdb->prepare(
-					"SELECT j.id, j.contact_key, j.status, j.attempts FROM {$table} j
+					"SELECT j.id, j.contact_key, j.status, j.attempts, j.account FROM {$table} j
                  WHERE ((j.status = 'queued' AND j.run_after <= %d) OR (j.status = 'running' AND j.lease_until < %d))
                    AND NOT EXISTS (SELECT 1 FROM {$table} r WHERE r.contact_key = j.contact_key AND r.id <> j.id AND r.status = 'running' AND r.lease_until >= %d)
                  ORDER BY j.run_after ASC, j.id ASC LIMIT 1",
@@ -316,25 +325,38 @@ final class CrmHooks_Queue {
 			}
 			$id      = (int) $candidate['id'];
 			$running = $candidate['status'] === 'running';
-
-			$until = CrmHooks_Loopback::deferred_until( (string) $candidate['contact_key'], $now );
-			if ( $until > $now ) {
+			$verdict = self::decide(
+				array(
+					'kind'            => 'claim',
+					'now'             => $now,
+					'job'             => array(
+						'lease_expired' => $running,
+						'attempts'      => (int) $candidate['attempts'],
+						'account'       => (string) $candidate['account'],
+					),
+					'current_account' => $account,
+					'last_write_at'   => CrmHooks_Loopback::last_write_at( (string) $candidate['contact_key'] ),
+				)
+			);
+			if ( ( $verdict['verdict'] ?? '' ) === 'defer_until' ) {
 				// Our own write is this recent: wait for the window's end, then read the CRM fresh.
 				$column = $running ? 'lease_until' : 'run_after';
-				$wpdb->query( $wpdb->prepare( "UPDATE {$table} SET {$column} = %d, updated_at = %d WHERE id = %d AND status = %s", $until, $now, $id, $candidate['status'] ) );
+				$wpdb->query( $wpdb->prepare( "UPDATE {$table} SET {$column} = %d, updated_at = %d WHERE id = %d AND status = %s", (int) $verdict['at'], $now, $id, $candidate['status'] ) );
 				continue;
 			}
-			if ( $running && (int) $candidate['attempts'] >= max( 1, self::setting( 'max_attempts' ) ) ) {
-				// A job that kept killing its worker: stop taking it, keep it visible.
+			if ( ( $verdict['verdict'] ?? '' ) === 'fail' ) {
+				// Kept visible as failed (the admin can retry it): never dropped.
 				$wpdb->query(
 					$wpdb->prepare(
-						"UPDATE {$table} SET status = 'failed', outcome = 'worker_died', last_error = %s, updated_at = %d WHERE id = %d AND status = 'running' AND lease_until < %d",
-						'the worker stopped before finishing (lease expired) on every attempt',
+						"UPDATE {$table} SET status = 'failed', queued_key = NULL, outcome = %s, last_error = %s, lease_until = 0, updated_at = %d WHERE id = %d AND status = %s",
+						substr( (string) $verdict['outcome'], 0, 40 ),
+						substr( (string) $verdict['reason'], 0, 1000 ),
 						$now,
 						$id,
-						$now
+						$candidate['status']
 					)
 				);
+				do_action( 'crmhooks_job_failed', $id, (string) $verdict['outcome'], (string) $verdict['reason'] );
 				continue;
 			}
 
@@ -383,106 +405,75 @@ final class CrmHooks_Queue {
 	}
 
 	/**
-	 * A failed attempt. $retryable: retry with backoff (honouring $retry_after) until
-	 * max_attempts, then failed; otherwise failed at once (retryable by hand).
+	 * Ends an attempt as the library's finish verdict says: done; back in the queue at the retry
+	 * time (folded into a newer queued job of the contact if one arrived, keeping this job's
+	 * backoff and first arrival); or failed, visibly, for the admin to retry.
 	 *
-	 * @return string 'retry' or 'failed'
+	 * @param array $job     the claimed row (with 'request')
+	 * @param array $attempt outcome, code, retry_after, message
+	 * @return string 'done', 'retry' or 'failed'
 	 */
-	public static function fail( array $job, string $outcome, string $reason, bool $retryable, int $retry_after = 0 ): string {
+	public static function finish( array $job, array $attempt ): string {
 		global $wpdb;
-		$now = time();
-		$at  = null;
-		if ( $retryable ) {
-			$at = self::retry_at( $now, (int) $job['attempts'], max( 1, self::setting( 'max_attempts' ) ), $retry_after );
-		}
-		if ( $at === null ) {
-			$wpdb->update(
-				self::table(),
-				array(
-					'status'      => 'failed',
-					'outcome'     => substr( $outcome, 0, 40 ),
-					'last_error'  => substr( $reason, 0, 1000 ),
-					'lease_until' => 0,
-					'updated_at'  => $now,
+		$table   = self::table();
+		$now     = time();
+		$id      = (int) $job['id'];
+		$name    = substr( (string) ( $attempt['outcome'] ?? 'failed' ), 0, 40 );
+		$code    = (string) ( $attempt['code'] ?? '' );
+		$message = substr( (string) ( $attempt['message'] ?? '' ), 0, 1000 );
+		$verdict = self::decide(
+			array(
+				'kind'     => 'finish',
+				'now'      => $now,
+				'attempts' => (int) $job['attempts'],
+				'attempt'  => array(
+					'outcome'     => $name,
+					'code'        => $code,
+					'retry_after' => max( 0, (int) ( $attempt['retry_after'] ?? 0 ) ),
 				),
-				array( 'id' => (int) $job['id'] ),
-				array( '%s', '%s', '%s', '%d', '%d' ),
-				array( '%d' )
-			);
-			return 'failed';
-		}
-		// Back to queued. If a newer webhook queued the contact meanwhile, fold this job into it.
-		$table = self::table();
-		$wpdb->query(
-			$wpdb->prepare(
-				"UPDATE IGNORE {$table} SET status = 'queued', queued_key = contact_key, run_after = %d, lease_until = 0, outcome = %s, last_error = %s, updated_at = %d WHERE id = %d",
-				$at,
-				substr( $outcome, 0, 40 ),
-				substr( $reason, 0, 1000 ),
-				$now,
-				(int) $job['id']
+				'jitter'   => wp_rand( 0, 999999 ) / 1000000,
 			)
 		);
-		if ( (int) $wpdb->rows_affected !== 1 ) {
-			self::enqueue( (array) $job['request'], (int) $job['received_count'] );
-			self::complete( (int) $job['id'], 'merged', 'folded into the newer queued job after: ' . $reason );
+		$ended   = $code !== '' && $name === 'crm_error' ? $code : $name;
+		if ( ( $verdict['verdict'] ?? '' ) === 'done' ) {
+			self::complete( $id, $name, $message );
+			return 'done';
 		}
-		return 'retry';
-	}
-
-	/**
-	 * When to retry, or null to give up: the library's decision (crmh_lock_decide kind retry),
-	 * else the same rule in PHP (exponential backoff with equal jitter, never before Retry-After).
-	 */
-	public static function retry_at( int $now, int $attempts, int $max_attempts, int $retry_after ): ?int {
-		$base     = max( 1, self::setting( 'retry_base_secs' ) );
-		$max      = max( $base, self::setting( 'retry_max_secs' ) );
-		$jitter   = wp_rand( 0, 999999 ) / 1000000;
-		$query    = array(
-			'kind'         => 'retry',
-			'now'          => $now,
-			'attempts'     => $attempts,
-			'max_attempts' => $max_attempts,
-			'retry_after'  => $retry_after > 0 ? $retry_after : null,
-			'base_secs'    => $base,
-			'max_secs'     => $max,
-			'jitter'       => $jitter,
+		if ( ( $verdict['verdict'] ?? '' ) === 'retry_at' ) {
+			$at = (int) $verdict['at'];
+			$wpdb->query(
+				$wpdb->prepare(
+					"UPDATE IGNORE {$table} SET status = 'queued', queued_key = contact_key, run_after = %d, lease_until = 0, outcome = %s, last_error = %s, updated_at = %d WHERE id = %d",
+					$at,
+					$ended,
+					$message !== '' ? $message : $ended,
+					$now,
+					$id
+				)
+			);
+			if ( (int) $wpdb->rows_affected !== 1 ) {
+				// A newer webhook queued the contact meanwhile: fold into it, keeping the backoff.
+				self::enqueue( (string) $job['contact_key'], (array) $job['request'], (string) $job['account'], (int) $job['received_count'], (int) $job['created_at'], $at );
+				self::complete( $id, 'merged', 'folded into the newer queued job after: ' . ( $message !== '' ? $message : $ended ) );
+			}
+			return 'retry';
+		}
+		$wpdb->update(
+			$table,
+			array(
+				'status'      => 'failed',
+				'outcome'     => $ended,
+				'last_error'  => $message !== '' ? $message : $ended,
+				'lease_until' => 0,
+				'updated_at'  => $now,
+			),
+			array( 'id' => $id ),
+			array( '%s', '%s', '%s', '%d', '%d' ),
+			array( '%d' )
 		);
-		$decision = self::library_decision( $query );
-		if ( $decision !== null ) {
-			if ( ( $decision['decision'] ?? '' ) === 'retry' && isset( $decision['at'] ) ) {
-				return (int) $decision['at'];
-			}
-			if ( ( $decision['decision'] ?? '' ) === 'fail' ) {
-				return null;
-			}
-		}
-		return self::retry_at_php( $now, $attempts, $max_attempts, $retry_after, $base, $max, $jitter );
+		do_action( 'crmhooks_job_failed', $id, $ended, $message );
+		return 'failed';
 	}
-
-	/** The PHP twin of the library's retry rule (tests compare both). */
-	public static function retry_at_php( int $now, int $attempts, int $max_attempts, int $retry_after, int $base, int $max, float $jitter ): ?int {
-		if ( $attempts >= $max_attempts ) {
-			return null;
-		}
-		$exponent = max( 0, $attempts - 1 );
-		$delay    = $exponent >= 62 ? $max : (int) min( $max, $base * ( 2 ** $exponent ) );
-		$half     = intdiv( $delay, 2 );
-		$jitter   = max( 0.0, min( 1.0, $jitter ) );
-		$jittered = ( $delay - $half ) + min( $half, (int) floor( $half * $jitter ) );
-		return max( $now + $jittered, $now + max( 0, $retry_after ) );
-	}
-
-	/** crmh_lock_decide, or null when the library is unavailable or refuses the query. */
-	public static function library_decision( array $query ): ?array {
-		try {
-			return CrmHooks_Native::get()->lock_decide( (string) wp_json_encode( $query ) );
-		} catch ( Throwable $e ) {
-			return null;
-		}
-	}
-
-	// ----- admin and maintenance -----
 
 	/** Puts a failed job back in the queue (merging into a queued job of the same contact). */
 	public static function retry_failed( int $id ): bool {
@@ -492,10 +483,13 @@ final class CrmHooks_Queue {
 		if ( ! is_array( $job ) ) {
 			return false;
 		}
-		$now = time();
+		// The admin's retry runs the job with the site's current CRM account.
+		$now     = time();
+		$account = CrmHooks_Settings::account_id();
 		$wpdb->query(
 			$wpdb->prepare(
-				"UPDATE IGNORE {$table} SET status = 'queued', queued_key = contact_key, attempts = 0, run_after = %d, lease_until = 0, updated_at = %d WHERE id = %d AND status = 'failed'",
+				"UPDATE IGNORE {$table} SET status = 'queued', queued_key = contact_key, account = %s, attempts = 0, run_after = %d, lease_until = 0, updated_at = %d WHERE id = %d AND status = 'failed'",
+				$account,
 				$now,
 				$now,
 				$id
@@ -505,7 +499,7 @@ final class CrmHooks_Queue {
 			return true;
 		}
 		$request = json_decode( (string) $job['request_json'], true );
-		if ( ! is_array( $request ) || self::enqueue( $request, (int) $job['received_count'] ) === null ) {
+		if ( ! is_array( $request ) || self::enqueue( (string) $job['contact_key'], $request, $account, (int) $job['received_count'] ) === null ) {
 			return false;
 		}
 		$wpdb->query( $wpdb->prepare( "UPDATE {$table} SET status = 'done', outcome = 'requeued', updated_at = %d WHERE id = %d AND status = 'failed'", $now, $id ) );

@@ -37,6 +37,8 @@ final class CrmHooks_Settings {
 			'async'                => true,
 			'queue_max'            => 1000,
 			'max_attempts'         => 8,
+			// A busy contact's job runs at the latest this long after its first webhook.
+			'coalesce_cap_secs'    => 30,
 			// Finished jobs are pruned after retention_days; the log keeps outcomes longer.
 			'retention_days'       => 7,
 			'log_retention_days'   => 90,
@@ -47,6 +49,31 @@ final class CrmHooks_Settings {
 	public static function all(): array {
 		$stored = get_option( self::OPTION, array() );
 		return CrmHooks_Secrets::decrypt_settings( array_merge( self::defaults(), is_array( $stored ) ? $stored : array() ) );
+	}
+
+	/**
+	 * Forget this request's copy of the option: a long-running drainer must judge each job by
+	 * the settings as they are now, not as they were when it started.
+	 */
+	public static function refresh(): void {
+		wp_cache_delete( self::OPTION, 'options' );
+		wp_cache_delete( 'alloptions', 'options' );
+		wp_cache_delete( 'notoptions', 'options' );
+	}
+
+	/**
+	 * Which CRM account the site points at: a keyed hash of the CRM, its API URL and the
+	 * account's credential (never the credential itself). A job records the account that
+	 * accepted it and is never judged by another one.
+	 */
+	public static function account_id(): string {
+		$s = self::all();
+		if ( $s['crm'] === 'ontraport' ) {
+			$identity = 'ontraport|' . $s['op_base_url'] . '|' . $s['op_app_id'];
+		} else {
+			$identity = 'activecampaign|' . $s['ac_base_url'] . '|' . $s['ac_api_token'];
+		}
+		return ( $s['crm'] === 'ontraport' ? 'op:' : 'ac:' ) . substr( hash_hmac( 'sha256', $identity, wp_salt( 'auth' ) ), 0, 32 );
 	}
 
 	/** @return mixed */
@@ -127,6 +154,7 @@ final class CrmHooks_Settings {
 			'loopback_window_secs' => array( 0, 3600 ),
 			'queue_max'            => array( 1, 1000000 ),
 			'max_attempts'         => array( 1, 100 ),
+			'coalesce_cap_secs'    => array( 0, 3600 ),
 			'retention_days'       => array( 1, 3650 ),
 			'log_retention_days'   => array( 1, 3650 ),
 		);

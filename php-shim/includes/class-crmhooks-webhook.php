@@ -107,16 +107,8 @@ final class CrmHooks_Webhook {
 			);
 		}
 		if ( ( $reception['verdict'] ?? '' ) !== 'accept' || ! is_array( $reception['request'] ?? null ) ) {
-			$refusal = (array) ( $reception['answer'] ?? array() );
 			CrmHooks_Refusals::count( (string) ( $reception['reason'] ?? 'failed' ) );
-			return self::answer(
-				(int) ( $refusal['status'] ?? 500 ),
-				(array) ( $refusal['body'] ?? array(
-					'success' => false,
-					'error'   => 'failed',
-				) ),
-				(array) ( $refusal['headers'] ?? array() )
-			);
+			return self::library_answer( (array) ( $reception['answer'] ?? array() ) );
 		}
 		$request = $reception['request'];
 
@@ -146,70 +138,35 @@ final class CrmHooks_Webhook {
 		return self::answer_for_outcome( $outcome );
 	}
 
-	/** The HTTP answer for a processing outcome. Never reveals whether a contact or user exists. */
+	/**
+	 * The HTTP answer for an inline outcome, as the library words it (it never tells whether a
+	 * contact or user exists).
+	 */
 	public static function answer_for_outcome( array $outcome ): array {
-		switch ( $outcome['outcome'] ) {
-			case 'created':
-			case 'updated':
-			case 'unchanged':
-			case 'skipped':
-			case 'conflict':
-			case 'contact_not_found':
-				return self::answer(
-					200,
-					array(
-						'success' => true,
-						'status'  => 'processed',
-					)
-				);
-			case 'crm_error':
-				if ( in_array( $outcome['code'], array( 'crm_rate_limited', 'crm_temporary' ), true ) ) {
-					$retry = (int) $outcome['retry_after'] > 0 ? (int) $outcome['retry_after'] : 30;
-					return self::answer(
-						503,
-						array(
-							'success' => false,
-							'error'   => 'crm_unavailable',
-						),
-						array( 'Retry-After' => (string) $retry )
-					);
-				}
-				return self::answer(
-					502,
-					array(
-						'success' => false,
-						'error'   => 'crm_error',
-					)
-				);
-			case 'busy':
-				return self::answer(
-					503,
-					array(
-						'success' => false,
-						'error'   => 'busy',
-					),
-					array( 'Retry-After' => '5' )
-				);
-			case 'unavailable':
-				return self::answer(
-					503,
-					array(
-						'success' => false,
-						'error'   => 'unavailable',
-					),
-					array( 'Retry-After' => '60' )
-				);
-			default:
-				return self::answer(
-					500,
-					array(
-						'success' => false,
-						'error'   => 'failed',
-					)
-				);
-		}
+		$answer = CrmHooks_Queue::decide(
+			array(
+				'kind'    => 'inline_answer',
+				'attempt' => array(
+					'outcome'     => (string) ( $outcome['outcome'] ?? '' ),
+					'code'        => (string) ( $outcome['code'] ?? '' ),
+					'retry_after' => max( 0, (int) ( $outcome['retry_after'] ?? 0 ) ),
+				),
+			)
+		);
+		return self::library_answer( $answer );
 	}
 
+	/** An answer the library composed: {status, body, headers}. */
+	public static function library_answer( array $answer ): array {
+		return self::answer(
+			(int) ( $answer['status'] ?? 500 ),
+			(array) ( $answer['body'] ?? array(
+				'success' => false,
+				'error'   => 'failed',
+			) ),
+			(array) ( $answer['headers'] ?? array() )
+		);
+	}
 	private static function answer( int $status, array $body, array $headers = array() ): array {
 		return array(
 			'status'  => $status,

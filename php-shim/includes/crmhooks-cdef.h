@@ -68,6 +68,8 @@ crmh_result crmh_plan(const char *json, size_t len, struct crmh_buf *out);
 
 crmh_result crmh_settings_review(const char *json, size_t len, struct crmh_buf *out);
 
+crmh_result crmh_queue_decide(const char *json, size_t len, struct crmh_buf *out);
+
 crmh_result crmh_key_generate(struct crmh_buf *out);
 
 crmh_result crmh_key_verify(const char *given,

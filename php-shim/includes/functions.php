@@ -54,6 +54,7 @@ function crmhooks_change_tags( int $user_id, array $add, array $remove ) {
 		try {
 			$native->crm_change_tags( CrmHooks_Settings::crm_config_json(), $json );
 		} finally {
+			CrmHooks_Loopback::record_write( $contact_id ); // Internal: no listener can switch it off.
 			do_action( 'crmhooks_crm_write', $contact_id );
 		}
 	} catch ( CrmHooks_Native_Unavailable $e ) {

@@ -72,6 +72,13 @@ if ( $seed_file && is_readable( $seed_file ) ) {
 }
 $standin = crmhooks_setup_env( 'CRMHOOKS_STANDIN_URL' );
 
+// WP_INSTALLING keeps WordPress from loading plugins here: load crmhooks ourselves, so its
+// option filter encrypts the credentials written below (activate_plugin() includes it once).
+$crmhooks_main = WP_PLUGIN_DIR . '/crmhooks/crmhooks.php';
+if ( file_exists( $crmhooks_main ) ) {
+	include_once $crmhooks_main;
+}
+
 $settings = get_option( 'crmhooks_settings' );
 $settings = is_array( $settings ) ? $settings : array();
 // Defaults only where the plugin has not set a value; a later `up` keeps what tests or the admin changed.

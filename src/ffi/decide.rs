@@ -81,3 +81,13 @@ pub extern "C" fn crmh_settings_review(json: *const c_char, len: usize, out: *mu
         finish(out, result)
     })
 }
+
+/// Queue verdicts (admission and key, merge, claim, finish, inline answer); see queue.rs.
+#[no_mangle]
+pub extern "C" fn crmh_queue_decide(json: *const c_char, len: usize, out: *mut crmh_buf) -> crmh_result {
+    ffi_boundary!({
+        let out = try_input!(out_ptr(out));
+        let json = try_input!(text(json, len, "input"));
+        finish(out, crate::queue::decide(json))
+    })
+}

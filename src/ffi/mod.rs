@@ -28,7 +28,9 @@ pub use buf::{crmh_buf, crmh_buf_free};
 pub use crm::{
     crmh_crm_change_tags, crmh_crm_fetch_contact, crmh_crm_find_contact, crmh_crm_list_schema, crmh_crm_write_field,
 };
-pub use decide::{crmh_diff_fields, crmh_diff_tags, crmh_lock_decide, crmh_plan, crmh_settings_review};
+pub use decide::{
+    crmh_diff_fields, crmh_diff_tags, crmh_lock_decide, crmh_plan, crmh_queue_decide, crmh_settings_review,
+};
 pub use keys::{crmh_key_generate, crmh_key_verify};
 pub use last_error::{crmh_last_error, crmh_last_retry_after};
 pub use panic::crmh_selftest_panic;

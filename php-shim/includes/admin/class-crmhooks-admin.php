@@ -125,6 +125,7 @@ final class CrmHooks_Admin {
 		self::row( __( 'Process webhooks in the background', 'crmhooks' ), self::checkbox( $name . '[async]', (bool) $s['async'] ) );
 		self::row( __( 'Queue limit (jobs waiting; more get 503 + Retry-After)', 'crmhooks' ), self::text( $name . '[queue_max]', (string) $s['queue_max'], 'number' ) );
 		self::row( __( 'Tries before a job ends as failed', 'crmhooks' ), self::text( $name . '[max_attempts]', (string) $s['max_attempts'], 'number' ) );
+		self::row( __( 'Longest wait for more webhooks of one contact (seconds after its first)', 'crmhooks' ), self::text( $name . '[coalesce_cap_secs]', (string) $s['coalesce_cap_secs'], 'number' ) );
 		self::row( __( 'Keep finished jobs (days)', 'crmhooks' ), self::text( $name . '[retention_days]', (string) $s['retention_days'], 'number' ) );
 		self::row( __( 'Keep log entries (days)', 'crmhooks' ), self::text( $name . '[log_retention_days]', (string) $s['log_retention_days'], 'number' ) );
 		echo '</table>';

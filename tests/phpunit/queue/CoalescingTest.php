@@ -71,8 +71,8 @@ final class CoalescingTest extends CrmHooks_Queue_TestCase
 
     public function test_email_only_jobs_coalesce_by_lowercased_email_and_keep_add_parameters(): void
     {
-        $first = CrmHooks_Queue::enqueue(array('action' => 'add', 'contact_id' => null, 'email' => 'Jane.Doe@Example.com', 'role' => 'subscriber', 'send_notification' => true, 'event' => array()));
-        $second = CrmHooks_Queue::enqueue(array('action' => 'update', 'contact_id' => null, 'email' => 'jane.doe@example.COM', 'role' => null, 'send_notification' => false, 'event' => array()));
+        $first = $this->enqueue(array('action' => 'add', 'contact_id' => null, 'email' => 'Jane.Doe@Example.com', 'role' => 'subscriber', 'send_notification' => true, 'event' => array()));
+        $second = $this->enqueue(array('action' => 'update', 'contact_id' => null, 'email' => 'jane.doe@example.COM', 'role' => null, 'send_notification' => false, 'event' => array()));
 
         $this->assertFalse($first['merged']);
         $this->assertTrue($second['merged']);
@@ -90,13 +90,13 @@ final class CoalescingTest extends CrmHooks_Queue_TestCase
     public function test_a_webhook_for_a_running_job_starts_a_new_job(): void
     {
         $request = array('action' => 'update', 'contact_id' => '42', 'email' => null, 'role' => null, 'send_notification' => false, 'event' => array());
-        $first = CrmHooks_Queue::enqueue($request);
+        $first = $this->enqueue($request);
         global $wpdb;
         $wpdb->query($wpdb->prepare("UPDATE {$wpdb->prefix}crmhooks_jobs SET run_after = 0 WHERE id = %d", $first['id']));
         $claimed = CrmHooks_Queue::claim('test:1');
         $this->assertSame($first['id'], (int) $claimed['id']);
 
-        $second = CrmHooks_Queue::enqueue($request);
+        $second = $this->enqueue($request);
         $this->assertFalse($second['merged'], 'never merged into a running job: its CRM read may be older than this webhook');
         $this->assertNotSame($first['id'], $second['id']);
         $wpdb->query($wpdb->prepare("UPDATE {$wpdb->prefix}crmhooks_jobs SET run_after = 0 WHERE id = %d", $second['id']));

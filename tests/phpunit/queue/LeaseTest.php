@@ -59,7 +59,7 @@ final class LeaseTest extends CrmHooks_Queue_TestCase
         CrmHooks_Test_Site::set_settings(array('max_attempts' => 2));
         global $wpdb;
         $table = $wpdb->prefix . 'crmhooks_jobs';
-        $queued = CrmHooks_Queue::enqueue(array('action' => 'update', 'contact_id' => '42', 'event' => array()));
+        $queued = $this->enqueue(array('action' => 'update', 'contact_id' => '42', 'event' => array()));
         // As left by a worker that died on its second attempt: running, lease over.
         $wpdb->query($wpdb->prepare("UPDATE {$table} SET status = 'running', queued_key = NULL, attempts = 2, lease_until = %d WHERE id = %d", time() - 1, $queued['id']));
 

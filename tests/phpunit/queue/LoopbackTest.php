@@ -65,17 +65,4 @@ final class LoopbackTest extends CrmHooks_Queue_TestCase
         $this->assertContains('Gold Course', $this->tag_names($user_id));
     }
 
-    public function test_loopback_rule_matches_the_library(): void
-    {
-        $cases = array(array(1000, null, 60), array(1000, 990, 60), array(1000, 940, 60), array(1000, 939, 60), array(1000, 1005, 60), array(1000, 1000, 0));
-        foreach ($cases as $case) {
-            list($now, $last, $window) = $case;
-            $php = CrmHooks_Loopback::deferred_until_php($now, $last, $window);
-            $this->assertSame($last === null ? 0 : ($now < $last + $window ? $last + $window : 0), $php);
-            $library = CrmHooks_Queue::library_decision(array('kind' => 'loopback', 'now' => $now, 'last_write_at' => $last, 'window_secs' => $window));
-            if ($library !== null) {
-                $this->assertSame($php, $library['decision'] === 'defer' ? (int) $library['until'] : 0, json_encode($case));
-            }
-        }
-    }
 }

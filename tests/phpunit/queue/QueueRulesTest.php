@@ -1,7 +1,7 @@
 <?php
 /**
- * The queue's pure rules (strongest action, merge, retry backoff) against the library's
- * crmh_lock_decide, the schema upgrade, retention and the admin screen's access checks.
+ * The queue around the library's verdicts (tested where they live, in src/queue.rs): the schema
+ * upgrade, retention, the REST route, WP-Cron, and the admin screen's access checks.
  */
 
 declare(strict_types=1);
@@ -10,59 +10,6 @@ require_once __DIR__ . '/QueueTestCase.php';
 
 final class QueueRulesTest extends CrmHooks_Queue_TestCase
 {
-    public function test_strongest_action_matches_the_library(): void
-    {
-        $actions = array('add', 'update', 'update_tags');
-        $expected = array('add|update' => 'add', 'update|add' => 'add', 'update|update_tags' => 'update', 'update_tags|update' => 'update', 'update_tags|add' => 'add', 'update_tags|update_tags' => 'update_tags', 'add|add' => 'add');
-        foreach ($expected as $pair => $winner) {
-            list($a, $b) = explode('|', $pair);
-            $this->assertSame($winner, CrmHooks_Queue::strongest_action($a, $b), $pair);
-        }
-        foreach ($actions as $queued) {
-            foreach ($actions as $incoming) {
-                $library = CrmHooks_Queue::library_decision(array('kind' => 'duplicate', 'now' => 100, 'in_flight' => array('contact_id' => '42', 'action' => $queued, 'lease_until' => 200), 'contact_id' => '42', 'action' => $incoming));
-                if ($library === null) {
-                    $this->markTestSkipped('crmh_lock_decide is not available in this build of the library');
-                }
-                $this->assertSame('merge', $library['decision']);
-                $this->assertSame($library['action'], CrmHooks_Queue::strongest_action($queued, $incoming), "$queued + $incoming");
-            }
-        }
-    }
-
-    public function test_merge_keeps_add_parameters_and_takes_the_latest_event(): void
-    {
-        $add = array('action' => 'add', 'contact_id' => '42', 'email' => null, 'role' => 'customer', 'send_notification' => true, 'event' => array('type' => 'subscribe'));
-        $update = array('action' => 'update_tags', 'contact_id' => '42', 'email' => null, 'role' => null, 'send_notification' => false, 'event' => array('type' => 'contact_tag_added'));
-        $merged = CrmHooks_Queue::merge_requests($add, $update);
-        $this->assertSame('add', $merged['action']);
-        $this->assertSame('customer', $merged['role']);
-        $this->assertTrue($merged['send_notification']);
-        $this->assertSame('contact_tag_added', $merged['event']['type']);
-        $this->assertSame('add', CrmHooks_Queue::merge_requests($update, $add)['action']);
-    }
-
-    public function test_retry_backoff_matches_the_library_and_honours_retry_after(): void
-    {
-        $now = 1700000000;
-        foreach (array(array(1, 0, 0.0), array(1, 0, 0.99), array(3, 0, 0.37), array(5, 0, 0.5), array(2, 500, 0.1), array(7, 0, 1.0), array(8, 0, 0.2), array(9, 0, 0.2)) as $case) {
-            list($attempts, $retry_after, $jitter) = $case;
-            $php = CrmHooks_Queue::retry_at_php($now, $attempts, 8, $retry_after, 30, 3600, $jitter);
-            if ($attempts >= 8) {
-                $this->assertNull($php, 'gives up at max_attempts');
-            } else {
-                $delay = min(3600, 30 * 2 ** ($attempts - 1));
-                $this->assertGreaterThanOrEqual($now + intdiv($delay + 1, 2), $php, 'never sooner than half the backoff');
-                $this->assertLessThanOrEqual($now + max($delay, $retry_after), $php);
-                $this->assertGreaterThanOrEqual($now + $retry_after, $php, 'Retry-After wins');
-            }
-            $library = CrmHooks_Queue::library_decision(array('kind' => 'retry', 'now' => $now, 'attempts' => $attempts, 'max_attempts' => 8, 'retry_after' => $retry_after ?: null, 'base_secs' => 30, 'max_secs' => 3600, 'jitter' => $jitter));
-            if ($library !== null) {
-                $this->assertSame($php, $library['decision'] === 'retry' ? (int) $library['at'] : null, json_encode($case));
-            }
-        }
-    }
-
     public function test_schema_is_upgraded_when_its_version_changes(): void
     {
         global $wpdb;
@@ -113,7 +60,7 @@ final class QueueRulesTest extends CrmHooks_Queue_TestCase
         $this->assertSame(60, wp_get_schedules()[ CrmHooks_Drainer::CRON_SCHEDULE ]['interval']);
 
         // A job queued while no drainer ran (as after a crash) is picked up by the cron run.
-        $job = CrmHooks_Queue::enqueue(array(
+        $job = $this->enqueue(array(
             'action' => 'add', 'contact_id' => '42', 'email' => null, 'role' => null, 'send_notification' => false, 'async' => null,
             'event' => array('type' => null, 'date_time' => null, 'initiated_from' => null, 'initiated_by' => null, 'seriesid' => null, 'tag' => null, 'tags' => null, 'fields' => new stdClass(), 'email' => null, 'first_name' => null, 'last_name' => null),
         ));

@@ -112,6 +112,15 @@ abstract class CrmHooks_Queue_TestCase extends TestCase
     }
 
     /** Every job row, oldest first. */
+    /** Queues a request the way a webhook does: the library's key, the site's account. */
+    protected function enqueue(array $request): ?array
+    {
+        $request += array('contact_id' => null, 'email' => null, 'role' => null, 'send_notification' => false, 'async' => null);
+        $request['event'] = empty($request['event']) ? new stdClass() : $request['event'];
+        $key = CrmHooks_Queue::decide(array('kind' => 'accept', 'now' => time(), 'request' => $request, 'nonce' => bin2hex(random_bytes(4)), 'backlog' => 0))['contact_key'];
+        return CrmHooks_Queue::enqueue($key, $request, CrmHooks_Settings::account_id());
+    }
+
     protected function jobs(): array
     {
         global $wpdb;

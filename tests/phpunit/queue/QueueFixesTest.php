@@ -1,0 +1,131 @@
+<?php
+/**
+ * Regression tests for queue bugs: a busy contact starved by coalescing, a retried job folded
+ * into a newer one losing its Retry-After, jobs judged by another CRM account after the admin
+ * switched CRMs, a server-wide drainer lock, and jobs stalling on a quiet site.
+ */
+
+declare(strict_types=1);
+
+require_once __DIR__ . '/QueueTestCase.php';
+
+final class QueueFixesTest extends CrmHooks_Queue_TestCase
+{
+    private function job(int $id): array
+    {
+        global $wpdb;
+        CrmHooks_Test_Site::fresh();
+        return (array) $wpdb->get_row($wpdb->prepare("SELECT * FROM {$wpdb->prefix}crmhooks_jobs WHERE id = %d", $id), ARRAY_A);
+    }
+
+    /** Waits until no drainer of this site holds the lock (one may still run from a webhook). */
+    private function wait_for_drainers(): void
+    {
+        global $wpdb;
+        $deadline = microtime(true) + 30;
+        while ($wpdb->get_var($wpdb->prepare('SELECT IS_USED_LOCK(%s)', CrmHooks_Drainer::lock_name())) !== null && microtime(true) < $deadline) {
+            usleep(200000);
+        }
+    }
+
+    public function test_coalescing_never_starves_a_busy_contact(): void
+    {
+        CrmHooks_Test_Site::set_settings(array('settle_secs' => 3, 'coalesce_cap_secs' => 4));
+        $first = $this->enqueue(array('action' => 'update', 'contact_id' => '42'));
+        $this->assertNotNull($first);
+        $created = (int) $this->job($first['id'])['created_at'];
+        // A webhook for the contact every second: each would push a plain settle window later.
+        for ($i = 0; $i < 6; $i++) {
+            sleep(1);
+            $merged = $this->enqueue(array('action' => 'update', 'contact_id' => '42'));
+            $this->assertTrue($merged['merged']);
+            $this->assertLessThanOrEqual(max($created + 4, time()), $merged['run_after'], 'runs at the latest cap seconds after the first webhook');
+        }
+        $this->assertSame(7, (int) $this->job($first['id'])['received_count']);
+    }
+
+    public function test_folding_a_retried_job_keeps_its_retry_after(): void
+    {
+        global $wpdb;
+        $first = $this->enqueue(array('action' => 'add', 'contact_id' => '42'));
+        $wpdb->query($wpdb->prepare("UPDATE {$wpdb->prefix}crmhooks_jobs SET run_after = 0 WHERE id = %d", $first['id']));
+        $claimed = CrmHooks_Queue::claim('test:1');
+        $this->assertSame($first['id'], (int) $claimed['id']);
+        // While it runs, a newer webhook queues the contact again.
+        $newer = $this->enqueue(array('action' => 'update_tags', 'contact_id' => '42'));
+        $this->assertFalse($newer['merged']);
+
+        // The running attempt hits the CRM's rate limit with Retry-After: 900.
+        $end = CrmHooks_Queue::finish($claimed, array('outcome' => 'crm_error', 'code' => 'crm_rate_limited', 'retry_after' => 900, 'message' => 'rate limited'));
+        $this->assertSame('retry', $end);
+        $this->assertSame('merged', $this->job($first['id'])['outcome'], 'folded into the newer job');
+        $folded = $this->job($newer['id']);
+        $this->assertGreaterThanOrEqual(time() + 890, (int) $folded['run_after'], 'the Retry-After survives the fold');
+        $this->assertSame('add', $folded['action'], 'and so does the stronger action');
+        $this->assertLessThanOrEqual((int) $claimed['created_at'], (int) $folded['created_at'], 'first arrival kept');
+    }
+
+    public function test_a_job_is_never_judged_by_another_crm_account(): void
+    {
+        CrmHooks_Test_Site::set_settings(array('settle_secs' => 3)); // Time to switch before the first drain.
+        // Queued while the site points at ActiveCampaign ...
+        $this->assertQueued($this->hook(array('wpf_action' => 'update', 'contact_id' => '42')));
+        $this->assertQueued($this->hook(array('wpf_action' => 'add', 'contact_id' => '43')));
+        // ... then the admin switches to Ontraport before the drainer reaches them.
+        CrmHooks_Test_Site::set_settings(array('crm' => 'ontraport'));
+        $this->wait_until_idle(30, true);
+        $jobs = $this->jobs();
+        $this->assertCount(2, $jobs);
+        foreach ($jobs as $job) {
+            $this->assertSame('failed', $job['status'], 'visible, not silently done');
+            $this->assertSame('account_changed', $job['outcome']);
+        }
+        $this->assertSame(array(), $this->users_for('john.roe@example.com'), 'nothing fetched from the wrong CRM');
+
+        // Retrying by hand processes them with the account the site has now.
+        CrmHooks_Test_Site::set_settings(array('crm' => 'activecampaign'));
+        $this->assertSame(2, CrmHooks_Queue::retry_all_failed());
+        $this->wait_until_idle(30, true);
+        $this->assertNotEmpty($this->users_for('john.roe@example.com', '43'));
+    }
+
+    public function test_the_drainer_lock_is_per_database_not_per_server(): void
+    {
+        global $wpdb;
+        // Another site with the same table prefix in another database holds its drainer lock,
+        // under the name the old code used for every database.
+        $other = new mysqli('localhost', DB_USER, DB_PASSWORD, DB_NAME, 0, substr(DB_HOST, strlen('localhost:')));
+        $other->query("SELECT GET_LOCK('crmhooks_drainer_" . $wpdb->prefix . "', 0)");
+        try {
+            $this->assertQueued($this->hook(array('wpf_action' => 'update_tags', 'contact_id' => '42')));
+            $this->wait_for_drainers();
+            $summary = CrmHooks_Drainer::run('test', 5);
+            $this->assertNotSame('locked', $summary['stopped']);
+            $this->assertStringContainsString(md5(DB_NAME . '|' . $wpdb->prefix), CrmHooks_Drainer::lock_name());
+        } finally {
+            $other->close();
+        }
+    }
+
+    public function test_a_quiet_site_runs_a_deferred_job_within_ten_seconds_of_due(): void
+    {
+        global $wpdb;
+        // A job that becomes due in 14 s (longer than a drainer waits), and no traffic at all.
+        $job = $this->enqueue(array('action' => 'add', 'contact_id' => '42'));
+        $due = time() + 14;
+        $wpdb->query($wpdb->prepare("UPDATE {$wpdb->prefix}crmhooks_jobs SET run_after = %d WHERE id = %d", $due, $job['id']));
+        $this->wait_for_drainers();
+        $summary = CrmHooks_Drainer::run('test', 2);
+        $this->assertSame('idle', $summary['stopped']);
+        $this->assertSame('queued', $this->job($job['id'])['status'], 'not due yet');
+
+        $deadline = $due + 10;
+        do {
+            usleep(250000);
+            $row = $this->job($job['id']);
+        } while ($row['status'] !== 'done' && time() <= $deadline + 2);
+        $this->assertSame('done', $row['status'], 'a successor drainer ran it with no other traffic');
+        $this->assertLessThanOrEqual($deadline, (int) $row['updated_at'], 'within 10 s of becoming due');
+        $this->assertCount(1, $this->users_for('jane.doe@example.com', '42'));
+    }
+}
