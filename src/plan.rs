@@ -153,9 +153,43 @@ pub struct Notice {
     pub message: String,
 }
 
+/// What applying the plan means, for the log, the job and the answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlanOutcome {
+    /// A user is created.
+    Created,
+    /// An existing user is changed.
+    Updated,
+    /// Nothing to write: the user already matches the CRM.
+    Unchanged,
+    /// No user to work on (update for a contact without a user, add without a valid email).
+    Skipped,
+    /// Two users claim the contact, or its email belongs to a user linked elsewhere.
+    Conflict,
+}
+
+impl PlanOutcome {
+    fn of(ops: &[Op]) -> PlanOutcome {
+        if ops.iter().any(|op| matches!(op, Op::CreateUser { .. })) {
+            PlanOutcome::Created
+        } else if ops.contains(&Op::Skip { reason: SkipReason::Conflict }) {
+            PlanOutcome::Conflict
+        } else if ops.iter().any(|op| matches!(op, Op::Skip { .. })) {
+            PlanOutcome::Skipped
+        } else if ops.is_empty() {
+            PlanOutcome::Unchanged
+        } else {
+            PlanOutcome::Updated
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
     pub action: Action,
+    /// Decided here from the ops; the shim reports `failed` instead only when an op fails.
+    pub outcome: PlanOutcome,
     /// The existing user the ops apply to; `None` when the plan creates one or skips.
     pub user_id: Option<u64>,
     /// True when that user is privileged: only its tags were planned.
@@ -222,6 +256,7 @@ pub fn plan(input: &PlanInput, generated_password: &str) -> Plan {
         Err(conflict) => {
             return Plan {
                 action: input.request.action,
+                outcome: PlanOutcome::Conflict,
                 user_id: None,
                 privileged: false,
                 ops: vec![Op::Skip { reason: SkipReason::Conflict }],
@@ -243,6 +278,7 @@ pub fn plan(input: &PlanInput, generated_password: &str) -> Plan {
     }
     Plan {
         action: input.request.action,
+        outcome: PlanOutcome::of(&planner.ops),
         user_id: target.map(|u| u.id),
         privileged,
         ops: planner.ops,

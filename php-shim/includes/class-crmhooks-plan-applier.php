@@ -156,7 +156,8 @@ final class CrmHooks_Plan_Applier {
 				do_action( 'crmhooks_tags_modified', $user_id, $event[0], $event[1], $event[2] );
 			}
 			if ( $result['created'] ) {
-				do_action( 'crmhooks_user_imported', $user_id, $this->contact );
+				do_action( 'crmhooks_user_created', $user_id, $this->contact );
+				do_action( 'crmhooks_user_imported', $user_id, $this->contact ); // Older name, kept for listeners.
 			} elseif ( $result['changed'] ) {
 				do_action( 'crmhooks_user_updated', $user_id, $this->contact );
 			}

@@ -124,7 +124,7 @@ final class CrmHooks_Processor {
 			}
 		}
 		try {
-			$plan = $native->plan( $this->plan_json( $request, $contact, $settings ) );
+			$plan = $this->plan( $native, $request, $contact, $settings );
 
 			if ( $dry_run ) {
 				return array_merge(
@@ -141,7 +141,7 @@ final class CrmHooks_Processor {
 			$result  = $applier->apply( $plan );
 			if ( $result['replan'] ) {
 				// A user with this email appeared between lookup and insert: gather and plan again.
-				$plan   = $native->plan( $this->plan_json( $request, $contact, $settings ) );
+				$plan   = $this->plan( $native, $request, $contact, $settings );
 				$result = $applier->apply( $plan );
 			}
 			$this->crm_calls += $applier->crm_calls;
@@ -166,18 +166,10 @@ final class CrmHooks_Processor {
 		);
 		$out['user_id'] = $result['user_id'];
 		$out['notices'] = array_values( array_filter( $notices ) );
+		// The library decided what the plan means; an operation WordPress refused makes it failed.
+		$out['outcome'] = $result['error'] !== null ? 'failed' : (string) ( $plan['outcome'] ?? 'failed' );
 		if ( $result['error'] !== null ) {
-			$out['outcome'] = 'failed';
 			$out['message'] = $result['error'];
-		} elseif ( $result['created'] ) {
-			$out['outcome'] = 'created';
-		} elseif ( $result['skipped'] === 'conflict' ) {
-			$out['outcome'] = 'conflict';
-		} elseif ( $result['skipped'] !== null && $result['user_id'] === null ) {
-			$out['outcome'] = 'skipped';
-			$out['message'] = $result['skipped'];
-		} else {
-			$out['outcome'] = $result['changed'] ? 'updated' : 'unchanged';
 		}
 		if ( $out['message'] === '' ) {
 			// The plan's notices say in words what was skipped and why (keys, never values).
@@ -185,6 +177,18 @@ final class CrmHooks_Processor {
 			$out['message'] = implode( '; ', array_filter( array_merge( $messages, $result['notices'] ) ) );
 		}
 		return $out;
+	}
+
+	/**
+	 * The library's plan, which other plugins may adjust (filter `crmhooks_plan`) before it is
+	 * applied. The roles a webhook may grant pass through `crmhooks_grantable_roles` first; the
+	 * library still refuses every privileged role whatever the filter returns.
+	 */
+	private function plan( CrmHooks_Native $native, array $request, array $contact, array $settings ): array {
+		$settings['role_allowlist'] = array_values( array_map( 'strval', (array) apply_filters( 'crmhooks_grantable_roles', $settings['role_allowlist'], $request, $contact ) ) );
+		$plan                       = $native->plan( $this->plan_json( $request, $contact, $settings ) );
+		$filtered                   = apply_filters( 'crmhooks_plan', $plan, $request, $contact );
+		return is_array( $filtered ) ? $filtered : $plan;
 	}
 
 	/**

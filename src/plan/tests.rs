@@ -382,6 +382,21 @@ fn the_crm_email_on_an_unlinked_other_user_is_not_taken() {
 }
 
 #[test]
+fn the_outcome_is_decided_with_the_plan() {
+    assert_eq!(run(&input(Action::Add, None)).outcome, PlanOutcome::Created);
+    assert_eq!(run(&input(Action::Update, Some(user()))).outcome, PlanOutcome::Unchanged);
+    let mut changed = input(Action::Update, Some(user()));
+    changed.contact.last_name = "Smith".into();
+    assert_eq!(run(&changed).outcome, PlanOutcome::Updated);
+    assert_eq!(run(&input(Action::Update, None)).outcome, PlanOutcome::Skipped);
+    let mut twin = user();
+    twin.id = 8;
+    let mut conflict = input(Action::Update, Some(user()));
+    conflict.linked_users.push(twin);
+    assert_eq!(run(&conflict).outcome, PlanOutcome::Conflict);
+}
+
+#[test]
 fn the_request_email_never_selects_a_user() {
     // No user for the contact: the request's email (the victim's) plays no part in the plan.
     let mut i = input(Action::Update, None);
@@ -720,7 +735,7 @@ fn plan_json_for_a_new_user_matches_the_brief() {
     let value: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(
         value,
-        json!({"action": "add", "user_id": null, "privileged": false, "notices": [], "ops": [
+        json!({"action": "add", "outcome": "created", "user_id": null, "privileged": false, "notices": [], "ops": [
             {"op": "create_user", "user_login": "jane.doe@example.com", "user_email": "jane.doe@example.com",
              "user_pass": GENERATED, "password_generated": true, "first_name": "Jane", "last_name": "Doe",
              "role": "customer"},
@@ -745,7 +760,7 @@ fn plan_json_accepts_php_shaped_user_state() {
     let value: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(
         value,
-        json!({"action": "update", "user_id": 7, "privileged": false, "ops": [
+        json!({"action": "update", "outcome": "updated", "user_id": 7, "privileged": false, "ops": [
             {"op": "set_meta", "key": "crmhooks_level", "value": "Gold"},
             {"op": "set_tags", "tags": [{"id": "3", "name": "member"}], "added": ["member"], "removed": ["vip"]}
         ], "notices": [{"level": "warning", "code": "role_privileged",
@@ -759,7 +774,7 @@ fn plan_json_for_a_missing_user_on_update_tags() {
     let out = plan_json(&brief_input(Value::Null, "update_tags", Value::Null), GENERATED).unwrap();
     assert_eq!(
         out,
-        r#"{"action":"update_tags","user_id":null,"privileged":false,"ops":[{"op":"skip","reason":"no_user"}],"notices":[]}"#
+        r#"{"action":"update_tags","outcome":"skipped","user_id":null,"privileged":false,"ops":[{"op":"skip","reason":"no_user"}],"notices":[]}"#
     );
 }
 

@@ -10,11 +10,16 @@ final class CrmHooks_Admin {
 
 	private const PAGE              = 'crmhooks';
 	private const REGENERATE_ACTION = 'crmhooks_regenerate_key';
+	private const REVEAL_ACTION     = 'crmhooks_reveal_key';
+
+	/** Stands for the key in the page's URLs until the administrator asks to see it. */
+	private const KEY_PLACEHOLDER = 'YOURACCESSKEY';
 
 	public static function register(): void {
 		add_action( 'admin_menu', array( self::class, 'add_menu' ) );
 		add_action( 'admin_init', array( self::class, 'register_settings' ) );
 		add_action( 'admin_post_' . self::REGENERATE_ACTION, array( self::class, 'regenerate_key' ) );
+		add_action( 'wp_ajax_' . self::REVEAL_ACTION, array( self::class, 'reveal_key' ) );
 	}
 
 	public static function add_menu(): void {
@@ -50,6 +55,20 @@ final class CrmHooks_Admin {
 			)
 		);
 		exit;
+	}
+
+	/**
+	 * admin-ajax: the access key, for an administrator who asks for it (capability and nonce).
+	 * The key is never part of the page's HTML, so cached pages, saved pages and screenshots of
+	 * the settings screen do not carry it.
+	 */
+	public static function reveal_key(): void {
+		if ( ! current_user_can( 'manage_options' ) ) {
+			wp_send_json_error( array( 'message' => __( 'You are not allowed to do this.', 'crmhooks' ) ), 403 );
+		}
+		check_ajax_referer( self::REVEAL_ACTION );
+		nocache_headers();
+		wp_send_json_success( array( 'key' => (string) CrmHooks_Settings::get( 'access_key' ) ) );
 	}
 
 	public static function render_page(): void {
@@ -133,9 +152,11 @@ final class CrmHooks_Admin {
 		echo '</form>';
 
 		// Access key and URLs.
-		$key = (string) $s['access_key'];
 		echo '<h2>' . esc_html__( 'Access key', 'crmhooks' ) . '</h2>';
-		echo '<p><code>' . esc_html( $key ) . '</code></p>';
+		echo '<p><code id="crmhooks-key">' . esc_html( self::KEY_PLACEHOLDER ) . '</code> ';
+		echo '<button type="button" class="button" id="crmhooks-reveal" data-nonce="' . esc_attr( wp_create_nonce( self::REVEAL_ACTION ) ) . '">'
+			. esc_html__( 'Show the access key in the key and the URLs', 'crmhooks' ) . '</button></p>';
+		echo '<p class="description">' . esc_html__( 'The key is loaded only when you ask for it, so it never sits in this page\'s HTML.', 'crmhooks' ) . '</p>';
 		echo '<form method="post" action="' . esc_url( admin_url( 'admin-post.php' ) ) . '">';
 		echo '<input type="hidden" name="action" value="' . esc_attr( self::REGENERATE_ACTION ) . '">';
 		wp_nonce_field( self::REGENERATE_ACTION );
@@ -145,10 +166,11 @@ final class CrmHooks_Admin {
 		echo '<h2>' . esc_html__( 'Webhook URLs', 'crmhooks' ) . '</h2><ul>';
 		$suffix = $s['crm'] === 'ontraport' ? '&contact_id=[Contact ID]' : '';
 		foreach ( array( 'add', 'update', 'update_tags' ) as $action ) {
-			$url = home_url( '/' ) . '?wpf_action=' . $action . '&access_key=' . rawurlencode( $key ) . $suffix;
-			echo '<li><input type="text" class="large-text code" readonly onfocus="this.select()" value="' . esc_attr( $url ) . '"></li>';
+			$url = home_url( '/' ) . '?wpf_action=' . $action . '&access_key=' . self::KEY_PLACEHOLDER . $suffix;
+			echo '<li><input type="text" class="large-text code crmhooks-url" readonly onfocus="this.select()" value="' . esc_attr( $url ) . '"></li>';
 		}
 		echo '</ul>';
+		self::print_reveal_script();
 
 		// Log.
 		echo '<h2>' . esc_html__( 'Recent webhooks', 'crmhooks' ) . '</h2>';
@@ -184,6 +206,17 @@ final class CrmHooks_Admin {
 			echo '</tbody></table>';
 		}
 		echo '</div>';
+	}
+
+	/** The "show" button: fetches the key (admin-ajax, nonce) and fills it into the page. */
+	private static function print_reveal_script(): void {
+		$script = 'document.getElementById("crmhooks-reveal").addEventListener("click",function(){'
+			. 'var b=this,f=new FormData();f.append("action",' . wp_json_encode( self::REVEAL_ACTION ) . ');f.append("_ajax_nonce",b.dataset.nonce);'
+			. 'fetch(' . wp_json_encode( admin_url( 'admin-ajax.php' ) ) . ',{method:"POST",body:f,credentials:"same-origin"})'
+			. '.then(function(r){return r.json();}).then(function(j){if(!j.success){return;}'
+			. 'var k=encodeURIComponent(j.data.key);document.getElementById("crmhooks-key").textContent=j.data.key;'
+			. 'document.querySelectorAll(".crmhooks-url").forEach(function(i){i.value=i.value.replace(' . wp_json_encode( self::KEY_PLACEHOLDER ) . ',k);});b.disabled=true;});});';
+		wp_print_inline_script_tag( $script );
 	}
 
 	private static function row( string $label, string $field_html ): void {

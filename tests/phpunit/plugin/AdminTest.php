@@ -51,14 +51,25 @@ final class AdminTest extends CrmHooks_Plugin_TestCase
         $this->make_user('page.admin@example.com', 'administrator', self::PASSWORD);
         $page = $this->http('GET', CrmHooks_Test_Site::url('/wp-admin/options-general.php?page=crmhooks'), null, array('Cookie: ' . $this->admin_cookie()));
         $this->assertSame(200, $page['status']);
-        $this->assertStringContainsString(CrmHooks_Test_Site::access_key(), $page['body']);
-        $this->assertStringContainsString('wpf_action=update_tags', $page['body']);
+        $this->assertStringNotContainsString(CrmHooks_Test_Site::access_key(), $page['body'], 'the key is not in the HTML');
+        $this->assertStringContainsString('wpf_action=update_tags&amp;access_key=YOURACCESSKEY', $page['body']);
+        // The "show" button fetches it: capability and nonce required.
+        preg_match('/id="crmhooks-reveal" data-nonce="([^"]+)"/', $page['body'], $nonce);
+        $this->assertNotEmpty($nonce);
+        $ajax = CrmHooks_Test_Site::url('/wp-admin/admin-ajax.php');
+        $form = array('Cookie: ' . $this->admin_cookie(), 'Content-Type: application/x-www-form-urlencoded');
+        $shown = $this->http('POST', $ajax, 'action=crmhooks_reveal_key&_ajax_nonce=' . $nonce[1], $form);
+        $this->assertSame(CrmHooks_Test_Site::access_key(), json_decode($shown['body'], true)['data']['key'] ?? null);
+        $forged = $this->http('POST', $ajax, 'action=crmhooks_reveal_key&_ajax_nonce=bogus', $form);
+        $this->assertStringNotContainsString(CrmHooks_Test_Site::access_key(), $forged['body']);
         $this->assertStringNotContainsString('ac-test-token"', str_replace('value="ac-test-token"', '', $page['body']), 'the token only appears inside its own field');
 
         $this->make_user('page.sub@example.com', 'subscriber', self::PASSWORD);
         $cookie = $this->login_cookie('page.sub_example.com', self::PASSWORD);
         $denied = $this->http('GET', CrmHooks_Test_Site::url('/wp-admin/options-general.php?page=crmhooks'), null, array('Cookie: ' . $cookie));
         $this->assertStringNotContainsString(CrmHooks_Test_Site::access_key(), $denied['body']);
+        $sub_ajax = $this->http('POST', $ajax, 'action=crmhooks_reveal_key&_ajax_nonce=' . $nonce[1], array('Cookie: ' . $cookie, 'Content-Type: application/x-www-form-urlencoded'));
+        $this->assertStringNotContainsString(CrmHooks_Test_Site::access_key(), $sub_ajax['body'], 'subscribers never get the key');
     }
 
     public function test_regenerating_the_key_needs_the_nonce(): void

@@ -18,7 +18,7 @@ final class ProcessorTest extends CrmHooks_Plugin_TestCase
     {
         parent::setUp();
         $this->fired = array();
-        foreach (array('crmhooks_tags_modified' => 4, 'crmhooks_user_imported' => 2, 'crmhooks_user_updated' => 2, 'crmhooks_crm_write' => 1) as $hook => $args) {
+        foreach (array('crmhooks_tags_modified' => 4, 'crmhooks_user_imported' => 2, 'crmhooks_user_created' => 2, 'crmhooks_user_updated' => 2, 'crmhooks_crm_write' => 1, 'crmhooks_job_failed' => 3) as $hook => $args) {
             $listener = function (...$a) use ($hook): void {
                 $this->fired[ $hook ][] = $a;
             };
@@ -124,5 +124,61 @@ final class ProcessorTest extends CrmHooks_Plugin_TestCase
 
         $no_contact = $this->make_user('plain.user@example.com');
         $this->assertInstanceOf(WP_Error::class, crmhooks_apply_tags($no_contact, array('vip')));
+    }
+
+    public function test_grantable_roles_filter_widens_the_allowlist_but_never_to_privileged_roles(): void
+    {
+        add_role('crmh_member', 'Member', array('read' => true));
+        $filter = static fn(array $roles): array => array_merge($roles, array('crmh_member', 'administrator', 'editor'));
+        add_filter('crmhooks_grantable_roles', $filter);
+        try {
+            $outcome = (new CrmHooks_Processor())->process($this->request('add', '42', array('role' => 'crmh_member')));
+            $this->assertSame('created', $outcome['outcome'], $outcome['message']);
+            $this->assertSame(array('crmh_member'), array_values((array) get_userdata((int) $outcome['user_id'])->roles));
+            $again = (new CrmHooks_Processor())->process($this->request('update', '42', array('role' => 'administrator')));
+            $this->assertSame(array('crmh_member'), array_values((array) get_userdata((int) $outcome['user_id'])->roles), 'privileged stays refused');
+            $this->assertStringContainsString('privileged', $again['message']);
+        } finally {
+            remove_filter('crmhooks_grantable_roles', $filter);
+            remove_role('crmh_member');
+        }
+    }
+
+    public function test_the_plan_filter_sees_and_can_change_the_plan_before_it_is_applied(): void
+    {
+        $seen   = array();
+        $filter = static function (array $plan, array $request) use (&$seen): array {
+            $seen[]      = array($plan['outcome'], $request['action']);
+            $plan['ops'] = array_values(array_filter($plan['ops'], static fn(array $op): bool => $op['op'] !== 'set_tags'));
+            return $plan;
+        };
+        add_filter('crmhooks_plan', $filter, 10, 2);
+        try {
+            $outcome = (new CrmHooks_Processor())->process($this->request('add', '42'));
+        } finally {
+            remove_filter('crmhooks_plan', $filter, 10);
+        }
+        $this->assertSame(array(array('created', 'add')), $seen);
+        $this->assertSame('created', $outcome['outcome']);
+        $this->assertSame(array(), $this->tag_names((int) $outcome['user_id']), 'the filtered plan was applied');
+        $this->assertCount(1, $this->fired['crmhooks_user_created']);
+        $this->assertSame((int) $outcome['user_id'], $this->fired['crmhooks_user_created'][0][0]);
+    }
+
+    public function test_job_failed_fires_when_a_job_ends_as_failed(): void
+    {
+        global $wpdb;
+        $request = $this->request('update', '42');
+        $request['event'] = new stdClass();
+        $key = CrmHooks_Queue::decide(array('kind' => 'accept', 'now' => time(), 'request' => $request, 'nonce' => 'x', 'backlog' => 0))['contact_key'];
+        $job = CrmHooks_Queue::enqueue($key, $request, CrmHooks_Settings::account_id());
+        $wpdb->query($wpdb->prepare("UPDATE {$wpdb->prefix}crmhooks_jobs SET run_after = 0 WHERE id = %d", $job['id']));
+        $claimed = CrmHooks_Queue::claim('test:failed');
+        try {
+            $this->assertSame('failed', CrmHooks_Queue::finish($claimed, array('outcome' => 'conflict', 'message' => 'two users')));
+            $this->assertSame(array(array((int) $job['id'], 'conflict', 'two users')), $this->fired['crmhooks_job_failed']);
+        } finally {
+            $wpdb->query($wpdb->prepare("DELETE FROM {$wpdb->prefix}crmhooks_jobs WHERE id = %d", $job['id']));
+        }
     }
 }

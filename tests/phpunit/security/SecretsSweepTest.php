@@ -130,9 +130,8 @@ final class SecretsSweepTest extends CrmHooks_Plugin_TestCase
                 }
             }
         }
-        // The settings page shows the access key on purpose (the admin copies it into the CRM);
-        // credentials and passwords never.
-        foreach ($needles as $what => $needle) {
+        // The settings page never carries the key (it is fetched on request), credentials or passwords.
+        foreach ($key_needles as $what => $needle) {
             if (strpos($settings_page['body'], $needle) !== false) {
                 $hits[] = "$what on the settings page";
             }
