@@ -49,7 +49,8 @@ final class AdminTest extends CrmHooks_Plugin_TestCase
     public function test_settings_page_is_for_administrators_only(): void
     {
         $this->make_user('page.admin@example.com', 'administrator', self::PASSWORD);
-        $page = $this->http('GET', CrmHooks_Test_Site::url('/wp-admin/options-general.php?page=crmhooks'), null, array('Cookie: ' . $this->admin_cookie()));
+        $admin_cookie = $this->admin_cookie(); // One session: nonces belong to it.
+        $page = $this->http('GET', CrmHooks_Test_Site::url('/wp-admin/options-general.php?page=crmhooks'), null, array('Cookie: ' . $admin_cookie));
         $this->assertSame(200, $page['status']);
         $this->assertStringNotContainsString(CrmHooks_Test_Site::access_key(), $page['body'], 'the key is not in the HTML');
         $this->assertStringContainsString('wpf_action=update_tags&amp;access_key=YOURACCESSKEY', $page['body']);
@@ -57,7 +58,7 @@ final class AdminTest extends CrmHooks_Plugin_TestCase
         preg_match('/id="crmhooks-reveal" data-nonce="([^"]+)"/', $page['body'], $nonce);
         $this->assertNotEmpty($nonce);
         $ajax = CrmHooks_Test_Site::url('/wp-admin/admin-ajax.php');
-        $form = array('Cookie: ' . $this->admin_cookie(), 'Content-Type: application/x-www-form-urlencoded');
+        $form = array('Cookie: ' . $admin_cookie, 'Content-Type: application/x-www-form-urlencoded');
         $shown = $this->http('POST', $ajax, 'action=crmhooks_reveal_key&_ajax_nonce=' . $nonce[1], $form);
         $this->assertSame(CrmHooks_Test_Site::access_key(), json_decode($shown['body'], true)['data']['key'] ?? null);
         $forged = $this->http('POST', $ajax, 'action=crmhooks_reveal_key&_ajax_nonce=bogus', $form);

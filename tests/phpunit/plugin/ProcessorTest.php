@@ -168,7 +168,9 @@ final class ProcessorTest extends CrmHooks_Plugin_TestCase
     public function test_job_failed_fires_when_a_job_ends_as_failed(): void
     {
         global $wpdb;
-        $request = $this->request('update', '42');
+        // Contact 44: earlier tests wrote to 42, whose loopback window would defer the claim.
+        $wpdb->query("DELETE FROM {$wpdb->prefix}crmhooks_jobs WHERE contact_key = 'id:44'");
+        $request = $this->request('update', '44');
         $request['event'] = new stdClass();
         $key = CrmHooks_Queue::decide(array('kind' => 'accept', 'now' => time(), 'request' => $request, 'nonce' => 'x', 'backlog' => 0))['contact_key'];
         $job = CrmHooks_Queue::enqueue($key, $request, CrmHooks_Settings::account_id());
