@@ -140,6 +140,12 @@ crmh_result crmh_crm_change_tags(const char *config,
 crmh_result crmh_crm_list_schema(const char *config, size_t config_len, struct crmh_buf *out);
 
 /*
+ The account's request window after the last CRM call on this thread (JSON array of Unix ms,
+ or `null` when that call was not given one), for the host to store for every worker.
+ */
+crmh_result crmh_last_rate_window(struct crmh_buf *out);
+
+/*
  `{"current":[names],"incoming":[names]}` -> `{"added":[..],"removed":[..],"kept":[..]}`.
  */
 crmh_result crmh_diff_tags(const char *json, size_t len, struct crmh_buf *out);

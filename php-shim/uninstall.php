@@ -24,6 +24,7 @@ function crmhooks_uninstall_site(): void {
 	$wpdb->query( "DROP TABLE IF EXISTS {$wpdb->prefix}crmhooks_jobs" );
 	$wpdb->query( "DROP TABLE IF EXISTS {$wpdb->prefix}crmhooks_writes" );
 	$wpdb->query( "DROP TABLE IF EXISTS {$wpdb->prefix}crmhooks_refusals" );
+	$wpdb->query( "DROP TABLE IF EXISTS {$wpdb->prefix}crmhooks_rate" );
 	wp_clear_scheduled_hook( 'crmhooks_drain' );
 }
 

@@ -134,6 +134,7 @@ fn ac_config() -> CrmConfig {
         api_token: AC_TOKEN.into(),
         // The stand-in speaks plain HTTP on loopback, as a development setup would.
         allow_http_loopback: true,
+        rate_window: None,
         ..Default::default()
     }
 }
@@ -145,6 +146,7 @@ fn op_config() -> CrmConfig {
         app_id: OP_APP_ID.into(),
         api_key: OP_KEY.into(),
         allow_http_loopback: true,
+        rate_window: None,
         ..Default::default()
     }
 }
@@ -741,6 +743,7 @@ fn https_certificates_are_verified() {
         base_url: format!("https://127.0.0.1:{}", server.port),
         timeout_ms: 5000,
         allow_http_loopback: false,
+        rate_window: None,
         ..ac_config()
     };
     let error = client_for(&config).unwrap().fetch_contact("42").unwrap_err();

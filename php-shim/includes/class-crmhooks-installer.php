@@ -89,6 +89,6 @@ final class CrmHooks_Installer {
 
 	/** Table names, for uninstall. */
 	public static function table_names( string $prefix ): array {
-		return array( $prefix . 'crmhooks_log', $prefix . 'crmhooks_jobs', $prefix . 'crmhooks_writes', $prefix . 'crmhooks_refusals' );
+		return array( $prefix . 'crmhooks_log', $prefix . 'crmhooks_jobs', $prefix . 'crmhooks_writes', $prefix . 'crmhooks_refusals', $prefix . 'crmhooks_rate' );
 	}
 }

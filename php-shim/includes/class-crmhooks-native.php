@@ -394,6 +394,12 @@ final class CrmHooks_Native {
 		return $this->decode( $this->call_out( 'crmh_crm_change_tags', array( $config, strlen( $config ), $json, strlen( $json ) ) ) );
 	}
 
+	/** The account's request window after the last CRM call (Unix ms), or null when it had none. */
+	public function last_rate_window(): ?array {
+		$window = json_decode( $this->call_out( 'crmh_last_rate_window', array() ), true );
+		return is_array( $window ) ? $window : null;
+	}
+
 	public function crm_list_schema( string $config ): array {
 		return $this->decode( $this->call_out( 'crmh_crm_list_schema', array( $config, strlen( $config ) ) ) );
 	}

@@ -192,7 +192,7 @@ final class CrmHooks_Plan_Applier {
 		);
 		++$this->crm_calls;
 		try {
-			$this->native->crm_write_field( $this->crm_config, $json );
+			CrmHooks_Crm_Rate::call( $this->crm_config, fn( string $c ) => $this->native->crm_write_field( $c, $json ) );
 			return 'password_returned';
 		} catch ( CrmHooks_Native_Error $e ) {
 			return 'return_password_failed:' . CrmHooks_Native::result_name( $e->getCode() );

@@ -69,7 +69,7 @@ final class CrmHooks_Processor {
 					);
 				}
 				++$this->crm_calls;
-				$found = $native->crm_find_contact( $config, $email );
+				$found = CrmHooks_Crm_Rate::call( $config, static fn( string $c ) => $native->crm_find_contact( $c, $email ) );
 				if ( $found === null ) {
 					return array_merge(
 						$out,
@@ -83,7 +83,7 @@ final class CrmHooks_Processor {
 				$out['contact_id'] = $found;
 			}
 			++$this->crm_calls;
-			$contact = $native->crm_fetch_contact( $config, $contact_id );
+			$contact = CrmHooks_Crm_Rate::call( $config, static fn( string $c ) => $native->crm_fetch_contact( $c, $contact_id ) );
 		} catch ( CrmHooks_Native_Error $e ) {
 			if ( $e->getCode() === CrmHooks_Native::CRM_NOT_FOUND ) {
 				return array_merge(

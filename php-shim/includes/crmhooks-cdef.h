@@ -58,6 +58,8 @@ crmh_result crmh_crm_change_tags(const char *config,
 
 crmh_result crmh_crm_list_schema(const char *config, size_t config_len, struct crmh_buf *out);
 
+crmh_result crmh_last_rate_window(struct crmh_buf *out);
+
 crmh_result crmh_diff_tags(const char *json, size_t len, struct crmh_buf *out);
 
 crmh_result crmh_diff_fields(const char *json, size_t len, struct crmh_buf *out);

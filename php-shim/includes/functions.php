@@ -52,7 +52,7 @@ function crmhooks_change_tags( int $user_id, array $add, array $remove ) {
 			JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE
 		);
 		try {
-			$native->crm_change_tags( CrmHooks_Settings::crm_config_json(), $json );
+			CrmHooks_Crm_Rate::call( CrmHooks_Settings::crm_config_json(), static fn( string $c ) => $native->crm_change_tags( $c, $json ) );
 		} finally {
 			CrmHooks_Loopback::record_write( $contact_id ); // Internal: no listener can switch it off.
 			do_action( 'crmhooks_crm_write', $contact_id );

@@ -44,20 +44,24 @@ fn ok_json() -> String {
 
 /// Load a contact -> Contact JSON.
 pub fn fetch_contact_json(config_json: &str, contact_id: &str) -> Result<String> {
-    let crm = client(config_json)?;
-    if contact_id.trim().is_empty() {
-        return Err(Error::MissingParameter("contact_id"));
-    }
-    to_json(&crm.fetch_contact(contact_id)?)
+    shared(config_json, || {
+        let crm = client(config_json)?;
+        if contact_id.trim().is_empty() {
+            return Err(Error::MissingParameter("contact_id"));
+        }
+        to_json(&crm.fetch_contact(contact_id)?)
+    })
 }
 
 /// Find a contact by email -> `{"contact_id":"42"}` or `{"contact_id":null}`.
 pub fn find_contact_json(config_json: &str, email: &str) -> Result<String> {
-    let crm = client(config_json)?;
-    if email.trim().is_empty() {
-        return Err(Error::MissingParameter("email"));
-    }
-    Ok(json!({"contact_id": crm.find_contact_by_email(email)?}).to_string())
+    shared(config_json, || {
+        let crm = client(config_json)?;
+        if email.trim().is_empty() {
+            return Err(Error::MissingParameter("email"));
+        }
+        Ok(json!({"contact_id": crm.find_contact_by_email(email)?}).to_string())
+    })
 }
 
 #[derive(Deserialize)]
@@ -69,16 +73,18 @@ struct WriteFieldArgs {
 
 /// `{"contact_id":"42","field":"9","value":"..."}` -> `{"ok":true}`.
 pub fn write_field_json(config_json: &str, args_json: &str) -> Result<String> {
-    let crm = client(config_json)?;
-    let args: WriteFieldArgs = serde_json::from_str(args_json).map_err(|e| Error::from_json(&e))?;
-    if args.contact_id.trim().is_empty() {
-        return Err(Error::MissingParameter("contact_id"));
-    }
-    if args.field.trim().is_empty() {
-        return Err(Error::MissingParameter("field"));
-    }
-    crm.write_field(&args.contact_id, &args.field, &args.value)?;
-    Ok(ok_json())
+    shared(config_json, || {
+        let crm = client(config_json)?;
+        let args: WriteFieldArgs = serde_json::from_str(args_json).map_err(|e| Error::from_json(&e))?;
+        if args.contact_id.trim().is_empty() {
+            return Err(Error::MissingParameter("contact_id"));
+        }
+        if args.field.trim().is_empty() {
+            return Err(Error::MissingParameter("field"));
+        }
+        crm.write_field(&args.contact_id, &args.field, &args.value)?;
+        Ok(ok_json())
+    })
 }
 
 #[derive(Deserialize)]
@@ -92,18 +98,46 @@ struct ChangeTagsArgs {
 
 /// `{"contact_id":"42","add":[names],"remove":[names]}` -> `{"ok":true}`.
 pub fn change_tags_json(config_json: &str, args_json: &str) -> Result<String> {
-    let crm = client(config_json)?;
-    let args: ChangeTagsArgs = serde_json::from_str(args_json).map_err(|e| Error::from_json(&e))?;
-    if args.contact_id.trim().is_empty() {
-        return Err(Error::MissingParameter("contact_id"));
-    }
-    crm.change_tags(&args.contact_id, &args.add, &args.remove)?;
-    Ok(ok_json())
+    shared(config_json, || {
+        let crm = client(config_json)?;
+        let args: ChangeTagsArgs = serde_json::from_str(args_json).map_err(|e| Error::from_json(&e))?;
+        if args.contact_id.trim().is_empty() {
+            return Err(Error::MissingParameter("contact_id"));
+        }
+        crm.change_tags(&args.contact_id, &args.add, &args.remove)?;
+        Ok(ok_json())
+    })
 }
 
 /// The account's tags and fields -> `{"tags":[..],"fields":[..]}`.
 pub fn list_schema_json(config_json: &str) -> Result<String> {
-    to_json(&client(config_json)?.list_schema()?)
+    shared(config_json, || to_json(&client(config_json)?.list_schema()?))
+}
+
+/// Run one call, paced by the host's shared request window when the config carries one; the
+/// window afterwards is kept for `last_rate_window` (None when the call had none).
+fn shared(config_json: &str, call: impl FnOnce() -> Result<String>) -> Result<String> {
+    let window = parse_config(config_json).ok().and_then(|config| config.rate_window);
+    match window {
+        Some(recent) => {
+            let (result, after) = super::rate_limit::with_shared_window(recent, call);
+            LAST_WINDOW.with(|last| *last.borrow_mut() = Some(after));
+            result
+        }
+        None => {
+            LAST_WINDOW.with(|last| *last.borrow_mut() = None);
+            call()
+        }
+    }
+}
+
+thread_local! {
+    static LAST_WINDOW: std::cell::RefCell<Option<Vec<u64>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The shared window after the last CRM call on this thread, as JSON (`null` when it had none).
+pub fn last_rate_window_json() -> Result<String> {
+    LAST_WINDOW.with(|last| to_json(&*last.borrow()))
 }
 
 #[cfg(test)]

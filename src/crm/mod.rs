@@ -47,6 +47,11 @@ pub struct CrmConfig {
     /// Allow `http://` to a loopback host (a local stand-in CRM). The PHP plugin sets it only
     /// when the development constant `CRMHOOKS_DEV_ALLOW_HTTP` is defined; otherwise https only.
     pub allow_http_loopback: bool,
+    /// The account's recent request times (Unix ms) as the host's database holds them; when
+    /// present, requests are paced by this shared window (see `rate_limit::with_shared_window`)
+    /// and the updated window is read back with `crmh_last_rate_window`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_window: Option<Vec<u64>>,
 }
 
 /// Written by hand so a `{:?}` in a log, a panic message or a test failure never shows a
@@ -62,6 +67,7 @@ impl std::fmt::Debug for CrmConfig {
             connect_timeout_ms,
             timeout_ms,
             allow_http_loopback,
+            rate_window,
         } = self;
         f.debug_struct("CrmConfig")
             .field("crm", crm)
@@ -72,6 +78,7 @@ impl std::fmt::Debug for CrmConfig {
             .field("connect_timeout_ms", connect_timeout_ms)
             .field("timeout_ms", timeout_ms)
             .field("allow_http_loopback", allow_http_loopback)
+            .field("rate_window", &rate_window.as_ref().map(Vec::len))
             .finish()
     }
 }
@@ -139,6 +146,7 @@ mod tests {
             connect_timeout_ms: 500,
             timeout_ms: 1000,
             allow_http_loopback: false,
+            rate_window: None,
         };
         for shown in [format!("{config:?}"), format!("{config:#?}"), format!("{:?}", Some(&config))] {
             assert!(!shown.contains("SECRET"), "{shown}");

@@ -2,8 +2,10 @@
 //! CRM's own limit. Callers sleep until a token is free; when the wait would pass the
 //! operation's deadline they get `RateLimited` instead.
 //!
-//! The CRMs count per account across every client, so this only protects against our own
-//! process; 429 answers are still handled by the caller.
+//! The CRMs count per account across every client. So when the host shares a window of the
+//! account's recent request times (kept in its database and claimed under a lock, so every
+//! worker and web server sees the same one), requests are paced by that window instead: see
+//! `with_shared_window`. 429 answers are still handled by the caller.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -13,19 +15,88 @@ use once_cell::sync::Lazy;
 
 use super::CrmError;
 
-/// Bucket size and refill rate.
+/// Bucket size and refill rate, and the sliding window used when the host shares one.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Limit {
     pub burst: f64,
     pub per_second: f64,
+    /// At most this many requests ...
+    pub window_count: usize,
+    /// ... in any span of this many milliseconds.
+    pub window_ms: u64,
 }
 
 /// ActiveCampaign allows 5 requests per second per account. One token at a time, slightly
 /// under 5/s, so that no sliding one-second window ever sees more than 5 even with jitter.
-pub const ACTIVECAMPAIGN: Limit = Limit { burst: 1.0, per_second: 4.5 };
+/// The shared window allows 4 per second: the web servers' clocks may differ a little.
+pub const ACTIVECAMPAIGN: Limit = Limit { burst: 1.0, per_second: 4.5, window_count: 4, window_ms: 1000 };
 
 /// Ontraport allows 180 requests per rolling minute: burst + 60 s of refill stays below 180.
-pub const ONTRAPORT: Limit = Limit { burst: 3.0, per_second: 2.9 };
+pub const ONTRAPORT: Limit = Limit { burst: 3.0, per_second: 2.9, window_count: 170, window_ms: 60_000 };
+
+/// Margin added to every shared-window wait, for clock differences between web servers.
+const WINDOW_MARGIN_MS: u64 = 25;
+
+thread_local! {
+    /// The host's shared window for the call in progress on this thread, if it passed one.
+    static SHARED: std::cell::RefCell<Option<Vec<u64>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Run `call` with the host's window of recent request times (Unix milliseconds) for the
+/// account; return its result and the window afterwards (only the times still inside the span
+/// of the longest window, newest last), for the host to store.
+pub fn with_shared_window<T>(recent_ms: Vec<u64>, call: impl FnOnce() -> T) -> (T, Vec<u64>) {
+    SHARED.with(|shared| *shared.borrow_mut() = Some(recent_ms));
+    let result = call();
+    let mut window = SHARED.with(|shared| shared.borrow_mut().take()).unwrap_or_default();
+    let horizon = now_ms().saturating_sub(ONTRAPORT.window_ms.max(ACTIVECAMPAIGN.window_ms));
+    window.retain(|&t| t >= horizon);
+    (result, window)
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+/// How long to wait before the next request may go, given the window (sorted ascending).
+pub fn window_wait_ms(recent_ms: &[u64], now_ms: u64, limit: Limit) -> u64 {
+    let inside: Vec<u64> = recent_ms.iter().copied().filter(|&t| t + limit.window_ms > now_ms).collect();
+    if inside.len() < limit.window_count {
+        return 0;
+    }
+    // The request that must leave the window before ours may enter it.
+    let leaving = inside[inside.len() - limit.window_count];
+    (leaving + limit.window_ms + WINDOW_MARGIN_MS).saturating_sub(now_ms)
+}
+
+/// Pace one request by the shared window (when the host passed one), recording it there.
+/// Returns false when no shared window is active.
+fn acquire_shared(limit: Limit, deadline: Instant) -> Result<bool, CrmError> {
+    loop {
+        let wait = SHARED.with(|shared| {
+            let mut shared = shared.borrow_mut();
+            let window = shared.as_mut()?;
+            window.sort_unstable();
+            let now = now_ms();
+            let wait = window_wait_ms(window, now, limit);
+            if wait == 0 {
+                window.push(now);
+            }
+            Some(wait)
+        });
+        match wait {
+            None => return Ok(false),
+            Some(0) => return Ok(true),
+            Some(ms) => {
+                let wait = Duration::from_millis(ms);
+                if Instant::now() + wait > deadline {
+                    return Err(CrmError::RateLimited { retry_after_secs: wait.as_secs().max(1) });
+                }
+                std::thread::sleep(wait);
+            }
+        }
+    }
+}
 
 struct Bucket {
     /// May go negative: each waiting caller reserves its token before sleeping.
@@ -37,6 +108,9 @@ static BUCKETS: Lazy<Mutex<HashMap<String, Bucket>>> = Lazy::new(|| Mutex::new(H
 
 /// Take one token from the bucket for `key`, sleeping until it is available.
 pub fn acquire(key: &str, limit: Limit, deadline: Instant) -> Result<(), CrmError> {
+    if acquire_shared(limit, deadline)? {
+        return Ok(());
+    }
     let wait = reserve(key, limit, deadline)?;
     if !wait.is_zero() {
         std::thread::sleep(wait);
@@ -69,7 +143,35 @@ fn reserve(key: &str, limit: Limit, deadline: Instant) -> Result<Duration, CrmEr
 mod tests {
     use super::*;
 
-    const TEST_LIMIT: Limit = Limit { burst: 2.0, per_second: 10.0 };
+    const TEST_LIMIT: Limit = Limit { burst: 2.0, per_second: 10.0, window_count: 2, window_ms: 1000 };
+
+    #[test]
+    fn the_shared_window_paces_requests_across_processes() {
+        let ac = ACTIVECAMPAIGN;
+        assert_eq!(window_wait_ms(&[], 10_000, ac), 0);
+        assert_eq!(window_wait_ms(&[9_100, 9_200, 9_300], 10_000, ac), 0, "three in the last second");
+        // Four in the last second (from any worker): wait until the oldest of them leaves.
+        assert_eq!(window_wait_ms(&[9_100, 9_200, 9_300, 9_400], 10_000, ac), 100 + WINDOW_MARGIN_MS);
+        assert_eq!(window_wait_ms(&[8_000, 9_500, 9_600, 9_700, 9_800], 10_000, ac), 500 + WINDOW_MARGIN_MS);
+        assert_eq!(window_wait_ms(&[1, 2, 3, 4], 10_000, ac), 0, "old entries do not count");
+    }
+
+    #[test]
+    fn with_shared_window_records_each_request_and_hands_the_window_back() {
+        let far = Instant::now() + Duration::from_secs(60);
+        let start = now_ms();
+        let (result, window) = with_shared_window(vec![start - 5_000], || {
+            for _ in 0..3 {
+                acquire("test://shared", TEST_LIMIT, far).unwrap();
+            }
+            7
+        });
+        assert_eq!(result, 7);
+        assert_eq!(window.len(), 4, "the old entry is kept within the span, plus three requests: {window:?}");
+        assert!(window[3] >= start + 1000, "the third request waited for the first to leave: {window:?}");
+        // Without a shared window the process bucket applies again.
+        assert!(SHARED.with(|s| s.borrow().is_none()));
+    }
 
     #[test]
     fn burst_is_free_then_callers_wait_their_turn() {
@@ -98,7 +200,7 @@ mod tests {
     #[test]
     fn buckets_are_per_key() {
         let far = Instant::now() + Duration::from_secs(60);
-        let tiny = Limit { burst: 1.0, per_second: 1.0 };
+        let tiny = Limit { burst: 1.0, per_second: 1.0, window_count: 1, window_ms: 1000 };
         assert_eq!(reserve("test://a", tiny, far).unwrap(), Duration::ZERO);
         assert_eq!(reserve("test://b", tiny, far).unwrap(), Duration::ZERO);
     }

@@ -91,3 +91,13 @@ pub extern "C" fn crmh_crm_list_schema(config: *const c_char, config_len: usize,
         finish(out, client::list_schema_json(config))
     })
 }
+
+/// The account's request window after the last CRM call on this thread (JSON array of Unix ms,
+/// or `null` when that call was not given one), for the host to store for every worker.
+#[no_mangle]
+pub extern "C" fn crmh_last_rate_window(out: *mut crmh_buf) -> crmh_result {
+    ffi_boundary!({
+        let out = try_input!(out_ptr(out));
+        finish(out, client::last_rate_window_json())
+    })
+}

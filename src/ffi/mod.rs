@@ -27,6 +27,7 @@ mod webhook;
 pub use buf::{crmh_buf, crmh_buf_free};
 pub use crm::{
     crmh_crm_change_tags, crmh_crm_fetch_contact, crmh_crm_find_contact, crmh_crm_list_schema, crmh_crm_write_field,
+    crmh_last_rate_window,
 };
 pub use decide::{
     crmh_diff_fields, crmh_diff_tags, crmh_lock_decide, crmh_plan, crmh_queue_decide, crmh_settings_review,
