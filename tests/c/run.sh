@@ -4,7 +4,7 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 build="$repo/tests/c/build"
-lib_dir="$repo/target/release"
+lib_dir="${CARGO_TARGET_DIR:-$repo/target}/release"
 mkdir -p "$build"
 cd "$repo"
 cargo build --release --quiet
