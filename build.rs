@@ -28,8 +28,7 @@ fn main() {
     println!("cargo:rerun-if-changed=cbindgen.toml");
     println!("cargo:rerun-if-changed=build.rs");
 
-    let config =
-        cbindgen::Config::from_file(Path::new(&crate_dir).join("cbindgen.toml")).expect("read cbindgen.toml");
+    let config = cbindgen::Config::from_file(Path::new(&crate_dir).join("cbindgen.toml")).expect("read cbindgen.toml");
 
     // The C header for C hosts.
     let header = generate(&crate_dir, config.clone());

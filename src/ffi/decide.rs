@@ -1,6 +1,6 @@
 //! Pure decisions, JSON in and JSON out: tag and field diffs, locks, the plan.
 
-use std::ffi::c_char;
+use libc::{c_char, size_t};
 
 use serde::Deserialize;
 
@@ -25,7 +25,7 @@ struct TagDiffInput {
 
 /// `{"current":[names],"incoming":[names]}` -> `{"added":[..],"removed":[..],"kept":[..]}`.
 #[no_mangle]
-pub extern "C" fn crmh_diff_tags(json: *const c_char, len: usize, out: *mut crmh_buf) -> crmh_result {
+pub extern "C" fn crmh_diff_tags(json: *const c_char, len: size_t, out: *mut crmh_buf) -> crmh_result {
     ffi_boundary!({
         let out = try_input!(out_ptr(out));
         let json = try_input!(text(json, len, "input"));
@@ -38,7 +38,7 @@ pub extern "C" fn crmh_diff_tags(json: *const c_char, len: usize, out: *mut crmh
 /// `{"current":{..},"contact":{..},"field_map":[..],"meta_denylist":[..]}` ->
 /// `{"set":{..},"cleared":[..],"unchanged":[..],"refused":[..]}`.
 #[no_mangle]
-pub extern "C" fn crmh_diff_fields(json: *const c_char, len: usize, out: *mut crmh_buf) -> crmh_result {
+pub extern "C" fn crmh_diff_fields(json: *const c_char, len: size_t, out: *mut crmh_buf) -> crmh_result {
     ffi_boundary!({
         let out = try_input!(out_ptr(out));
         let json = try_input!(text(json, len, "input"));
@@ -50,7 +50,7 @@ pub extern "C" fn crmh_diff_fields(json: *const c_char, len: usize, out: *mut cr
 
 /// Lock decisions (loopback window, duplicate in flight, retry schedule); see lock.rs.
 #[no_mangle]
-pub extern "C" fn crmh_lock_decide(json: *const c_char, len: usize, out: *mut crmh_buf) -> crmh_result {
+pub extern "C" fn crmh_lock_decide(json: *const c_char, len: size_t, out: *mut crmh_buf) -> crmh_result {
     ffi_boundary!({
         let out = try_input!(out_ptr(out));
         let json = try_input!(text(json, len, "input"));
@@ -61,7 +61,7 @@ pub extern "C" fn crmh_lock_decide(json: *const c_char, len: usize, out: *mut cr
 /// Request + contact + current user + settings -> the ordered operations to apply.
 /// A strong password is generated here in case the plan creates a user.
 #[no_mangle]
-pub extern "C" fn crmh_plan(json: *const c_char, len: usize, out: *mut crmh_buf) -> crmh_result {
+pub extern "C" fn crmh_plan(json: *const c_char, len: size_t, out: *mut crmh_buf) -> crmh_result {
     ffi_boundary!({
         let out = try_input!(out_ptr(out));
         let json = try_input!(text(json, len, "input"));
@@ -73,7 +73,7 @@ pub extern "C" fn crmh_plan(json: *const c_char, len: usize, out: *mut crmh_buf)
 /// Settings as the admin submitted them (with the site's roles) -> `SettingsReview`: the
 /// privileged roles and every refused role or mapping, by the rules webhooks obey.
 #[no_mangle]
-pub extern "C" fn crmh_settings_review(json: *const c_char, len: usize, out: *mut crmh_buf) -> crmh_result {
+pub extern "C" fn crmh_settings_review(json: *const c_char, len: size_t, out: *mut crmh_buf) -> crmh_result {
     ffi_boundary!({
         let out = try_input!(out_ptr(out));
         let json = try_input!(text(json, len, "input"));
@@ -84,7 +84,7 @@ pub extern "C" fn crmh_settings_review(json: *const c_char, len: usize, out: *mu
 
 /// Queue verdicts (admission and key, merge, claim, finish, inline answer); see queue.rs.
 #[no_mangle]
-pub extern "C" fn crmh_queue_decide(json: *const c_char, len: usize, out: *mut crmh_buf) -> crmh_result {
+pub extern "C" fn crmh_queue_decide(json: *const c_char, len: size_t, out: *mut crmh_buf) -> crmh_result {
     ffi_boundary!({
         let out = try_input!(out_ptr(out));
         let json = try_input!(text(json, len, "input"));

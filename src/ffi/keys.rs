@@ -1,6 +1,6 @@
 //! Access keys: generate and verify.
 
-use std::ffi::c_char;
+use libc::{c_char, size_t};
 
 use super::buf::crmh_buf;
 use super::input::{finish, out_ptr, text};
@@ -20,9 +20,9 @@ pub extern "C" fn crmh_key_generate(out: *mut crmh_buf) -> crmh_result {
 #[no_mangle]
 pub extern "C" fn crmh_key_verify(
     given: *const c_char,
-    given_len: usize,
+    given_len: size_t,
     expected: *const c_char,
-    expected_len: usize,
+    expected_len: size_t,
 ) -> crmh_result {
     ffi_boundary!({
         let given = try_input!(text(given, given_len, "given key"));

@@ -37,7 +37,7 @@ pub use panic::crmh_selftest_panic;
 pub use result::crmh_result;
 pub use webhook::{crmh_request_parse, crmh_webhook_accept, crmh_webhook_receive};
 
-use std::ffi::c_char;
+use libc::c_char;
 
 /// The library version, equal to `Cargo.toml`'s. Hosts compare it with the version they
 /// were written for before making any other call. The string is static: never free it.

@@ -1,6 +1,6 @@
 //! Webhook requests: parse the raw request, and parse + authenticate in one call.
 
-use std::ffi::c_char;
+use libc::{c_char, size_t};
 
 use super::buf::crmh_buf;
 use super::input::{bytes, finish, out_ptr, text};
@@ -22,13 +22,13 @@ struct RawRequest<'a> {
 #[allow(clippy::too_many_arguments)]
 fn raw_request<'a>(
     method: *const c_char,
-    method_len: usize,
+    method_len: size_t,
     query: *const c_char,
-    query_len: usize,
+    query_len: size_t,
     content_type: *const c_char,
-    content_type_len: usize,
+    content_type_len: size_t,
     body: *const c_char,
-    body_len: usize,
+    body_len: size_t,
 ) -> Result<RawRequest<'a>, crmh_result> {
     Ok(RawRequest {
         method: text(method, method_len, "method")?,
@@ -44,13 +44,13 @@ fn raw_request<'a>(
 #[allow(clippy::too_many_arguments)]
 pub extern "C" fn crmh_request_parse(
     method: *const c_char,
-    method_len: usize,
+    method_len: size_t,
     query: *const c_char,
-    query_len: usize,
+    query_len: size_t,
     content_type: *const c_char,
-    content_type_len: usize,
+    content_type_len: size_t,
     body: *const c_char,
-    body_len: usize,
+    body_len: size_t,
     out: *mut crmh_buf,
 ) -> crmh_result {
     ffi_boundary!({
@@ -76,15 +76,15 @@ pub extern "C" fn crmh_request_parse(
 #[allow(clippy::too_many_arguments)]
 pub extern "C" fn crmh_webhook_accept(
     method: *const c_char,
-    method_len: usize,
+    method_len: size_t,
     query: *const c_char,
-    query_len: usize,
+    query_len: size_t,
     content_type: *const c_char,
-    content_type_len: usize,
+    content_type_len: size_t,
     body: *const c_char,
-    body_len: usize,
+    body_len: size_t,
     access_key: *const c_char,
-    access_key_len: usize,
+    access_key_len: size_t,
     out: *mut crmh_buf,
 ) -> crmh_result {
     ffi_boundary!({
@@ -121,15 +121,15 @@ pub extern "C" fn crmh_webhook_accept(
 #[allow(clippy::too_many_arguments)]
 pub extern "C" fn crmh_webhook_receive(
     method: *const c_char,
-    method_len: usize,
+    method_len: size_t,
     query: *const c_char,
-    query_len: usize,
+    query_len: size_t,
     content_type: *const c_char,
-    content_type_len: usize,
+    content_type_len: size_t,
     body: *const c_char,
-    body_len: usize,
+    body_len: size_t,
     access_key: *const c_char,
-    access_key_len: usize,
+    access_key_len: size_t,
     out: *mut crmh_buf,
 ) -> crmh_result {
     ffi_boundary!({
