@@ -50,7 +50,8 @@ fn main() {
 }
 
 /// Resolve cbindgen's conditionals as a C99 compiler would (not C++, not C23: `#ifndef`
-/// is taken, `#if`/`#ifdef` are not, `#else` flips) and drop every `#` line.
+/// is taken, `#if`/`#ifdef` are not, `#else` flips; so `#if defined(CRMHOOKS_TEST_EXPORTS)`
+/// blocks are dropped), drop every `#` line, and collapse the blank lines left behind.
 fn strip_preprocessor(text: &str) -> String {
     let mut taken: Vec<bool> = Vec::new();
     let mut out = String::new();
@@ -67,6 +68,9 @@ fn strip_preprocessor(text: &str) -> String {
         } else if directive.starts_with("#endif") {
             taken.pop();
         } else if !directive.starts_with('#') && taken.iter().all(|t| *t) {
+            if line.trim().is_empty() && (out.is_empty() || out.ends_with("\n\n")) {
+                continue;
+            }
             out.push_str(line);
             out.push('\n');
         }

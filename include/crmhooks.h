@@ -87,12 +87,6 @@ extern "C" {
 const char *crmh_abi_version(void);
 
 /*
- Panics on purpose inside the boundary and returns `CRMH_RESULT_PANIC`: lets a host
- (and our C and PHP tests) prove that a panic never takes the process down.
- */
-crmh_result crmh_selftest_panic(void);
-
-/*
  Release a buffer filled by crmhooks. NULL-safe and idempotent: the struct is zeroed, so
  a second call does nothing.
  */
@@ -135,27 +129,6 @@ crmh_result crmh_crm_change_tags(const char *config,
                                  struct crmh_buf *out);
 
 /*
- The account's tags and fields, for the settings screen: `{"tags":[..],"fields":[..]}`.
- */
-crmh_result crmh_crm_list_schema(const char *config, size_t config_len, struct crmh_buf *out);
-
-/*
- `{"current":[names],"incoming":[names]}` -> `{"added":[..],"removed":[..],"kept":[..]}`.
- */
-crmh_result crmh_diff_tags(const char *json, size_t len, struct crmh_buf *out);
-
-/*
- `{"current":{..},"contact":{..},"field_map":[..],"meta_denylist":[..]}` ->
- `{"set":{..},"cleared":[..],"unchanged":[..],"refused":[..]}`.
- */
-crmh_result crmh_diff_fields(const char *json, size_t len, struct crmh_buf *out);
-
-/*
- Lock decisions (loopback window, duplicate in flight, retry schedule); see lock.rs.
- */
-crmh_result crmh_lock_decide(const char *json, size_t len, struct crmh_buf *out);
-
-/*
  Request + contact + current user + settings -> the ordered operations to apply.
  A strong password is generated here in case the plan creates a user.
  */
@@ -178,15 +151,6 @@ crmh_result crmh_queue_decide(const char *json, size_t len, struct crmh_buf *out
 crmh_result crmh_key_generate(struct crmh_buf *out);
 
 /*
- `CRMH_RESULT_OK` when `given` equals `expected`, compared in constant time;
- `CRMH_RESULT_UNAUTHORIZED` otherwise, and always when `expected` is empty (fail closed).
- */
-crmh_result crmh_key_verify(const char *given,
-                            size_t given_len,
-                            const char *expected,
-                            size_t expected_len);
-
-/*
  The reason for the last failure on this thread, or "" after a success. The pointer is
  borrowed: valid until the next crmhooks call on this thread; copy it, never free it.
  */
@@ -197,6 +161,15 @@ const char *crmh_last_error(void);
  */
 uint64_t crmh_last_retry_after(void);
 
+#if defined(CRMHOOKS_TEST_EXPORTS)
+/*
+ Panics on purpose inside the boundary and returns `CRMH_RESULT_PANIC`: lets our C and Rust
+ tests prove that a panic never takes the process down.
+ */
+crmh_result crmh_selftest_panic(void);
+#endif
+
+#if defined(CRMHOOKS_TEST_EXPORTS)
 /*
  Parse a raw webhook request (method, raw query string, content type, raw body) into
  WebhookRequest JSON. Does not check the access key: use `crmh_webhook_accept` for that.
@@ -210,7 +183,9 @@ crmh_result crmh_request_parse(const char *method,
                                const char *body,
                                size_t body_len,
                                struct crmh_buf *out);
+#endif
 
+#if defined(CRMHOOKS_TEST_EXPORTS)
 /*
  Parse a webhook and check its access key against `access_key` (the site's setting).
  Every authentication failure gives `CRMH_RESULT_UNAUTHORIZED`, checked before any
@@ -227,6 +202,47 @@ crmh_result crmh_webhook_accept(const char *method,
                                 const char *access_key,
                                 size_t access_key_len,
                                 struct crmh_buf *out);
+#endif
+
+#if defined(CRMHOOKS_TEST_EXPORTS)
+/*
+ `{"current":[names],"incoming":[names]}` -> `{"added":[..],"removed":[..],"kept":[..]}`.
+ */
+crmh_result crmh_diff_tags(const char *json, size_t len, struct crmh_buf *out);
+#endif
+
+#if defined(CRMHOOKS_TEST_EXPORTS)
+/*
+ `{"current":{..},"contact":{..},"field_map":[..],"meta_denylist":[..]}` ->
+ `{"set":{..},"cleared":[..],"unchanged":[..],"refused":[..]}`.
+ */
+crmh_result crmh_diff_fields(const char *json, size_t len, struct crmh_buf *out);
+#endif
+
+#if defined(CRMHOOKS_TEST_EXPORTS)
+/*
+ Lock decisions (loopback window, duplicate in flight, retry schedule); see lock.rs.
+ */
+crmh_result crmh_lock_decide(const char *json, size_t len, struct crmh_buf *out);
+#endif
+
+#if defined(CRMHOOKS_TEST_EXPORTS)
+/*
+ `CRMH_RESULT_OK` when `given` equals `expected`, compared in constant time;
+ `CRMH_RESULT_UNAUTHORIZED` otherwise, and always when `expected` is empty (fail closed).
+ */
+crmh_result crmh_key_verify(const char *given,
+                            size_t given_len,
+                            const char *expected,
+                            size_t expected_len);
+#endif
+
+#if defined(CRMHOOKS_TEST_EXPORTS)
+/*
+ The account's tags and fields: `{"tags":[..],"fields":[..]}`.
+ */
+crmh_result crmh_crm_list_schema(const char *config, size_t config_len, struct crmh_buf *out);
+#endif
 
 /*
  The webhook door, in one call: authenticate and parse the raw request, and say what to do.

@@ -49,9 +49,10 @@ run_script() {
     bash "$script"
 }
 
+# With the test-only exports: tests/ffi_abi.rs needs them (required-features in Cargo.toml).
 rust_tests() {
     require_cargo || return 1
-    "$CARGO" test --all-targets
+    "$CARGO" test --all-targets --features test-exports
 }
 
 release_build() {
@@ -78,6 +79,7 @@ lints() {
     local rc=0 file
     "$CARGO" fmt --check || { printf 'FAILED: cargo fmt --check\n'; rc=1; }
     "$CARGO" clippy --all-targets --quiet -- -D warnings || { printf 'FAILED: cargo clippy\n'; rc=1; }
+    "$CARGO" clippy --all-targets --all-features --quiet -- -D warnings || { printf 'FAILED: cargo clippy --all-features\n'; rc=1; }
     while IFS= read -r file; do
         php -l "$file" >/dev/null || { printf 'FAILED: php -l %s\n' "$file"; rc=1; }
     done < <(git ls-files '*.php')
@@ -124,7 +126,7 @@ if CARGO="$(find_cargo)"; then PATH="$(dirname "$CARGO"):$PATH"; export PATH; fi
 layer "release build of the library" release_build
 layer "generated headers up to date" generated_headers
 layer "lints (rustfmt, clippy, php -l, phpcs)" lints
-layer "Rust tests (cargo test --all-targets)" rust_tests
+layer "Rust tests (cargo test --all-targets --features test-exports)" rust_tests
 layer "C ABI tests (tests/c/run.sh)" run_script tests/c/run.sh
 layer "fuzz smoke (fuzz/run.sh)" run_script fuzz/run.sh
 layer "stand-in self-tests" standin_tests

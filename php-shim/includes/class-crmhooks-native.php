@@ -276,55 +276,6 @@ final class CrmHooks_Native {
 		return $this->call_out( 'crmh_key_generate', array() );
 	}
 
-	public function key_verify( string $given, string $expected ): bool {
-		$rc = (int) $this->ffi->crmh_key_verify( $given, strlen( $given ), $expected, strlen( $expected ) );
-		if ( $rc === self::OK ) {
-			return true;
-		}
-		if ( $rc === self::UNAUTHORIZED ) {
-			return false;
-		}
-		throw $this->error( 'crmh_key_verify', $rc );
-	}
-
-	/** Parse only (no key check): the WebhookRequest as an array. */
-	public function request_parse( string $method, string $query, string $content_type, string $body ): array {
-		return $this->decode(
-			$this->call_out(
-				'crmh_request_parse',
-				array(
-					$method,
-					strlen( $method ),
-					$query,
-					strlen( $query ),
-					$content_type,
-					strlen( $content_type ),
-					$body,
-					strlen( $body ),
-				)
-			)
-		);
-	}
-
-	/** Parse and check the access key. Returns the WebhookRequest JSON text (no key inside). */
-	public function webhook_accept( string $method, string $query, string $content_type, string $body, string $access_key ): string {
-		return $this->call_out(
-			'crmh_webhook_accept',
-			array(
-				$method,
-				strlen( $method ),
-				$query,
-				strlen( $query ),
-				$content_type,
-				strlen( $content_type ),
-				$body,
-				strlen( $body ),
-				$access_key,
-				strlen( $access_key ),
-			)
-		);
-	}
-
 	/**
 	 * The webhook door: array{verdict:'accept', request:array} or
 	 * array{verdict:'refuse', reason:string, answer:array{status:int, body:array, headers:array}}.
@@ -359,18 +310,6 @@ final class CrmHooks_Native {
 		return $this->json_call( 'crmh_settings_review', $json );
 	}
 
-	public function diff_tags( string $json ): array {
-		return $this->json_call( 'crmh_diff_tags', $json );
-	}
-
-	public function diff_fields( string $json ): array {
-		return $this->json_call( 'crmh_diff_fields', $json );
-	}
-
-	public function lock_decide( string $json ): array {
-		return $this->json_call( 'crmh_lock_decide', $json );
-	}
-
 	public function plan( string $json ): array {
 		return $this->json_call( 'crmh_plan', $json );
 	}
@@ -392,10 +331,6 @@ final class CrmHooks_Native {
 
 	public function crm_change_tags( string $config, string $json ): array {
 		return $this->decode( $this->call_out( 'crmh_crm_change_tags', array( $config, strlen( $config ), $json, strlen( $json ) ) ) );
-	}
-
-	public function crm_list_schema( string $config ): array {
-		return $this->decode( $this->call_out( 'crmh_crm_list_schema', array( $config, strlen( $config ) ) ) );
 	}
 
 	// ----- marshalling -----

@@ -28,8 +28,6 @@ typedef struct crmh_buf {
 
 const char *crmh_abi_version(void);
 
-crmh_result crmh_selftest_panic(void);
-
 void crmh_buf_free(struct crmh_buf *buf);
 
 crmh_result crmh_crm_fetch_contact(const char *config,
@@ -56,14 +54,6 @@ crmh_result crmh_crm_change_tags(const char *config,
                                  size_t len,
                                  struct crmh_buf *out);
 
-crmh_result crmh_crm_list_schema(const char *config, size_t config_len, struct crmh_buf *out);
-
-crmh_result crmh_diff_tags(const char *json, size_t len, struct crmh_buf *out);
-
-crmh_result crmh_diff_fields(const char *json, size_t len, struct crmh_buf *out);
-
-crmh_result crmh_lock_decide(const char *json, size_t len, struct crmh_buf *out);
-
 crmh_result crmh_plan(const char *json, size_t len, struct crmh_buf *out);
 
 crmh_result crmh_settings_review(const char *json, size_t len, struct crmh_buf *out);
@@ -72,36 +62,9 @@ crmh_result crmh_queue_decide(const char *json, size_t len, struct crmh_buf *out
 
 crmh_result crmh_key_generate(struct crmh_buf *out);
 
-crmh_result crmh_key_verify(const char *given,
-                            size_t given_len,
-                            const char *expected,
-                            size_t expected_len);
-
 const char *crmh_last_error(void);
 
 uint64_t crmh_last_retry_after(void);
-
-crmh_result crmh_request_parse(const char *method,
-                               size_t method_len,
-                               const char *query,
-                               size_t query_len,
-                               const char *content_type,
-                               size_t content_type_len,
-                               const char *body,
-                               size_t body_len,
-                               struct crmh_buf *out);
-
-crmh_result crmh_webhook_accept(const char *method,
-                                size_t method_len,
-                                const char *query,
-                                size_t query_len,
-                                const char *content_type,
-                                size_t content_type_len,
-                                const char *body,
-                                size_t body_len,
-                                const char *access_key,
-                                size_t access_key_len,
-                                struct crmh_buf *out);
 
 crmh_result crmh_webhook_receive(const char *method,
                                  size_t method_len,

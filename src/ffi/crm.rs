@@ -81,13 +81,3 @@ pub extern "C" fn crmh_crm_change_tags(
 ) -> crmh_result {
     ffi_boundary!(config_and_json(config, config_len, json, len, out, client::change_tags_json))
 }
-
-/// The account's tags and fields, for the settings screen: `{"tags":[..],"fields":[..]}`.
-#[no_mangle]
-pub extern "C" fn crmh_crm_list_schema(config: *const c_char, config_len: size_t, out: *mut crmh_buf) -> crmh_result {
-    ffi_boundary!({
-        let out = try_input!(out_ptr(out));
-        let config = try_input!(text(config, config_len, "config"));
-        finish(out, client::list_schema_json(config))
-    })
-}
