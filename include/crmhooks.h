@@ -161,6 +161,14 @@ const char *crmh_last_error(void);
  */
 uint64_t crmh_last_retry_after(void);
 
+/*
+ The name of a result code: `"ok"`, `"unauthorized"`, `"crm_rate_limited"`, ... (the
+ enumerator without `CRMH_RESULT_`, in lower case), or NULL for a value that is no
+ `crmh_result`. The string is static: never free it. Reads no pointer, cannot panic, and
+ leaves `crmh_last_error()` alone, so it may be called between a failure and reading it.
+ */
+const char *crmh_result_name(uint32_t result);
+
 #if defined(CRMHOOKS_TEST_EXPORTS)
 /*
  Panics on purpose inside the boundary and returns `CRMH_RESULT_PANIC`: lets our C and Rust

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Copies what build.rs generates into cargo's OUT_DIR over the checked-in copies:
+# Copies what build.rs generates into cargo's OUT_DIR (the C header, the PHP FFI cdef, the PHP
+# result-code constants) over the checked-in copies:
 #
 #   scripts/regen-headers.sh          rewrite the checked-in files (then commit them)
 #   scripts/regen-headers.sh --check  generate into a temporary directory and diff it with the
@@ -15,6 +16,7 @@ CARGO="${CARGO:-cargo}"
 FILES=(
     "crmhooks.h:include/crmhooks.h"
     "crmhooks-cdef.h:php-shim/includes/crmhooks-cdef.h"
+    "crmhooks-result-codes.php:php-shim/includes/interface-crmhooks-result-codes.php"
 )
 
 check=""

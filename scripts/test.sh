@@ -65,7 +65,7 @@ generated_headers() {
     require_cargo || return 1
     command -v git >/dev/null && [ -e "$REPO/.git" ] || { printf 'FAILED: needs git and a git checkout\n'; return 1; }
     CARGO="$CARGO" scripts/regen-headers.sh --check || return 1
-    git diff --exit-code -- include/ php-shim/includes/crmhooks-cdef.h || {
+    git diff --exit-code -- include/ php-shim/includes/crmhooks-cdef.h php-shim/includes/interface-crmhooks-result-codes.php || {
         printf 'FAILED: regenerated files are not committed\n'
         return 1
     }

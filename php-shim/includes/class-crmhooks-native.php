@@ -9,44 +9,13 @@
 
 declare(strict_types=1);
 
-final class CrmHooks_Native {
+// The result-code constants (OK, UNAUTHORIZED, CRM_NOT_FOUND, ...), generated from the Rust enum.
+require_once __DIR__ . '/interface-crmhooks-result-codes.php';
+
+final class CrmHooks_Native implements CrmHooks_Result_Codes {
 
 	/** Version of the library this plugin was written against (= CRMHOOKS_VERSION). */
 	public const VERSION = '0.1.0';
-
-	public const OK               = 0;
-	public const NULL_PARAMETER   = 1;
-	public const INVALID_UTF8     = 2;
-	public const INVALID_JSON     = 3;
-	public const PANIC            = 4;
-	public const BAD_REQUEST      = 5;
-	public const UNAUTHORIZED     = 6;
-	public const UNKNOWN_ACTION   = 7;
-	public const BODY_TOO_LARGE   = 8;
-	public const RANDOM           = 9;
-	public const CRM_NOT_FOUND    = 20;
-	public const CRM_UNAUTHORIZED = 21;
-	public const CRM_RATE_LIMITED = 22;
-	public const CRM_TEMPORARY    = 23;
-	public const CRM_PERMANENT    = 24;
-
-	private const RESULT_NAMES = array(
-		0  => 'ok',
-		1  => 'null_parameter',
-		2  => 'invalid_utf8',
-		3  => 'invalid_json',
-		4  => 'panic',
-		5  => 'bad_request',
-		6  => 'unauthorized',
-		7  => 'unknown_action',
-		8  => 'body_too_large',
-		9  => 'random',
-		20 => 'crm_not_found',
-		21 => 'crm_unauthorized',
-		22 => 'crm_rate_limited',
-		23 => 'crm_temporary',
-		24 => 'crm_permanent',
-	);
 
 	/** How many times the library was loaded in this process (tests assert a plain page view loads nothing). */
 	public static int $instances = 0;
@@ -91,8 +60,21 @@ final class CrmHooks_Native {
 		self::$failure  = null;
 	}
 
+	/**
+	 * The library's name for a result code ("unauthorized", "crm_rate_limited", ...; from
+	 * crmh_result_name), or "result_<code>" for a number that is no result code or when the
+	 * library cannot be loaded. Does not disturb the last error of a failed call.
+	 */
 	public static function result_name( int $code ): string {
-		return self::RESULT_NAMES[ $code ] ?? ( 'result_' . $code );
+		$name = null;
+		if ( $code >= 0 && $code <= 0xFFFFFFFF ) {
+			try {
+				$name = self::get()->ffi->crmh_result_name( $code );
+			} catch ( CrmHooks_Native_Unavailable $e ) {
+				$name = null;
+			}
+		}
+		return is_string( $name ) ? $name : 'result_' . $code;
 	}
 
 	/** Path of the shared library: CRMHOOKS_LIB env, then the CRMHOOKS_LIB constant, then php-shim/lib/. */

@@ -66,6 +66,8 @@ const char *crmh_last_error(void);
 
 uint64_t crmh_last_retry_after(void);
 
+const char *crmh_result_name(uint32_t result);
+
 crmh_result crmh_webhook_receive(const char *method,
                                  size_t method_len,
                                  const char *query,

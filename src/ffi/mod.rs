@@ -31,7 +31,7 @@ pub use crm::{crmh_crm_change_tags, crmh_crm_fetch_contact, crmh_crm_find_contac
 pub use decide::{crmh_plan, crmh_queue_decide, crmh_settings_review};
 pub use keys::crmh_key_generate;
 pub use last_error::{crmh_last_error, crmh_last_retry_after};
-pub use result::crmh_result;
+pub use result::{crmh_result, crmh_result_name};
 #[cfg(feature = "test-exports")]
 pub use test_exports::{
     crmh_crm_list_schema, crmh_diff_fields, crmh_diff_tags, crmh_key_verify, crmh_lock_decide, crmh_request_parse,

@@ -47,6 +47,21 @@ final class NativeTest extends CrmHooks_Plugin_TestCase
         $this->assertSame($this->native, CrmHooks_Native::get(), 'memoized per process');
     }
 
+    public function test_result_names_and_codes_come_from_the_library(): void
+    {
+        $this->assertSame(22, CrmHooks_Native::CRM_RATE_LIMITED, 'generated from the Rust enum');
+        $this->assertSame('crm_rate_limited', CrmHooks_Native::result_name(CrmHooks_Native::CRM_RATE_LIMITED));
+        $this->assertSame('unauthorized', CrmHooks_Native::result_name(CrmHooks_Native::UNAUTHORIZED));
+        $this->assertSame('ok', CrmHooks_Native::result_name(CrmHooks_Native::OK));
+        $this->assertSame('result_10', CrmHooks_Native::result_name(10), 'no name for a value that is no result');
+        $this->assertSame('result_-1', CrmHooks_Native::result_name(-1));
+        foreach ((new ReflectionClass(CrmHooks_Result_Codes::class))->getConstants() as $constant => $code) {
+            $this->assertSame(strtolower($constant), CrmHooks_Native::result_name($code));
+        }
+        $e = $this->expect_error(CrmHooks_Native::INVALID_JSON, fn() => $this->native->plan('{'));
+        $this->assertStringContainsString('failed: invalid_json (', $e->getMessage(), 'the name and the last error both reach the message');
+    }
+
     public function test_keys(): void
     {
         $a = $this->native->key_generate();
