@@ -28,7 +28,12 @@ fn main() {
     println!("cargo:rerun-if-changed=cbindgen.toml");
     println!("cargo:rerun-if-changed=build.rs");
 
-    let config = cbindgen::Config::from_file(Path::new(&crate_dir).join("cbindgen.toml")).expect("read cbindgen.toml");
+    let mut config =
+        cbindgen::Config::from_file(Path::new(&crate_dir).join("cbindgen.toml")).expect("read cbindgen.toml");
+    // The header names the version it declares (tests/header_version.rs compares it with
+    // Cargo.toml); the cdef drops it with the other preprocessor lines.
+    let version = std::env::var("CARGO_PKG_VERSION").expect("cargo sets CARGO_PKG_VERSION");
+    config.after_includes = Some(format!("\n#define CRMHOOKS_VERSION \"{version}\""));
 
     // The C header for C hosts.
     let header = generate(&crate_dir, config.clone());

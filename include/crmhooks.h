@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define CRMHOOKS_VERSION "0.1.0"
+
 enum crmh_result
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
   : uint32_t

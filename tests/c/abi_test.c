@@ -32,6 +32,7 @@ static void test_version(void) {
   const char *version = crmh_abi_version();
   CHECK(version != NULL && strlen(version) > 0, "abi version is a non-empty string");
   CHECK(strchr(version, '.') != NULL, "abi version looks like x.y.z");
+  CHECK(strcmp(version, CRMHOOKS_VERSION) == 0, "library version equals the header's CRMHOOKS_VERSION");
 }
 
 static void test_result_names(void) {
