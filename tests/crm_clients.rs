@@ -5,9 +5,10 @@
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use once_cell::sync::OnceCell;
 use serde_json::{json, Value};
 
 use crmhooks::contact::Contact;
@@ -27,7 +28,7 @@ struct Standin {
 }
 
 fn standin() -> &'static Standin {
-    static STANDIN: OnceLock<Standin> = OnceLock::new();
+    static STANDIN: OnceCell<Standin> = OnceCell::new();
     STANDIN.get_or_init(start_standin)
 }
 

@@ -11,7 +11,7 @@ final class CrmHooks_Processor {
 	private int $crm_calls = 0;
 
 	/**
-	 * @param array $request WebhookRequest as decoded from crmh_webhook_accept
+	 * @param array $request WebhookRequest as decoded from crmh_webhook_receive
 	 * @return array outcome: outcome, action, contact_id, user_id, crm_calls, duration_ms, message,
 	 *               notices, code (crmh_result name for CRM errors), retry_after
 	 */

@@ -2,18 +2,19 @@
 
 cmd_build() {
     require_cargo
-    local version lib_dir target tmp
+    local version lib_dir target tmp built
     version="$(crate_version)"
     [ -n "$version" ] || die "cannot read the version from $REPO/Cargo.toml"
     step "cargo build --release (crmhooks $version)"
     (cd "$REPO" && "$CARGO" build --release) || die "cargo build --release failed"
-    [ -f "$REPO/target/release/libcrmhooks.so" ] || die "target/release/libcrmhooks.so was not produced"
+    built="${CARGO_TARGET_DIR:-$REPO/target}/release/libcrmhooks.so"
+    [ -f "$built" ] || die "$built was not produced"
     lib_dir="$REPO/php-shim/lib"
     target="$lib_dir/libcrmhooks-$version.so"
     mkdir -p "$lib_dir"
     # Copy to a temp file, then rename: running php-fpm workers keep the old inode mapped.
     tmp="$(mktemp "$lib_dir/.libcrmhooks-$version.so.XXXXXX")"
-    cp "$REPO/target/release/libcrmhooks.so" "$tmp"
+    cp "$built" "$tmp"
     chmod a+r "$tmp"
     mv -f "$tmp" "$target"
     chmod a+rx "$lib_dir"

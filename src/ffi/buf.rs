@@ -1,13 +1,13 @@
 //! `crmh_buf`: output bytes owned by Rust, released with `crmh_buf_free`. The data is
 //! followed by a NUL byte (not counted in `len`) so C callers may treat it as a string.
 
-use std::ffi::c_char;
+use libc::{c_char, size_t};
 
 #[repr(C)]
 pub struct crmh_buf {
     pub data: *mut c_char,
-    pub len: usize,
-    pub cap: usize,
+    pub len: size_t,
+    pub cap: size_t,
 }
 
 impl crmh_buf {

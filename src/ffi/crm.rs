@@ -1,7 +1,7 @@
 //! CRM calls. The host passes the CRM configuration (with credentials) on every call; the
 //! library keeps only in-memory caches (tag names, rate-limit buckets), never credentials.
 
-use std::ffi::c_char;
+use libc::{c_char, size_t};
 
 use super::buf::crmh_buf;
 use super::input::{finish, out_ptr, text};
@@ -12,9 +12,9 @@ use crate::error::Result;
 /// The shared body of the calls that take a config and one JSON argument.
 fn config_and_json(
     config: *const c_char,
-    config_len: usize,
+    config_len: size_t,
     json: *const c_char,
-    len: usize,
+    len: size_t,
     out: *mut crmh_buf,
     call: fn(&str, &str) -> Result<String>,
 ) -> crmh_result {
@@ -28,9 +28,9 @@ fn config_and_json(
 #[no_mangle]
 pub extern "C" fn crmh_crm_fetch_contact(
     config: *const c_char,
-    config_len: usize,
+    config_len: size_t,
     contact_id: *const c_char,
-    contact_id_len: usize,
+    contact_id_len: size_t,
     out: *mut crmh_buf,
 ) -> crmh_result {
     ffi_boundary!({
@@ -45,9 +45,9 @@ pub extern "C" fn crmh_crm_fetch_contact(
 #[no_mangle]
 pub extern "C" fn crmh_crm_find_contact(
     config: *const c_char,
-    config_len: usize,
+    config_len: size_t,
     email: *const c_char,
-    email_len: usize,
+    email_len: size_t,
     out: *mut crmh_buf,
 ) -> crmh_result {
     ffi_boundary!({
@@ -62,9 +62,9 @@ pub extern "C" fn crmh_crm_find_contact(
 #[no_mangle]
 pub extern "C" fn crmh_crm_write_field(
     config: *const c_char,
-    config_len: usize,
+    config_len: size_t,
     json: *const c_char,
-    len: usize,
+    len: size_t,
     out: *mut crmh_buf,
 ) -> crmh_result {
     ffi_boundary!(config_and_json(config, config_len, json, len, out, client::write_field_json))
@@ -74,22 +74,12 @@ pub extern "C" fn crmh_crm_write_field(
 #[no_mangle]
 pub extern "C" fn crmh_crm_change_tags(
     config: *const c_char,
-    config_len: usize,
+    config_len: size_t,
     json: *const c_char,
-    len: usize,
+    len: size_t,
     out: *mut crmh_buf,
 ) -> crmh_result {
     ffi_boundary!(config_and_json(config, config_len, json, len, out, client::change_tags_json))
-}
-
-/// The account's tags and fields, for the settings screen: `{"tags":[..],"fields":[..]}`.
-#[no_mangle]
-pub extern "C" fn crmh_crm_list_schema(config: *const c_char, config_len: usize, out: *mut crmh_buf) -> crmh_result {
-    ffi_boundary!({
-        let out = try_input!(out_ptr(out));
-        let config = try_input!(text(config, config_len, "config"));
-        finish(out, client::list_schema_json(config))
-    })
 }
 
 /// The account's request window after the last CRM call on this thread (JSON array of Unix ms,

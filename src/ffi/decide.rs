@@ -1,6 +1,6 @@
-//! Pure decisions, JSON in and JSON out: tag and field diffs, locks, the plan.
+//! Pure decisions, JSON in and JSON out: the plan, the settings review, the queue verdicts.
 
-use std::ffi::c_char;
+use libc::{c_char, size_t};
 
 use serde::Deserialize;
 
@@ -17,51 +17,10 @@ fn render<T: serde::Serialize>(value: &T) -> Result<String> {
     serde_json::to_string(value).map_err(|e| Error::from_json(&e))
 }
 
-#[derive(Deserialize)]
-struct TagDiffInput {
-    current: Vec<String>,
-    incoming: Vec<String>,
-}
-
-/// `{"current":[names],"incoming":[names]}` -> `{"added":[..],"removed":[..],"kept":[..]}`.
-#[no_mangle]
-pub extern "C" fn crmh_diff_tags(json: *const c_char, len: usize, out: *mut crmh_buf) -> crmh_result {
-    ffi_boundary!({
-        let out = try_input!(out_ptr(out));
-        let json = try_input!(text(json, len, "input"));
-        let result = parse::<TagDiffInput>(json)
-            .and_then(|input| render(&crate::diff::diff_tags(&input.current, &input.incoming)));
-        finish(out, result)
-    })
-}
-
-/// `{"current":{..},"contact":{..},"field_map":[..],"meta_denylist":[..]}` ->
-/// `{"set":{..},"cleared":[..],"unchanged":[..],"refused":[..]}`.
-#[no_mangle]
-pub extern "C" fn crmh_diff_fields(json: *const c_char, len: usize, out: *mut crmh_buf) -> crmh_result {
-    ffi_boundary!({
-        let out = try_input!(out_ptr(out));
-        let json = try_input!(text(json, len, "input"));
-        let result =
-            parse::<crate::diff::FieldDiffInput>(json).and_then(|input| render(&crate::diff::diff_fields(&input)));
-        finish(out, result)
-    })
-}
-
-/// Lock decisions (loopback window, duplicate in flight, retry schedule); see lock.rs.
-#[no_mangle]
-pub extern "C" fn crmh_lock_decide(json: *const c_char, len: usize, out: *mut crmh_buf) -> crmh_result {
-    ffi_boundary!({
-        let out = try_input!(out_ptr(out));
-        let json = try_input!(text(json, len, "input"));
-        finish(out, crate::lock::decide(json))
-    })
-}
-
 /// Request + contact + current user + settings -> the ordered operations to apply.
 /// A strong password is generated here in case the plan creates a user.
 #[no_mangle]
-pub extern "C" fn crmh_plan(json: *const c_char, len: usize, out: *mut crmh_buf) -> crmh_result {
+pub extern "C" fn crmh_plan(json: *const c_char, len: size_t, out: *mut crmh_buf) -> crmh_result {
     ffi_boundary!({
         let out = try_input!(out_ptr(out));
         let json = try_input!(text(json, len, "input"));
@@ -73,7 +32,7 @@ pub extern "C" fn crmh_plan(json: *const c_char, len: usize, out: *mut crmh_buf)
 /// Settings as the admin submitted them (with the site's roles) -> `SettingsReview`: the
 /// privileged roles and every refused role or mapping, by the rules webhooks obey.
 #[no_mangle]
-pub extern "C" fn crmh_settings_review(json: *const c_char, len: usize, out: *mut crmh_buf) -> crmh_result {
+pub extern "C" fn crmh_settings_review(json: *const c_char, len: size_t, out: *mut crmh_buf) -> crmh_result {
     ffi_boundary!({
         let out = try_input!(out_ptr(out));
         let json = try_input!(text(json, len, "input"));
@@ -84,7 +43,7 @@ pub extern "C" fn crmh_settings_review(json: *const c_char, len: usize, out: *mu
 
 /// Queue verdicts (admission and key, merge, claim, finish, inline answer); see queue.rs.
 #[no_mangle]
-pub extern "C" fn crmh_queue_decide(json: *const c_char, len: usize, out: *mut crmh_buf) -> crmh_result {
+pub extern "C" fn crmh_queue_decide(json: *const c_char, len: size_t, out: *mut crmh_buf) -> crmh_result {
     ffi_boundary!({
         let out = try_input!(out_ptr(out));
         let json = try_input!(text(json, len, "input"));

@@ -1,11 +1,11 @@
 //! Turning `(const char *ptr, size_t len)` pairs into Rust slices and strings.
 
-use std::ffi::c_char;
+use libc::{c_char, size_t};
 
 use super::result::crmh_result;
 
 /// Borrow `len` bytes at `ptr`. NULL is accepted only with `len == 0` (an empty input).
-pub(crate) fn bytes<'a>(ptr: *const c_char, len: usize) -> Result<&'a [u8], crmh_result> {
+pub(crate) fn bytes<'a>(ptr: *const c_char, len: size_t) -> Result<&'a [u8], crmh_result> {
     if ptr.is_null() {
         return if len == 0 { Ok(&[]) } else { Err(null_parameter()) };
     }
@@ -18,7 +18,7 @@ pub(crate) fn bytes<'a>(ptr: *const c_char, len: usize) -> Result<&'a [u8], crmh
 }
 
 /// Borrow `len` bytes at `ptr` as UTF-8 text.
-pub(crate) fn text<'a>(ptr: *const c_char, len: usize, what: &str) -> Result<&'a str, crmh_result> {
+pub(crate) fn text<'a>(ptr: *const c_char, len: size_t, what: &str) -> Result<&'a str, crmh_result> {
     let raw = bytes(ptr, len)?;
     std::str::from_utf8(raw).map_err(|_| {
         super::last_error::set_message(&format!("{what} is not valid UTF-8"));

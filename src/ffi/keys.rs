@@ -1,9 +1,7 @@
-//! Access keys: generate and verify.
-
-use std::ffi::c_char;
+//! Access keys: generate (verification happens inside `crmh_webhook_receive`).
 
 use super::buf::crmh_buf;
-use super::input::{finish, out_ptr, text};
+use super::input::{finish, out_ptr};
 use super::result::crmh_result;
 
 /// Generate a new access key (URL-safe, at least 128 bits from the OS random source).
@@ -12,26 +10,5 @@ pub extern "C" fn crmh_key_generate(out: *mut crmh_buf) -> crmh_result {
     ffi_boundary!({
         let out = try_input!(out_ptr(out));
         finish(out, crate::auth::generate_key())
-    })
-}
-
-/// `CRMH_RESULT_OK` when `given` equals `expected`, compared in constant time;
-/// `CRMH_RESULT_UNAUTHORIZED` otherwise, and always when `expected` is empty (fail closed).
-#[no_mangle]
-pub extern "C" fn crmh_key_verify(
-    given: *const c_char,
-    given_len: usize,
-    expected: *const c_char,
-    expected_len: usize,
-) -> crmh_result {
-    ffi_boundary!({
-        let given = try_input!(text(given, given_len, "given key"));
-        let expected = try_input!(text(expected, expected_len, "expected key"));
-        if crate::auth::verify_key(given, expected) {
-            crmh_result::CRMH_RESULT_OK
-        } else {
-            super::last_error::set_error(&crate::error::Error::Unauthorized);
-            crmh_result::CRMH_RESULT_UNAUTHORIZED
-        }
     })
 }

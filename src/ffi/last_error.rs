@@ -2,7 +2,9 @@
 //! parameter or a category and never carries a key, token, password or body.
 
 use std::cell::{Cell, RefCell};
-use std::ffi::{c_char, CString};
+use std::ffi::CString;
+
+use libc::c_char;
 
 use crate::crm::CrmError;
 use crate::error::Error;

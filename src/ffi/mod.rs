@@ -22,23 +22,26 @@ mod decide;
 mod keys;
 mod last_error;
 mod result;
+#[cfg(feature = "test-exports")]
+mod test_exports;
 mod webhook;
 
 pub use buf::{crmh_buf, crmh_buf_free};
 pub use crm::{
-    crmh_crm_change_tags, crmh_crm_fetch_contact, crmh_crm_find_contact, crmh_crm_list_schema, crmh_crm_write_field,
-    crmh_last_rate_window,
+    crmh_crm_change_tags, crmh_crm_fetch_contact, crmh_crm_find_contact, crmh_crm_write_field, crmh_last_rate_window,
 };
-pub use decide::{
-    crmh_diff_fields, crmh_diff_tags, crmh_lock_decide, crmh_plan, crmh_queue_decide, crmh_settings_review,
-};
-pub use keys::{crmh_key_generate, crmh_key_verify};
+pub use decide::{crmh_plan, crmh_queue_decide, crmh_settings_review};
+pub use keys::crmh_key_generate;
 pub use last_error::{crmh_last_error, crmh_last_retry_after};
-pub use panic::crmh_selftest_panic;
-pub use result::crmh_result;
-pub use webhook::{crmh_request_parse, crmh_webhook_accept, crmh_webhook_receive};
+pub use result::{crmh_result, crmh_result_name};
+#[cfg(feature = "test-exports")]
+pub use test_exports::{
+    crmh_crm_list_schema, crmh_diff_fields, crmh_diff_tags, crmh_key_verify, crmh_lock_decide, crmh_request_parse,
+    crmh_selftest_panic, crmh_webhook_accept,
+};
+pub use webhook::crmh_webhook_receive;
 
-use std::ffi::c_char;
+use libc::c_char;
 
 /// The library version, equal to `Cargo.toml`'s. Hosts compare it with the version they
 /// were written for before making any other call. The string is static: never free it.

@@ -1,115 +1,10 @@
-//! Webhook requests: parse the raw request, and parse + authenticate in one call.
+//! Webhook requests: authenticate and parse the raw request in one call.
 
-use std::ffi::c_char;
+use libc::{c_char, size_t};
 
 use super::buf::crmh_buf;
 use super::input::{bytes, finish, out_ptr, text};
 use super::result::crmh_result;
-use crate::request::WebhookRequest;
-
-fn to_json(request: crate::error::Result<WebhookRequest>) -> crate::error::Result<String> {
-    request.and_then(|r| serde_json::to_string(&r).map_err(|e| crate::error::Error::from_json(&e)))
-}
-
-/// The four parts of a raw HTTP request, borrowed from the host.
-struct RawRequest<'a> {
-    method: &'a str,
-    query: &'a str,
-    content_type: &'a str,
-    body: &'a [u8],
-}
-
-#[allow(clippy::too_many_arguments)]
-fn raw_request<'a>(
-    method: *const c_char,
-    method_len: usize,
-    query: *const c_char,
-    query_len: usize,
-    content_type: *const c_char,
-    content_type_len: usize,
-    body: *const c_char,
-    body_len: usize,
-) -> Result<RawRequest<'a>, crmh_result> {
-    Ok(RawRequest {
-        method: text(method, method_len, "method")?,
-        query: text(query, query_len, "query string")?,
-        content_type: text(content_type, content_type_len, "content type")?,
-        body: bytes(body, body_len)?,
-    })
-}
-
-/// Parse a raw webhook request (method, raw query string, content type, raw body) into
-/// WebhookRequest JSON. Does not check the access key: use `crmh_webhook_accept` for that.
-#[no_mangle]
-#[allow(clippy::too_many_arguments)]
-pub extern "C" fn crmh_request_parse(
-    method: *const c_char,
-    method_len: usize,
-    query: *const c_char,
-    query_len: usize,
-    content_type: *const c_char,
-    content_type_len: usize,
-    body: *const c_char,
-    body_len: usize,
-    out: *mut crmh_buf,
-) -> crmh_result {
-    ffi_boundary!({
-        let out = try_input!(out_ptr(out));
-        let raw = try_input!(raw_request(
-            method,
-            method_len,
-            query,
-            query_len,
-            content_type,
-            content_type_len,
-            body,
-            body_len
-        ));
-        finish(out, to_json(crate::request::parse(raw.method, raw.query, raw.content_type, raw.body)))
-    })
-}
-
-/// Parse a webhook and check its access key against `access_key` (the site's setting).
-/// Every authentication failure gives `CRMH_RESULT_UNAUTHORIZED`, checked before any
-/// other error, and an empty configured key rejects everything.
-#[no_mangle]
-#[allow(clippy::too_many_arguments)]
-pub extern "C" fn crmh_webhook_accept(
-    method: *const c_char,
-    method_len: usize,
-    query: *const c_char,
-    query_len: usize,
-    content_type: *const c_char,
-    content_type_len: usize,
-    body: *const c_char,
-    body_len: usize,
-    access_key: *const c_char,
-    access_key_len: usize,
-    out: *mut crmh_buf,
-) -> crmh_result {
-    ffi_boundary!({
-        let out = try_input!(out_ptr(out));
-        let raw = try_input!(raw_request(
-            method,
-            method_len,
-            query,
-            query_len,
-            content_type,
-            content_type_len,
-            body,
-            body_len
-        ));
-        let access_key = try_input!(text(access_key, access_key_len, "access key"));
-        let accepted = crate::request::accept(
-            raw.method.as_bytes(),
-            raw.query.as_bytes(),
-            raw.content_type.as_bytes(),
-            raw.body,
-            access_key,
-        );
-        finish(out, to_json(accepted))
-    })
-}
 
 /// The webhook door, in one call: authenticate and parse the raw request, and say what to do.
 /// Always succeeds for valid pointers; the output is either
@@ -121,15 +16,15 @@ pub extern "C" fn crmh_webhook_accept(
 #[allow(clippy::too_many_arguments)]
 pub extern "C" fn crmh_webhook_receive(
     method: *const c_char,
-    method_len: usize,
+    method_len: size_t,
     query: *const c_char,
-    query_len: usize,
+    query_len: size_t,
     content_type: *const c_char,
-    content_type_len: usize,
+    content_type_len: size_t,
     body: *const c_char,
-    body_len: usize,
+    body_len: size_t,
     access_key: *const c_char,
-    access_key_len: usize,
+    access_key_len: size_t,
     out: *mut crmh_buf,
 ) -> crmh_result {
     ffi_boundary!({

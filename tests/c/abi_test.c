@@ -32,6 +32,17 @@ static void test_version(void) {
   const char *version = crmh_abi_version();
   CHECK(version != NULL && strlen(version) > 0, "abi version is a non-empty string");
   CHECK(strchr(version, '.') != NULL, "abi version looks like x.y.z");
+  CHECK(strcmp(version, CRMHOOKS_VERSION) == 0, "library version equals the header's CRMHOOKS_VERSION");
+}
+
+static void test_result_names(void) {
+  CHECK(strcmp(crmh_result_name(CRMH_RESULT_OK), "ok") == 0, "name of OK");
+  CHECK(strcmp(crmh_result_name(CRMH_RESULT_CRM_RATE_LIMITED), "crm_rate_limited") == 0, "name of CRM_RATE_LIMITED");
+  CHECK(crmh_result_name(10) == NULL, "no name for a value that is no result");
+  crmh_buf out = {0};
+  CHECK(crmh_plan("{", 1, &out) == CRMH_RESULT_INVALID_JSON, "truncated plan input rejected");
+  CHECK(strcmp(crmh_result_name(CRMH_RESULT_INVALID_JSON), "invalid_json") == 0, "name of INVALID_JSON");
+  CHECK(crmh_last_error()[0] != '\0', "naming a result keeps the last error");
 }
 
 static void test_keys(void) {
@@ -113,6 +124,7 @@ static void test_panic_and_crm(void) {
 
 int main(void) {
   test_version();
+  test_result_names();
   test_keys();
   test_webhook();
   test_diff_and_plan();

@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # Builds tests/c/abi_test.c against include/crmhooks.h and the release cdylib, then runs it
 # three ways: plain, under AddressSanitizer + UndefinedBehaviorSanitizer, and under valgrind.
+# The test drives the test-only exports too: the library is built with the `test-exports`
+# feature and the header is read with CRMHOOKS_TEST_EXPORTS defined.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 build="$repo/tests/c/build"
-lib_dir="$repo/target/release"
+lib_dir="${CARGO_TARGET_DIR:-$repo/target}/release"
 mkdir -p "$build"
 cd "$repo"
-cargo build --release --quiet
+cargo build --release --quiet --features test-exports
 for tool in gcc valgrind; do
   command -v "$tool" >/dev/null || { echo "tests/c: $tool is missing (scripts/stack.sh install)"; exit 1; }
 done
-cflags=(-std=c11 -Wall -Wextra -Werror -pedantic -g -I"$repo/include")
+cflags=(-std=c11 -Wall -Wextra -Werror -pedantic -g -I"$repo/include" -DCRMHOOKS_TEST_EXPORTS)
 link=(-L"$lib_dir" -Wl,-rpath,"$lib_dir" -lcrmhooks)
 
 gcc "${cflags[@]}" -o "$build/abi_test" tests/c/abi_test.c "${link[@]}"

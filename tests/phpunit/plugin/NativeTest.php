@@ -47,67 +47,65 @@ final class NativeTest extends CrmHooks_Plugin_TestCase
         $this->assertSame($this->native, CrmHooks_Native::get(), 'memoized per process');
     }
 
+    public function test_result_names_and_codes_come_from_the_library(): void
+    {
+        $this->assertSame(22, CrmHooks_Native::CRM_RATE_LIMITED, 'generated from the Rust enum');
+        $this->assertSame('crm_rate_limited', CrmHooks_Native::result_name(CrmHooks_Native::CRM_RATE_LIMITED));
+        $this->assertSame('unauthorized', CrmHooks_Native::result_name(CrmHooks_Native::UNAUTHORIZED));
+        $this->assertSame('ok', CrmHooks_Native::result_name(CrmHooks_Native::OK));
+        $this->assertSame('result_10', CrmHooks_Native::result_name(10), 'no name for a value that is no result');
+        $this->assertSame('result_-1', CrmHooks_Native::result_name(-1));
+        foreach ((new ReflectionClass(CrmHooks_Result_Codes::class))->getConstants() as $constant => $code) {
+            $this->assertSame(strtolower($constant), CrmHooks_Native::result_name($code));
+        }
+        $e = $this->expect_error(CrmHooks_Native::INVALID_JSON, fn() => $this->native->plan('{'));
+        $this->assertStringContainsString('failed: invalid_json (', $e->getMessage(), 'the name and the last error both reach the message');
+    }
+
     public function test_keys(): void
     {
         $a = $this->native->key_generate();
         $b = $this->native->key_generate();
         $this->assertMatchesRegularExpression('/^[A-Za-z0-9_-]{22,}$/', $a);
         $this->assertNotSame($a, $b);
-        $this->assertTrue($this->native->key_verify($a, $a));
-        $this->assertFalse($this->native->key_verify($b, $a));
-        $this->assertFalse($this->native->key_verify('', $a));
-        $this->assertFalse($this->native->key_verify('', ''), 'no key configured fails closed');
     }
 
-    public function test_request_parse_and_accept(): void
+    public function test_webhook_receive_accepts_the_key_and_refuses_everything_else_alike(): void
     {
-        $parsed = $this->native->request_parse('GET', 'wpf_action=ADD&access_key=k&contact_id=42&send_notification=false', '', '');
-        $this->assertSame('add', $parsed['action']);
-        $this->assertSame('42', $parsed['contact_id']);
-        $this->assertFalse($parsed['send_notification']);
-        $this->assertArrayNotHasKey('access_key', $parsed);
-
         $key = 'Kx7-secret-key-0123456789';
-        $json = $this->native->webhook_accept('POST', 'wpf_action=update&access_key=' . $key, 'application/x-www-form-urlencoded', 'contact%5Bid%5D=42&contact%5Bemail%5D=jane.doe%40example.com', $key);
-        $this->assertStringNotContainsString($key, $json);
-        $request = json_decode($json, true);
-        $this->assertSame('update', $request['action']);
-        $this->assertSame('42', $request['contact_id']);
+        $accepted = $this->native->webhook_receive('POST', 'wpf_action=update&access_key=' . $key, 'application/x-www-form-urlencoded', 'contact%5Bid%5D=42&contact%5Bemail%5D=jane.doe%40example.com', $key);
+        $this->assertSame('accept', $accepted['verdict']);
+        $this->assertSame('update', $accepted['request']['action']);
+        $this->assertSame('42', $accepted['request']['contact_id']);
+        $this->assertStringNotContainsString($key, (string) json_encode($accepted));
 
-        $e = $this->expect_error(CrmHooks_Native::UNAUTHORIZED, fn() => $this->native->webhook_accept('GET', 'wpf_action=add&access_key=wrong', '', '', $key));
-        $this->assertStringNotContainsString($key, $e->getMessage());
-        $this->assertStringNotContainsString('wrong', $e->last_error);
-        $this->expect_error(CrmHooks_Native::UNAUTHORIZED, fn() => $this->native->webhook_accept('GET', 'wpf_action=add', '', '', $key));
-        $this->expect_error(CrmHooks_Native::UNKNOWN_ACTION, fn() => $this->native->webhook_accept('GET', 'wpf_action=nuke&access_key=' . $key, '', '', $key));
+        $wrong = $this->native->webhook_receive('GET', 'wpf_action=add&access_key=wrong', '', '', $key);
+        $this->assertSame(array('refuse', 'unauthorized', 401), array($wrong['verdict'], $wrong['reason'], $wrong['answer']['status']));
+        $this->assertStringNotContainsString($key, (string) json_encode($wrong));
+        $this->assertStringNotContainsString('wrong', (string) json_encode($wrong));
+        $missing = $this->native->webhook_receive('GET', 'wpf_action=add', '', '', $key);
+        $this->assertSame($wrong['answer'], $missing['answer'], 'every auth failure gets the same answer');
+        $unconfigured = $this->native->webhook_receive('GET', 'wpf_action=add&access_key=', '', '', '');
+        $this->assertSame($wrong['answer'], $unconfigured['answer'], 'no key configured fails closed');
+
+        $unknown = $this->native->webhook_receive('GET', 'wpf_action=nuke&access_key=' . $key, '', '', $key);
+        $this->assertSame(array('refuse', 'unknown_action', 400), array($unknown['verdict'], $unknown['reason'], $unknown['answer']['status']));
     }
 
-    public function test_diff_tags_and_fields(): void
+    public function test_test_only_exports_are_not_in_the_shipped_library(): void
     {
-        $tags = $this->native->diff_tags((string) json_encode(array('current' => array('Member', 'vip'), 'incoming' => array('member', 'Gold'))));
-        $this->assertSame(array('Gold'), $tags['added']);
-        $this->assertSame(array('vip'), $tags['removed']);
-        $this->assertSame(array('member'), $tags['kept']);
-
-        $fields = $this->native->diff_fields((string) json_encode(array(
-            'current'       => array('crmhooks_level' => 'Silver'),
-            'contact'       => array('id' => '42', 'email' => 'j@example.com', 'first_name' => '', 'last_name' => '', 'tags' => array(), 'fields' => array(array('key' => '1', 'label' => 'Level', 'value' => 'Gold'))),
-            'field_map'     => array(array('crm_key' => '1', 'wp_key' => 'crmhooks_level'), array('crm_key' => '1', 'wp_key' => 'wp_capabilities')),
-            'meta_denylist' => array(),
-        )));
-        $this->assertSame('Gold', $fields['set']['crmhooks_level']);
-        $this->assertContains('wp_capabilities', $fields['refused']);
-    }
-
-    public function test_lock_decisions(): void
-    {
-        $run = $this->native->lock_decide('{"kind":"loopback","now":1700000000,"last_write_at":null,"window_secs":60}');
-        $this->assertSame('run', $run['decision']);
-        $defer = $this->native->lock_decide('{"kind":"loopback","now":1700000000,"last_write_at":1699999990,"window_secs":60}');
-        $this->assertSame(array('decision' => 'defer', 'until' => 1700000050), $defer);
-        $merge = $this->native->lock_decide('{"kind":"duplicate","now":1700000000,"in_flight":{"contact_id":"42","action":"add","lease_until":1700000100},"contact_id":"42","action":"update"}');
-        $this->assertSame(array('decision' => 'merge', 'action' => 'add'), $merge);
-        $fail = $this->native->lock_decide('{"kind":"retry","now":1700000000,"attempts":8,"max_attempts":8,"retry_after":null,"base_secs":30,"max_secs":3600,"jitter":0.5}');
-        $this->assertSame('fail', $fail['decision']);
+        // The library the plugin loads is built without the `test-exports` feature.
+        $lib = CrmHooks_Native::library_path();
+        $this->assertInstanceOf(\FFI::class, \FFI::cdef('const char *crmh_abi_version(void);', $lib), 'control: a shipped export resolves');
+        foreach (array('crmh_selftest_panic', 'crmh_request_parse', 'crmh_webhook_accept', 'crmh_diff_tags', 'crmh_diff_fields', 'crmh_lock_decide', 'crmh_key_verify', 'crmh_crm_list_schema') as $symbol) {
+            try {
+                \FFI::cdef('unsigned int ' . $symbol . '(void);', $lib);
+                $this->fail($symbol . ' is exported by the shipped library');
+            } catch (\FFI\Exception $e) {
+                $this->assertStringContainsString($symbol, $e->getMessage());
+            }
+            $this->assertStringNotContainsString($symbol, (string) file_get_contents(CrmHooks_Native::cdef_path()));
+        }
     }
 
     public function test_plan_for_a_new_user(): void
@@ -148,9 +146,6 @@ final class NativeTest extends CrmHooks_Plugin_TestCase
 
         $this->assertSame(array('ok' => true), $this->native->crm_change_tags($this->ac_config(), '{"contact_id":"42","add":["vip"],"remove":["member"]}'));
         $this->assertSame(array('vip'), $this->standin_contact('ac', '42')['tag_names']);
-
-        $schema = $this->native->crm_list_schema($this->ac_config());
-        $this->assertContains('member', array_column($schema['tags'], 'name'));
 
         $op = $this->native->crm_fetch_contact($this->op_config(), '27');
         $this->assertSame('jane.doe@example.com', $op['email']);
