@@ -10,17 +10,10 @@ final class CrmHooks_Plan_Applier {
 	/** Fields update_user may change. */
 	private const UPDATABLE = array( 'user_email', 'first_name', 'last_name', 'display_name', 'nickname', 'user_url' );
 
-	private CrmHooks_Native $native;
-	private string $crm_config;
 	private array $contact;
 
-	/** CRM calls made while applying (return_password). */
-	public int $crm_calls = 0;
-
-	public function __construct( CrmHooks_Native $native, string $crm_config, array $contact ) {
-		$this->native     = $native;
-		$this->crm_config = $crm_config;
-		$this->contact    = $contact;
+	public function __construct( array $contact ) {
+		$this->contact = $contact;
 	}
 
 	/**
@@ -182,17 +175,8 @@ final class CrmHooks_Plan_Applier {
 		if ( $field === '' ) {
 			return 'return_password_no_field';
 		}
-		$json = (string) wp_json_encode(
-			array(
-				'contact_id' => $contact_id,
-				'field'      => $field,
-				'value'      => $password,
-			),
-			JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE
-		);
-		++$this->crm_calls;
 		try {
-			CrmHooks_Crm_Rate::call( $this->crm_config, fn( string $c ) => $this->native->crm_write_field( $c, $json ) );
+			CrmHooks_Crm::write_field( $contact_id, $field, $password );
 			return 'password_returned';
 		} catch ( CrmHooks_Native_Error $e ) {
 			return 'return_password_failed:' . CrmHooks_Native::result_name( $e->getCode() );

@@ -15,7 +15,7 @@ declare(strict_types=1);
 final class CrmHooks_Queue {
 
 	/** Schema of the queue tables; a different stored value runs dbDelta on plugins_loaded. */
-	public const DB_VERSION        = '4';
+	public const DB_VERSION        = '5';
 	public const DB_VERSION_OPTION = 'crmhooks_queue_db_version';
 
 	/**
@@ -102,7 +102,7 @@ final class CrmHooks_Queue {
 ) $collate;",
 			CrmHooks_Loopback::table_sql( $prefix, $collate ),
 			CrmHooks_Refusals::table_sql( $prefix, $collate ),
-			CrmHooks_Crm_Rate::table_sql( $prefix, $collate ),
+			CrmHooks_Crm::table_sql( $prefix, $collate ),
 		);
 	}
 

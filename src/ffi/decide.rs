@@ -50,3 +50,14 @@ pub extern "C" fn crmh_queue_decide(json: *const c_char, len: size_t, out: *mut 
         finish(out, crate::queue::decide(json))
     })
 }
+
+/// The user's stored tags and names to add and remove -> `{tags, added, removed}`, names
+/// matched as the plan's tag diff matches them.
+#[no_mangle]
+pub extern "C" fn crmh_tags_change(json: *const c_char, len: size_t, out: *mut crmh_buf) -> crmh_result {
+    ffi_boundary!({
+        let out = try_input!(out_ptr(out));
+        let json = try_input!(text(json, len, "input"));
+        finish(out, crate::diff::change_tags_json(json))
+    })
+}
