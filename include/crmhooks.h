@@ -178,6 +178,19 @@ crmh_result crmh_queue_decide(const char *json, size_t len, struct crmh_buf *out
 crmh_result crmh_tags_change(const char *json, size_t len, struct crmh_buf *out);
 
 /*
+ The plan's login for a new user, its numbering and the existing logins sharing its stem ->
+ `{"user_login": the first free login}`.
+ */
+crmh_result crmh_login_choose(const char *json, size_t len, struct crmh_buf *out);
+
+/*
+ The settings document: `{"stored":{..},"submitted":{..}|null,"roles":[..],"allow_http_loopback":b}`
+ -> `{"settings": every key valid, "problems": [{field, code, message, value, min?, max?}]}`.
+ Defaults and rules live here only (settings/normalize.rs).
+ */
+crmh_result crmh_settings_normalize(const char *json, size_t len, struct crmh_buf *out);
+
+/*
  Generate a new access key (URL-safe, at least 128 bits from the OS random source).
  */
 crmh_result crmh_key_generate(struct crmh_buf *out);

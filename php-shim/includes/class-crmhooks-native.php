@@ -287,6 +287,11 @@ final class CrmHooks_Native implements CrmHooks_Result_Codes {
 		return $this->json_call( 'crmh_queue_decide', $json );
 	}
 
+	/** {stored, submitted?, roles, allow_http_loopback} -> {settings: every key valid, problems}. */
+	public function settings_normalize( string $json ): array {
+		return $this->json_call( 'crmh_settings_normalize', $json );
+	}
+
 	/** Settings (with the site's roles) -> privileged_roles and problems, by the webhook rules. */
 	public function settings_review( string $json ): array {
 		return $this->json_call( 'crmh_settings_review', $json );
@@ -295,6 +300,11 @@ final class CrmHooks_Native implements CrmHooks_Result_Codes {
 	/** Stored tags + names to add and remove -> {tags, added, removed} (the plan's name matching). */
 	public function tags_change( string $json ): array {
 		return $this->json_call( 'crmh_tags_change', $json );
+	}
+
+	/** The plan's login + numbering + taken logins -> {user_login}: the first free one. */
+	public function login_choose( string $json ): array {
+		return $this->json_call( 'crmh_login_choose', $json );
 	}
 
 	public function plan( string $json ): array {

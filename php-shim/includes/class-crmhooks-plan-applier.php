@@ -52,7 +52,7 @@ final class CrmHooks_Plan_Applier {
 				$password = (string) ( $op['user_pass'] ?? '' );
 				$id       = wp_insert_user(
 					array(
-						'user_login' => CrmHooks_User_Store::unique_login( (string) ( $op['user_login'] ?? $email ), self::login_is_numbered() ),
+						'user_login' => CrmHooks_User_Store::free_login( $op ),
 						'user_email' => $email,
 						'user_pass'  => $password,
 						'first_name' => (string) ( $op['first_name'] ?? '' ),
@@ -60,6 +60,10 @@ final class CrmHooks_Plan_Applier {
 						'role'       => (string) ( $op['role'] ?? '' ),
 					)
 				);
+				if ( is_wp_error( $id ) && $id->get_error_code() === 'existing_user_login' ) {
+					$result['replan'] = true; // Another webhook took this login a moment ago.
+					return $result;
+				}
 				if ( is_wp_error( $id ) ) {
 					$result['error'] = 'create_user: ' . $id->get_error_code();
 					return $result;
@@ -184,18 +188,5 @@ final class CrmHooks_Plan_Applier {
 			CrmHooks_Loopback::record_write( $contact_id ); // Internal: no listener can switch it off.
 			do_action( 'crmhooks_crm_write', $contact_id );
 		}
-	}
-
-	/** "First name + number" logins count on (jane1, jane2) unless a CRM field gives the login. */
-	private static function login_is_numbered(): bool {
-		if ( CrmHooks_Settings::get( 'username_format' ) !== 'first_number' ) {
-			return false;
-		}
-		foreach ( (array) CrmHooks_Settings::get( 'field_map' ) as $row ) {
-			if ( is_array( $row ) && ( $row['wp_key'] ?? '' ) === 'user_login' ) {
-				return false;
-			}
-		}
-		return true;
 	}
 }

@@ -72,6 +72,10 @@ crmh_result crmh_queue_decide(const char *json, size_t len, struct crmh_buf *out
 
 crmh_result crmh_tags_change(const char *json, size_t len, struct crmh_buf *out);
 
+crmh_result crmh_login_choose(const char *json, size_t len, struct crmh_buf *out);
+
+crmh_result crmh_settings_normalize(const char *json, size_t len, struct crmh_buf *out);
+
 crmh_result crmh_key_generate(struct crmh_buf *out);
 
 const char *crmh_last_error(void);

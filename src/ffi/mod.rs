@@ -31,7 +31,9 @@ pub use crm::{
     crmh_crm_change_tags, crmh_crm_fetch_contact, crmh_crm_find_contact, crmh_crm_list_schema, crmh_crm_load_contact,
     crmh_crm_write_field, crmh_last_account_state,
 };
-pub use decide::{crmh_plan, crmh_queue_decide, crmh_settings_review, crmh_tags_change};
+pub use decide::{
+    crmh_login_choose, crmh_plan, crmh_queue_decide, crmh_settings_normalize, crmh_settings_review, crmh_tags_change,
+};
 pub use keys::crmh_key_generate;
 pub use last_error::{crmh_last_error, crmh_last_retry_after};
 pub use result::{crmh_result, crmh_result_name};

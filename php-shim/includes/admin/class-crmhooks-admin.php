@@ -157,12 +157,17 @@ final class CrmHooks_Admin {
 			: '';
 		self::row( __( 'Roles a webhook may set (slugs, comma separated)', 'crmhooks' ), self::text( $name . '[role_allowlist]', implode( ', ', (array) $s['role_allowlist'] ) ) . $never );
 		$map_lines = array();
-		foreach ( CrmHooks_Settings::sanitize_field_map( $s['field_map'] ) as $m ) {
+		foreach ( (array) $s['field_map'] as $m ) {
 			$map_lines[] = $m['crm_key'] . ' = ' . $m['wp_key'];
 		}
 		self::row(
 			__( 'Field map (one "CRM field key = WordPress key" per line)', 'crmhooks' ),
 			'<textarea class="large-text code" rows="5" name="' . esc_attr( $name . '[field_map]' ) . '">' . esc_textarea( implode( "\n", $map_lines ) ) . '</textarea>'
+		);
+		self::row(
+			__( 'Protected meta keys (never written by a webhook; comma separated, * ends a prefix)', 'crmhooks' ),
+			self::text( $name . '[meta_denylist]', implode( ', ', (array) ( $s['meta_denylist'] ?? array() ) ) )
+				. '<p class="description">' . esc_html__( 'Roles, capabilities, sessions, passwords and private (_) keys are always protected; add keys other plugins own, e.g. billing_*.', 'crmhooks' ) . '</p>'
 		);
 		self::row(
 			__( 'Usernames', 'crmhooks' ),
