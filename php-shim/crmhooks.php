@@ -41,22 +41,18 @@ if ( ! class_exists( 'CrmHooks_Native', false ) ) {
 	require_once CRMHOOKS_INCLUDES . 'class-crmhooks-native-error.php';
 	require_once CRMHOOKS_INCLUDES . 'class-crmhooks-native.php';
 }
+// By lifecycle: settings and secrets; HTTP in and out; the jobs repository; the worker; the
+// WordPress users (lookup + applier); CRM calls with the shared account state; the log.
 require_once CRMHOOKS_INCLUDES . 'class-crmhooks-settings.php';
 require_once CRMHOOKS_INCLUDES . 'class-crmhooks-secrets.php';
-require_once CRMHOOKS_INCLUDES . 'class-crmhooks-installer.php';
-require_once CRMHOOKS_INCLUDES . 'class-crmhooks-log.php';
-require_once CRMHOOKS_INCLUDES . 'class-crmhooks-refusals.php';
-require_once CRMHOOKS_INCLUDES . 'class-crmhooks-crm.php';
-require_once CRMHOOKS_INCLUDES . 'class-crmhooks-user-store.php';
-require_once CRMHOOKS_INCLUDES . 'class-crmhooks-plan-applier.php';
-require_once CRMHOOKS_INCLUDES . 'class-crmhooks-processor.php';
-require_once CRMHOOKS_INCLUDES . 'class-crmhooks-debug-page.php';
 require_once CRMHOOKS_INCLUDES . 'class-crmhooks-webhook.php';
-require_once CRMHOOKS_INCLUDES . 'class-crmhooks-health.php';
+require_once CRMHOOKS_INCLUDES . 'class-crmhooks-jobs.php';
+require_once CRMHOOKS_INCLUDES . 'class-crmhooks-worker.php';
+require_once CRMHOOKS_INCLUDES . 'class-crmhooks-users.php';
+require_once CRMHOOKS_INCLUDES . 'class-crmhooks-crm.php';
+require_once CRMHOOKS_INCLUDES . 'class-crmhooks-log.php';
+require_once CRMHOOKS_INCLUDES . 'class-crmhooks-installer.php';
 require_once CRMHOOKS_INCLUDES . 'functions.php';
-require_once CRMHOOKS_INCLUDES . 'class-crmhooks-queue.php';
-require_once CRMHOOKS_INCLUDES . 'class-crmhooks-loopback.php';
-require_once CRMHOOKS_INCLUDES . 'class-crmhooks-drainer.php';
 
 register_activation_hook( __FILE__, array( 'CrmHooks_Installer', 'activate' ) );
 register_deactivation_hook( __FILE__, array( 'CrmHooks_Installer', 'deactivate' ) );
@@ -75,20 +71,21 @@ function crmhooks_bootstrap(): void {
 	add_action( 'init', array( 'CrmHooks_Webhook', 'maybe_handle' ), 1 );
 	add_action( 'rest_api_init', array( 'CrmHooks_Webhook', 'register_rest_route' ) );
 
-	// Job queue, drainer, loopback guard, Tools -> crmhooks jobs.
-	CrmHooks_Queue::register();
+	// The drainer: after responses, successor requests, WP-Cron.
+	CrmHooks_Worker::register();
 
-	// Old log rows go once a day.
+	// Housekeeping once a day.
 	add_action( CrmHooks_Installer::CRON_HOOK, array( 'CrmHooks_Log', 'purge' ) );
-	add_action( CrmHooks_Installer::CRON_HOOK, array( 'CrmHooks_Refusals', 'purge' ) );
 
-	// FFI/library status for admins.
-	add_action( 'admin_notices', array( 'CrmHooks_Health', 'admin_notice' ) );
-	add_filter( 'site_status_tests', array( 'CrmHooks_Health', 'register_site_health_test' ) );
-
+	// Admin views: settings, jobs, FFI status (notice and Site Health).
 	if ( is_admin() ) {
+		require_once CRMHOOKS_INCLUDES . 'admin/class-crmhooks-health.php';
 		require_once CRMHOOKS_INCLUDES . 'admin/class-crmhooks-admin.php';
+		require_once CRMHOOKS_INCLUDES . 'admin/class-crmhooks-jobs-admin.php';
+		add_action( 'admin_notices', array( 'CrmHooks_Health', 'admin_notice' ) );
+		add_filter( 'site_status_tests', array( 'CrmHooks_Health', 'register_site_health_test' ) );
 		CrmHooks_Admin::register();
+		CrmHooks_Jobs_Admin::register();
 	}
 }
 

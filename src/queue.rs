@@ -246,29 +246,21 @@ pub fn finish(now: u64, attempts: u32, attempt: &Attempt, jitter: f64, settings:
 /// The HTTP answer to a webhook processed inline (`async=false`). It never tells whether a
 /// contact or a user exists: not found, skipped and conflicts all read "processed".
 pub fn inline_answer(attempt: &Attempt) -> Answer {
-    let mut headers = std::collections::BTreeMap::new();
-    let (status, success, word) = match attempt.outcome.as_str() {
-        "created" | "updated" | "unchanged" | "skipped" | "conflict" | "contact_not_found" => (200, true, "processed"),
+    let (status, success, word, retry_after) = match attempt.outcome.as_str() {
+        "created" | "updated" | "unchanged" | "skipped" | "conflict" | "contact_not_found" => {
+            (200, true, "processed", None)
+        }
         "crm_error" if matches!(attempt.code.as_str(), "crm_rate_limited" | "crm_temporary") => {
             let retry = if attempt.retry_after > 0 { attempt.retry_after } else { 30 };
-            headers.insert("Retry-After".into(), retry.to_string());
-            (503, false, "crm_unavailable")
+            (503, false, "crm_unavailable", Some(retry))
         }
-        "crm_error" => (502, false, "crm_error"),
-        "busy" => {
-            headers.insert("Retry-After".into(), "5".into());
-            (503, false, "busy")
-        }
-        "unavailable" => {
-            headers.insert("Retry-After".into(), "60".into());
-            (503, false, "unavailable")
-        }
-        _ => (500, false, "failed"),
+        "crm_error" => (502, false, "crm_error", None),
+        "busy" => (503, false, "busy", Some(5)),
+        "unavailable" => (503, false, "unavailable", Some(60)),
+        _ => (500, false, "failed", None),
     };
     // A success reads {"success":true,"status":"processed"}; a failure {"success":false,"error":..}.
-    let (status_word, error) = if success { (Some(word.into()), None) } else { (None, Some(word.into())) };
-    let body = Body { success, status: status_word, error, parameter: None, message: None };
-    Answer { status, body, headers }
+    simple_answer(status, success, word, retry_after)
 }
 
 /// `crmh_queue_decide` input, selected by `"kind"`. One query per call, so the size of the
@@ -344,6 +336,17 @@ pub struct Acceptance {
     pub refuse: Option<Answer>,
     /// `run_after` for a new job (a merge asks again with `kind: merge`).
     pub run_after: u64,
+    /// The answer once the job is stored: `{"success":true,"status":"queued"}`.
+    pub answer: Answer,
+    /// The answer when the database refused the job (nothing was stored): 503, retry in 5 s.
+    pub busy: Answer,
+}
+
+fn simple_answer(status: u16, success: bool, word: &str, retry_after: Option<u64>) -> Answer {
+    let (status_word, error) = if success { (Some(word.into()), None) } else { (None, Some(word.into())) };
+    let body = Body { success, status: status_word, error, parameter: None, message: None };
+    let headers = retry_after.map(|secs| ("Retry-After".to_string(), secs.to_string())).into_iter().collect();
+    Answer { status, body, headers }
 }
 
 /// JSON entry point for `crmh_queue_decide`.
@@ -357,6 +360,8 @@ pub fn decide(json: &str) -> Result<String> {
                 contact_key: contact_key(&request, &nonce),
                 refuse: admit(backlog, &settings),
                 run_after: run_after(now, now, last_write_at, 0, &settings),
+                answer: simple_answer(200, true, "queued", None),
+                busy: simple_answer(503, false, "busy", Some(5)),
             })
         }
         QueueQuery::Schedule { now, first_received_at, last_write_at, not_before, settings } => {
@@ -424,6 +429,20 @@ mod tests {
         assert_eq!(refused.status, 503);
         assert_eq!(refused.headers.get("Retry-After").map(String::as_str), Some("30"));
         assert!(admit(1, &QueueSettings { queue_max: 0, ..settings() }).is_some(), "a zero bound counts as one");
+    }
+
+    #[test]
+    fn acceptance_words_the_queued_and_busy_answers() {
+        let json = r#"{"kind":"accept","now":100,"nonce":"n","backlog":0,"settings":{"queue_max":5},
+            "request":{"action":"update","contact_id":"42","email":null,"role":null,"send_notification":false,"async":null,"event":{}}}"#;
+        let out: serde_json::Value = serde_json::from_str(&decide(json).unwrap()).unwrap();
+        assert_eq!(out["contact_key"], "id:42");
+        assert_eq!(out["refuse"], serde_json::Value::Null);
+        assert_eq!(out["answer"]["status"], 200);
+        assert_eq!(out["answer"]["body"], serde_json::json!({"success": true, "status": "queued"}));
+        assert_eq!(out["busy"]["status"], 503);
+        assert_eq!(out["busy"]["headers"]["Retry-After"], "5");
+        assert!(decide(&json.replace(r#""backlog":0"#, r#""backlog":5"#)).unwrap().contains(r#""error":"queue_full""#));
     }
 
     #[test]

@@ -94,9 +94,8 @@ final class CrmHooks_Crm {
 		if ( (string) $wpdb->get_var( $wpdb->prepare( 'SELECT GET_LOCK(%s, %d)', $lock, self::LOCK_WAIT_SECS ) ) !== '1' ) {
 			throw new CrmHooks_Native_Error( 'crm', CrmHooks_Native::CRM_RATE_LIMITED, 'other requests of this site are using the CRM', 5 );
 		}
-		$table = self::table();
 		try {
-			$row                   = $wpdb->get_row( $wpdb->prepare( "SELECT window_json, names_json FROM {$table} WHERE account = %s", $account ), ARRAY_A );
+			$row                   = $wpdb->get_row( $wpdb->prepare( "SELECT window_json, names_json FROM {$wpdb->prefix}crmhooks_rate WHERE account = %s", $account ), ARRAY_A );
 			$window                = json_decode( (string) ( $row['window_json'] ?? '' ), true );
 			$names                 = json_decode( (string) ( $row['names_json'] ?? '' ), true );
 			$config                = json_decode( CrmHooks_Settings::crm_config_json(), true );
@@ -108,7 +107,7 @@ final class CrmHooks_Crm {
 			self::$requests += (int) ( $state['requests'] ?? 0 );
 			$wpdb->query(
 				$wpdb->prepare(
-					"INSERT INTO {$table} (account, window_json, names_json, updated_at) VALUES (%s, %s, %s, %d)
+					"INSERT INTO {$wpdb->prefix}crmhooks_rate (account, window_json, names_json, updated_at) VALUES (%s, %s, %s, %d)
 					 ON DUPLICATE KEY UPDATE window_json = IF(%d, VALUES(window_json), window_json), names_json = IF(%d, VALUES(names_json), names_json), updated_at = VALUES(updated_at)",
 					$account,
 					(string) wp_json_encode( array_values( (array) ( $state['rate_window'] ?? array() ) ) ),

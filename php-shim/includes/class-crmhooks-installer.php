@@ -1,6 +1,7 @@
 <?php
 /**
- * Activation and upgrades: tables (dbDelta) and the access key.
+ * Activation, upgrades and deactivation: tables (dbDelta), the settings document and the access
+ * key, the cron events.
  */
 
 declare(strict_types=1);
@@ -13,40 +14,45 @@ final class CrmHooks_Installer {
 	public static function activate( bool $network_wide = false ): void {
 		// Ready for preload mode; harmless when the host uses ffi.enable=true instead.
 		CrmHooks_Native::write_preload_header();
-		if ( is_multisite() && $network_wide ) {
-			foreach ( get_sites(
-				array(
-					'fields' => 'ids',
-					'number' => 1000,
-				)
-			) as $site_id ) {
+		$sites = is_multisite() && $network_wide ? get_sites(
+			array(
+				'fields' => 'ids',
+				'number' => 1000,
+			)
+		) : array( 0 );
+		foreach ( $sites as $site_id ) {
+			if ( $site_id ) {
 				switch_to_blog( (int) $site_id );
-				self::install();
+			}
+			self::install();
+			if ( $site_id ) {
 				restore_current_blog();
 			}
-			return;
 		}
-		self::install();
 	}
 
 	public static function deactivate(): void {
 		wp_clear_scheduled_hook( self::CRON_HOOK );
+		wp_clear_scheduled_hook( CrmHooks_Worker::CRON_HOOK );
 	}
 
-	/** Runs on plugins_loaded: a cheap autoloaded-option compare, install only on change. */
+	/** plugins_loaded: a cheap autoloaded-option compare, install only on change. */
 	public static function maybe_upgrade(): void {
 		if ( get_option( self::DB_VERSION_OPTION ) !== CRMHOOKS_VERSION ) {
 			self::install();
+		} else {
+			CrmHooks_Jobs::maybe_upgrade();
 		}
 	}
 
 	public static function install(): void {
 		global $wpdb;
 		require_once ABSPATH . 'wp-admin/includes/upgrade.php';
-		foreach ( self::tables_sql( $wpdb->prefix, $wpdb->get_charset_collate() ) as $sql ) {
+		$collate = $wpdb->get_charset_collate();
+		$tables  = array_merge( CrmHooks_Log::tables_sql( $wpdb->prefix, $collate ), CrmHooks_Jobs::tables_sql( $wpdb->prefix, $collate ), array( CrmHooks_Crm::table_sql( $wpdb->prefix, $collate ) ) );
+		foreach ( $tables as $sql ) {
 			dbDelta( $sql );
 		}
-		CrmHooks_Queue::install();
 		// Stored whole, as the library normalizes it (defaults for every key).
 		$settings = CrmHooks_Settings::all();
 		if ( empty( $settings['access_key'] ) ) {
@@ -54,28 +60,10 @@ final class CrmHooks_Installer {
 		}
 		update_option( CrmHooks_Settings::OPTION, $settings );
 		update_option( self::DB_VERSION_OPTION, CRMHOOKS_VERSION );
+		update_option( CrmHooks_Jobs::DB_VERSION_OPTION, CrmHooks_Jobs::DB_VERSION );
 		if ( ! wp_next_scheduled( self::CRON_HOOK ) ) {
 			wp_schedule_event( time() + HOUR_IN_SECONDS, 'daily', self::CRON_HOOK );
 		}
-	}
-
-	/** The table definitions in dbDelta format. */
-	public static function tables_sql( string $prefix, string $collate ): array {
-		return array(
-			"CREATE TABLE {$prefix}crmhooks_log (
-  id bigint(20) unsigned NOT NULL AUTO_INCREMENT,
-  created_at datetime NOT NULL,
-  action varchar(20) NOT NULL DEFAULT '',
-  contact_id varchar(64) NOT NULL DEFAULT '',
-  outcome varchar(40) NOT NULL DEFAULT '',
-  duration_ms int(10) unsigned NOT NULL DEFAULT 0,
-  crm_calls smallint(5) unsigned NOT NULL DEFAULT 0,
-  message text NOT NULL,
-  PRIMARY KEY  (id),
-  KEY created_at (created_at),
-  KEY contact_id (contact_id)
-) $collate;",
-		);
 	}
 
 	/** A new access key from the library (URL-safe, >= 128 bits), else from random_bytes. */
@@ -85,10 +73,5 @@ final class CrmHooks_Installer {
 		} catch ( Throwable $e ) {
 			return sodium_bin2base64( random_bytes( 32 ), SODIUM_BASE64_VARIANT_URLSAFE_NO_PADDING );
 		}
-	}
-
-	/** Table names, for uninstall. */
-	public static function table_names( string $prefix ): array {
-		return array( $prefix . 'crmhooks_log', $prefix . 'crmhooks_jobs', $prefix . 'crmhooks_writes', $prefix . 'crmhooks_refusals', $prefix . 'crmhooks_rate' );
 	}
 }

@@ -1,10 +1,26 @@
 <?php
 /**
- * The only user of PHP FFI: loads libcrmhooks once per process and wraps each exported function.
+ * The only user of PHP FFI: loads libcrmhooks once per process and calls its exports.
  *
  * Loading order: FFI::scope('CRMH') (opcache.preload + ffi.preload), else FFI::cdef with the
  * generated preprocessor-free header, else CrmHooks_Native_Unavailable naming what to change.
  * This file is also compiled by php-shim/preload.php, so it must not depend on WordPress.
+ *
+ * The exports that take strings and return JSON are called by their name without `crmh_`
+ * (each string goes in with its length, the JSON comes back decoded; see include/crmhooks.h):
+ *
+ * @method array webhook_receive(string $method, string $query, string $content_type, string $body, string $access_key)
+ * @method array queue_decide(string $json)       Queue verdicts (src/queue.rs).
+ * @method array plan(string $json)               Request + contact + users + settings -> ops.
+ * @method array settings_normalize(string $json) The settings document: defaults, rules, problems.
+ * @method array settings_review(string $json)    Privileged roles and refused mappings.
+ * @method array tags_change(string $json)        Stored tags + names to add/remove.
+ * @method array login_choose(string $json)       The first free login.
+ * @method array crm_load_contact(string $config, string $request_json)
+ * @method array crm_write_field(string $config, string $json)
+ * @method array crm_change_tags(string $config, string $json)
+ * @method array crm_list_schema(string $config)
+ * @method array last_account_state()             What the last CRM call leaves to store.
  */
 
 declare(strict_types=1);
@@ -16,6 +32,9 @@ final class CrmHooks_Native implements CrmHooks_Result_Codes {
 
 	/** Version of the library this plugin was written against (= CRMHOOKS_VERSION). */
 	public const VERSION = '0.1.0';
+
+	/** The JSON exports callable by name (see the class comment). */
+	private const JSON_EXPORTS = array( 'webhook_receive', 'queue_decide', 'plan', 'settings_normalize', 'settings_review', 'tags_change', 'login_choose', 'crm_load_contact', 'crm_write_field', 'crm_change_tags', 'crm_list_schema', 'last_account_state' );
 
 	/** How many times the library was loaded in this process (tests assert a plain page view loads nothing). */
 	public static int $instances = 0;
@@ -35,18 +54,13 @@ final class CrmHooks_Native implements CrmHooks_Result_Codes {
 		++self::$instances;
 	}
 
-	/**
-	 * The loaded library, memoized per process. Throws CrmHooks_Native_Unavailable (also memoized).
-	 */
+	/** The loaded library, memoized per process. Throws CrmHooks_Native_Unavailable (also memoized). */
 	public static function get(): self {
-		if ( self::$instance !== null ) {
-			return self::$instance;
-		}
 		if ( self::$failure !== null ) {
 			throw self::$failure;
 		}
 		try {
-			self::$instance = self::load();
+			self::$instance = self::$instance ?? self::load();
 		} catch ( CrmHooks_Native_Unavailable $e ) {
 			self::$failure = $e;
 			throw $e;
@@ -61,18 +75,15 @@ final class CrmHooks_Native implements CrmHooks_Result_Codes {
 	}
 
 	/**
-	 * The library's name for a result code ("unauthorized", "crm_rate_limited", ...; from
-	 * crmh_result_name), or "result_<code>" for a number that is no result code or when the
-	 * library cannot be loaded. Does not disturb the last error of a failed call.
+	 * The library's name for a result code ("unauthorized", "crm_rate_limited", ...), or
+	 * "result_<code>" for a number that is no result code or when the library cannot be loaded.
+	 * Does not disturb the last error of a failed call.
 	 */
 	public static function result_name( int $code ): string {
-		$name = null;
-		if ( $code >= 0 && $code <= 0xFFFFFFFF ) {
-			try {
-				$name = self::get()->ffi->crmh_result_name( $code );
-			} catch ( CrmHooks_Native_Unavailable $e ) {
-				$name = null;
-			}
+		try {
+			$name = $code >= 0 && $code <= 0xFFFFFFFF ? self::get()->ffi->crmh_result_name( $code ) : null;
+		} catch ( CrmHooks_Native_Unavailable $e ) {
+			$name = null;
 		}
 		return is_string( $name ) ? $name : 'result_' . $code;
 	}
@@ -114,9 +125,8 @@ final class CrmHooks_Native implements CrmHooks_Result_Codes {
 		if ( $cdef === false || ! is_dir( dirname( $target ) ) || ! is_writable( dirname( $target ) ) ) {
 			return false;
 		}
-		$header = "#define FFI_SCOPE \"CRMH\"\n#define FFI_LIB \"" . addcslashes( self::library_path(), '"\\' ) . "\"\n" . $cdef;
-		$tmp    = $target . '.' . getmypid() . '.tmp';
-		if ( @file_put_contents( $tmp, $header ) === false ) {
+		$tmp = $target . '.' . getmypid() . '.tmp';
+		if ( @file_put_contents( $tmp, "#define FFI_SCOPE \"CRMH\"\n#define FFI_LIB \"" . addcslashes( self::library_path(), '"\\' ) . "\"\n" . $cdef ) === false ) {
 			return false;
 		}
 		return @rename( $tmp, $target ); // Atomic: a PHP worker never reads a half-written header.
@@ -132,246 +142,114 @@ final class CrmHooks_Native implements CrmHooks_Result_Codes {
 	 * or null when nothing visible is wrong. Cheap enough for every admin page.
 	 */
 	public static function diagnose(): ?string {
+		$enable = strtolower( (string) ini_get( 'ffi.enable' ) );
+		$scope  = (string) ini_get( 'ffi.preload' ) !== '' && class_exists( 'FFI', false );
 		if ( ! extension_loaded( 'ffi' ) ) {
-			return self::msg_no_extension();
+			return self::message( 'no_extension' );
 		}
-		$enable  = strtolower( (string) ini_get( 'ffi.enable' ) );
-		$enabled = in_array( $enable, array( '1', 'on', 'true', 'yes' ), true );
-		$preload = $enable === 'preload';
-		if ( ! $enabled && ! $preload ) {
-			return self::msg_ffi_disabled( $enable );
+		if ( ! in_array( $enable, array( '1', 'on', 'true', 'yes', 'preload' ), true ) ) {
+			return self::message( 'disabled', $enable === '' ? '0' : $enable );
 		}
-		$scope_configured = (string) ini_get( 'ffi.preload' ) !== '' && class_exists( 'FFI', false );
-		if ( $preload && PHP_SAPI !== 'cli' && ( $scope_configured === false || (string) ini_get( 'opcache.preload' ) === '' ) ) {
-			return self::msg_preload_restricted();
+		if ( $enable === 'preload' && PHP_SAPI !== 'cli' && ( ! $scope || (string) ini_get( 'opcache.preload' ) === '' ) ) {
+			return self::message( 'preload_restricted' );
 		}
-		if ( ! $scope_configured ) {
-			if ( ! is_file( self::cdef_path() ) ) {
-				return self::msg_no_header();
-			}
-			if ( ! is_file( self::library_path() ) ) {
-				return self::msg_no_library();
-			}
+		if ( ! $scope && ! is_file( self::cdef_path() ) ) {
+			return self::message( 'no_header' );
 		}
-		return null;
+		return ! $scope && ! is_file( self::library_path() ) ? self::message( 'no_library' ) : null;
 	}
 
 	private static function load(): self {
-		if ( ! extension_loaded( 'ffi' ) || ! class_exists( 'FFI', false ) ) {
-			throw new CrmHooks_Native_Unavailable( self::msg_no_extension() );
-		}
 		$enable = strtolower( (string) ini_get( 'ffi.enable' ) );
+		if ( ! extension_loaded( 'ffi' ) || ! class_exists( 'FFI', false ) ) {
+			throw new CrmHooks_Native_Unavailable( self::message( 'no_extension' ) );
+		}
 		if ( ! in_array( $enable, array( '1', 'on', 'true', 'yes', 'preload' ), true ) ) {
-			throw new CrmHooks_Native_Unavailable( self::msg_ffi_disabled( $enable ) );
+			throw new CrmHooks_Native_Unavailable( self::message( 'disabled', $enable === '' ? '0' : $enable ) );
 		}
-
-		$ffi  = null;
-		$mode = 'cdef';
-		if ( (string) ini_get( 'ffi.preload' ) !== '' ) {
-			try {
-				$ffi  = \FFI::scope( 'CRMH' );
-				$mode = 'scope';
-			} catch ( \Throwable $e ) {
-				$ffi = null; // Fall back to cdef below.
-			}
+		try {
+			list( $ffi, $mode ) = array( \FFI::scope( 'CRMH' ), 'scope' );
+		} catch ( \Throwable $e ) {
+			list( $ffi, $mode ) = array( self::load_cdef(), 'cdef' ); // No preloaded scope: the header and the library file.
 		}
-
-		if ( $ffi === null ) {
-			$header_path = self::cdef_path();
-			$lib         = self::library_path();
-			if ( ! is_file( $lib ) ) {
-				throw new CrmHooks_Native_Unavailable( self::msg_no_library() );
-			}
-			$header = is_file( $header_path ) ? file_get_contents( $header_path ) : false; // phpcs:ignore WordPress.WP.AlternativeFunctions.file_get_contents_file_get_contents -- A local file of the plugin, read before WordPress's filesystem API is usable (preload).
-			if ( ! is_string( $header ) || $header === '' ) {
-				throw new CrmHooks_Native_Unavailable( self::msg_no_header() );
-			}
-			try {
-				$ffi = \FFI::cdef( $header, $lib );
-			} catch ( \Throwable $e ) {
-				if ( stripos( $e->getMessage(), 'ffi.enable' ) !== false ) {
-					throw new CrmHooks_Native_Unavailable( self::msg_preload_restricted() );
-				}
-				throw new CrmHooks_Native_Unavailable(
-					'crmhooks: the library at ' . $lib . ' could not be loaded (' . $e->getMessage()
-					. '). Rebuild it (scripts/stack.sh build) so it matches php-shim/includes/crmhooks-cdef.h.'
-				);
-			}
-		}
-
 		$version = (string) $ffi->crmh_abi_version();
 		if ( $version !== self::expected_version() ) {
-			throw new CrmHooks_Native_Unavailable(
-				'crmhooks: the library reports version ' . $version . ' but the plugin needs '
-				. self::expected_version() . '. Install libcrmhooks-' . self::expected_version()
-				. '.so in ' . dirname( __DIR__ ) . '/lib/ (scripts/stack.sh build).'
-			);
+			throw new CrmHooks_Native_Unavailable( self::message( 'version', $version ) );
 		}
 		return new self( $ffi, $mode );
 	}
 
-	private static function msg_no_extension(): string {
-		return 'crmhooks: the PHP extension "ffi" is not loaded. Enable it for PHP ' . PHP_MAJOR_VERSION . '.'
-			. PHP_MINOR_VERSION . ' (extension=ffi in php.ini; it ships with php' . PHP_MAJOR_VERSION . '.'
-			. PHP_MINOR_VERSION . '-common on Debian).';
+	private static function load_cdef(): \FFI {
+		$lib    = self::library_path();
+		$header = is_file( self::cdef_path() ) ? (string) file_get_contents( self::cdef_path() ) : ''; // phpcs:ignore WordPress.WP.AlternativeFunctions.file_get_contents_file_get_contents -- A local file of the plugin, read before WordPress's filesystem API is usable (preload).
+		if ( ! is_file( $lib ) || $header === '' ) {
+			throw new CrmHooks_Native_Unavailable( self::message( is_file( $lib ) ? 'no_header' : 'no_library' ) );
+		}
+		try {
+			return \FFI::cdef( $header, $lib );
+		} catch ( \Throwable $e ) {
+			throw new CrmHooks_Native_Unavailable( stripos( $e->getMessage(), 'ffi.enable' ) !== false ? self::message( 'preload_restricted' ) : self::message( 'unloadable', $e->getMessage() ) );
+		}
 	}
 
-	private static function msg_ffi_disabled( string $value ): string {
-		return 'crmhooks: FFI is disabled (ffi.enable=' . ( $value === '' ? '0' : $value ) . '). Set '
-			. '"php_admin_value[ffi.enable] = 1" in the php-fpm pool, or keep ffi.enable=preload and start '
-			. 'php-fpm with -d ffi.preload=' . self::preload_header_path() . ' -d opcache.preload='
-			. dirname( __DIR__ ) . '/preload.php -d opcache.preload_user=www-data.';
+	/** What to change, in words, for each way loading fails. */
+	private static function message( string $problem, string $detail = '' ): string {
+		$php     = PHP_MAJOR_VERSION . '.' . PHP_MINOR_VERSION;
+		$preload = ' -d ffi.preload=' . self::preload_header_path() . ' -d opcache.preload=' . dirname( __DIR__ ) . '/preload.php -d opcache.preload_user=www-data';
+		$words   = array(
+			'no_extension'       => 'the PHP extension "ffi" is not loaded. Enable it for PHP ' . $php . ' (extension=ffi in php.ini; it ships with php' . $php . '-common on Debian).',
+			'disabled'           => 'FFI is disabled (ffi.enable=' . $detail . '). Set "php_admin_value[ffi.enable] = 1" in the php-fpm pool, or keep ffi.enable=preload and start php-fpm with' . $preload . '.',
+			'preload_restricted' => 'FFI is restricted by ffi.enable=preload in this PHP (' . PHP_SAPI . '). Either set "php_admin_value[ffi.enable] = 1" in the php-fpm pool, or start php-fpm with' . $preload . ' (ffi.preload cannot be set per pool).',
+			'no_library'         => 'the library file is missing at ' . self::library_path() . '. Build and install it (scripts/stack.sh build), or point the CRMHOOKS_LIB environment variable or constant at libcrmhooks.so.',
+			'no_header'          => 'the FFI header is missing at ' . self::cdef_path() . '. It is generated from the library sources (scripts/regen-headers.sh) and ships with the plugin; reinstall the plugin.',
+			'unloadable'         => 'the library at ' . self::library_path() . ' could not be loaded (' . $detail . '). Rebuild it (scripts/stack.sh build) so it matches php-shim/includes/crmhooks-cdef.h.',
+			'version'            => 'the library reports version ' . $detail . ' but the plugin needs ' . self::expected_version() . '. Install libcrmhooks-' . self::expected_version() . '.so in ' . dirname( __DIR__ ) . '/lib/ (scripts/stack.sh build).',
+		);
+		return 'crmhooks: ' . $words[ $problem ];
 	}
-
-	private static function msg_preload_restricted(): string {
-		return 'crmhooks: FFI is restricted by ffi.enable=preload in this PHP (' . PHP_SAPI . '). Either set '
-			. '"php_admin_value[ffi.enable] = 1" in the php-fpm pool, or start php-fpm with -d ffi.preload='
-			. self::preload_header_path() . ' -d opcache.preload=' . dirname( __DIR__ ) . '/preload.php'
-			. ' -d opcache.preload_user=www-data (ffi.preload cannot be set per pool).';
-	}
-
-	private static function msg_no_library(): string {
-		return 'crmhooks: the library file is missing at ' . self::library_path() . '. Build and install it '
-			. '(scripts/stack.sh build), or point the CRMHOOKS_LIB environment variable or constant at libcrmhooks.so.';
-	}
-
-	private static function msg_no_header(): string {
-		return 'crmhooks: the FFI header is missing at ' . self::cdef_path() . '. It is generated from the '
-			. 'library sources (scripts/regen-headers.sh) and ships with the plugin; reinstall the plugin.';
-	}
-
-	// ----- exported functions -----
 
 	public function abi_version(): string {
 		return (string) $this->ffi->crmh_abi_version();
 	}
 
-	public function last_error(): string {
-		return (string) $this->ffi->crmh_last_error();
-	}
-
-	public function last_retry_after(): int {
-		return (int) $this->ffi->crmh_last_retry_after();
-	}
-
+	/** A new access key (URL-safe text, not JSON). */
 	public function key_generate(): string {
 		return $this->call_out( 'crmh_key_generate', array() );
 	}
 
-	/**
-	 * The webhook door: array{verdict:'accept', request:array} or
-	 * array{verdict:'refuse', reason:string, answer:array{status:int, body:array, headers:array}}.
-	 */
-	public function webhook_receive( string $method, string $query, string $content_type, string $body, string $access_key ): array {
-		return $this->decode(
-			$this->call_out(
-				'crmh_webhook_receive',
-				array(
-					$method,
-					strlen( $method ),
-					$query,
-					strlen( $query ),
-					$content_type,
-					strlen( $content_type ),
-					$body,
-					strlen( $body ),
-					$access_key,
-					strlen( $access_key ),
-				)
-			)
-		);
-	}
-
-	/** Queue verdicts (accept, schedule, merge, claim, finish, inline_answer): see src/queue.rs. */
-	public function queue_decide( string $json ): array {
-		return $this->json_call( 'crmh_queue_decide', $json );
-	}
-
-	/** {stored, submitted?, roles, allow_http_loopback} -> {settings: every key valid, problems}. */
-	public function settings_normalize( string $json ): array {
-		return $this->json_call( 'crmh_settings_normalize', $json );
-	}
-
-	/** Settings (with the site's roles) -> privileged_roles and problems, by the webhook rules. */
-	public function settings_review( string $json ): array {
-		return $this->json_call( 'crmh_settings_review', $json );
-	}
-
-	/** Stored tags + names to add and remove -> {tags, added, removed} (the plan's name matching). */
-	public function tags_change( string $json ): array {
-		return $this->json_call( 'crmh_tags_change', $json );
-	}
-
-	/** The plan's login + numbering + taken logins -> {user_login}: the first free one. */
-	public function login_choose( string $json ): array {
-		return $this->json_call( 'crmh_login_choose', $json );
-	}
-
-	public function plan( string $json ): array {
-		return $this->json_call( 'crmh_plan', $json );
-	}
-
-	/** The contact a stored webhook request names (by contact ID, else its lookup email). */
-	public function crm_load_contact( string $config, string $request_json ): array {
-		return $this->decode( $this->call_out( 'crmh_crm_load_contact', array( $config, strlen( $config ), $request_json, strlen( $request_json ) ) ) );
-	}
-
-	public function crm_write_field( string $config, string $json ): array {
-		return $this->decode( $this->call_out( 'crmh_crm_write_field', array( $config, strlen( $config ), $json, strlen( $json ) ) ) );
-	}
-
-	public function crm_change_tags( string $config, string $json ): array {
-		return $this->decode( $this->call_out( 'crmh_crm_change_tags', array( $config, strlen( $config ), $json, strlen( $json ) ) ) );
-	}
-
-	/** The account's tags and fields, listed anew: {tags:[{id,name}], fields:[{key,label}]}. */
-	public function crm_list_schema( string $config ): array {
-		return $this->decode( $this->call_out( 'crmh_crm_list_schema', array( $config, strlen( $config ) ) ) );
-	}
-
-	/** What the last CRM call leaves to store: {rate_window, names (null: unchanged), requests}. */
-	public function last_account_state(): array {
-		$state = json_decode( $this->call_out( 'crmh_last_account_state', array() ), true );
-		return is_array( $state ) ? $state : array();
-	}
-
-	// ----- marshalling -----
-
-	private function json_call( string $symbol, string $json ): array {
-		return $this->decode( $this->call_out( $symbol, array( $json, strlen( $json ) ) ) );
+	/** A JSON export by name (see the class comment): each string with its length, the JSON decoded. */
+	public function __call( string $name, array $inputs ): array {
+		if ( ! in_array( $name, self::JSON_EXPORTS, true ) ) {
+			throw new BadMethodCallException( 'CrmHooks_Native has no method ' . $name ); // phpcs:ignore WordPress.Security.EscapeOutput.ExceptionNotEscaped -- A programming error, never shown in HTML.
+		}
+		$args = array();
+		foreach ( $inputs as $input ) {
+			array_push( $args, (string) $input, strlen( (string) $input ) );
+		}
+		$value = json_decode( $this->call_out( 'crmh_' . $name, $args ), true );
+		if ( ! is_array( $value ) && $value !== null ) {
+			throw new CrmHooks_Native_Error( 'json_decode', self::INVALID_JSON, 'library output is not a JSON object' );
+		}
+		return (array) $value;
 	}
 
 	/**
 	 * Calls $symbol with $args plus a trailing crmh_buf* out-parameter and returns the buffer's
-	 * bytes. The buffer is freed in finally; a non-zero result becomes CrmHooks_Native_Error.
+	 * bytes. The buffer is freed in finally; a non-zero result becomes CrmHooks_Native_Error,
+	 * built right after the call (the last error is thread-local and fragile).
 	 */
 	private function call_out( string $symbol, array $args ): string {
 		$out    = $this->ffi->new( 'crmh_buf' );
 		$args[] = \FFI::addr( $out );
 		$rc     = (int) $this->ffi->$symbol( ...$args );
 		if ( $rc !== self::OK ) {
-			throw $this->error( $symbol, $rc ); // Out buffers are written only on OK.
+			$retry = $rc === self::CRM_RATE_LIMITED ? (int) $this->ffi->crmh_last_retry_after() : 0;
+			throw new CrmHooks_Native_Error( $symbol, $rc, (string) $this->ffi->crmh_last_error(), $retry ); // Out buffers are written only on OK.
 		}
 		try {
-			$len = (int) $out->len;
-			return $len === 0 ? '' : \FFI::string( $out->data, $len );
+			return (int) $out->len === 0 ? '' : \FFI::string( $out->data, (int) $out->len );
 		} finally {
 			$this->ffi->crmh_buf_free( \FFI::addr( $out ) );
 		}
-	}
-
-	/** Builds the error right after the failing call: the last error is thread-local and fragile. */
-	private function error( string $symbol, int $rc ): CrmHooks_Native_Error {
-		$message = (string) $this->ffi->crmh_last_error();
-		$retry   = $rc === self::CRM_RATE_LIMITED ? (int) $this->ffi->crmh_last_retry_after() : 0;
-		return new CrmHooks_Native_Error( $symbol, $rc, $message, $retry );
-	}
-
-	private function decode( string $json ): array {
-		$value = json_decode( $json, true );
-		if ( ! is_array( $value ) ) {
-			throw new CrmHooks_Native_Error( 'json_decode', self::INVALID_JSON, 'library output is not a JSON object' );
-		}
-		return $value;
 	}
 }

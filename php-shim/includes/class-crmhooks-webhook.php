@@ -1,7 +1,9 @@
 <?php
 /**
- * The webhook endpoint: `?wpf_action=...` (or `crmhooks_action`) on any URL, caught early on init,
- * and the REST route POST/GET /wp-json/crmhooks/v1/webhook. Answers are short JSON, never 410.
+ * HTTP in and out: `?wpf_action=...` (or `crmhooks_action`) on any URL, caught early on init, and
+ * the REST route GET/POST/PUT /wp-json/crmhooks/v1/webhook. The library decides at the door
+ * (accept, or the exact answer to refuse with) and words every answer; this class hands it the
+ * raw request, stores accepted webhooks as jobs (or runs them inline) and sends the answer.
  */
 
 declare(strict_types=1);
@@ -13,32 +15,24 @@ final class CrmHooks_Webhook {
 	/** Cheap isset checks only: a plain page view must not touch FFI. */
 	public static function is_webhook_request(): bool {
 		// phpcs:disable WordPress.Security.NonceVerification -- Webhooks come from a CRM, not a browser form: the access key authenticates them.
-		return isset( $_GET['wpf_action'] ) || isset( $_POST['wpf_action'] )
-			|| isset( $_GET['crmhooks_action'] ) || isset( $_POST['crmhooks_action'] );
+		return isset( $_GET['wpf_action'] ) || isset( $_POST['wpf_action'] ) || isset( $_GET['crmhooks_action'] ) || isset( $_POST['crmhooks_action'] );
 		// phpcs:enable
 	}
 
 	/** init callback. */
 	public static function maybe_handle(): void {
-		if ( ! self::is_webhook_request() ) {
-			return;
+		if ( self::is_webhook_request() && ! defined( 'REST_REQUEST' ) && ! self::is_rest_path() ) {
+			self::send( self::handle() ); // REST requests are the REST route's.
 		}
-		if ( defined( 'REST_REQUEST' ) || self::is_rest_path() ) {
-			return; // The REST route answers it.
-		}
-		self::send( self::handle() );
 	}
 
 	public static function register_rest_route(): void {
-		register_rest_route(
-			'crmhooks/v1',
-			'/webhook',
-			array(
-				'methods'             => array( 'GET', 'POST', 'PUT' ), // PUT: Ontraport's newer webhook UI.
-				'callback'            => array( self::class, 'rest_callback' ),
-				'permission_callback' => '__return_true', // The access key is the authentication.
-			)
+		$route = array(
+			'methods'             => array( 'GET', 'POST', 'PUT' ), // PUT: Ontraport's newer webhook UI.
+			'callback'            => array( self::class, 'rest_callback' ),
+			'permission_callback' => '__return_true', // The access key is the authentication.
 		);
+		register_rest_route( 'crmhooks/v1', '/webhook', $route );
 	}
 
 	/** @return WP_REST_Response */
@@ -48,17 +42,15 @@ final class CrmHooks_Webhook {
 			self::send( $answer ); // Exits.
 		}
 		$response = new WP_REST_Response( $answer['body'], $answer['status'] );
-		foreach ( array_merge( wp_get_nocache_headers(), $answer['headers'] ) as $name => $value ) {
-			// wp_get_nocache_headers() marks headers to remove with false.
-			if ( $value !== false && $value !== '' ) {
-				$response->header( $name, (string) $value );
-			}
+		// wp_get_nocache_headers() marks headers to remove with false.
+		foreach ( array_filter( array_merge( wp_get_nocache_headers(), $answer['headers'] ), static fn( $v ): bool => $v !== false && $v !== '' ) as $name => $value ) {
+			$response->header( $name, (string) $value );
 		}
 		return $response;
 	}
 
 	/**
-	 * Authenticates, parses and processes the current request.
+	 * Authenticates, parses and processes (or queues) the current request.
 	 *
 	 * @return array{status:int, body:array, headers:array, html?:string}
 	 */
@@ -75,104 +67,94 @@ final class CrmHooks_Webhook {
 		if ( stripos( $content_type, 'multipart/form-data' ) !== false ) {
 			$content_type = 'application/x-www-form-urlencoded'; // raw_body() re-encoded it that way.
 		}
-
 		try {
 			$native = CrmHooks_Native::get();
-		} catch ( CrmHooks_Native_Unavailable $e ) {
-			// Counted, not logged per request: nothing is known about the caller yet.
-			self::remember_native_failure( $e->getMessage() );
-			CrmHooks_Refusals::count( 'unavailable' );
-			return self::answer(
-				503,
-				array(
-					'success' => false,
-					'error'   => 'unavailable',
-				),
-				array( 'Retry-After' => '60' )
-			);
-		}
-		self::forget_native_failure();
-
-		// The library decides at the door: accept, or the exact answer to refuse with.
-		try {
+			self::remember_native_failure( null );
 			$reception = $native->webhook_receive( $method, $query, $content_type, $body, (string) CrmHooks_Settings::get( 'access_key' ) );
+		} catch ( CrmHooks_Native_Unavailable $e ) {
+			self::remember_native_failure( $e->getMessage() );
+			return self::refused( 'unavailable', 503, array( 'Retry-After' => '60' ) ); // Counted: nothing is known about the caller yet.
 		} catch ( CrmHooks_Native_Error $e ) {
-			CrmHooks_Refusals::count( 'failed' );
-			return self::answer(
-				500,
-				array(
-					'success' => false,
-					'error'   => 'failed',
-				)
-			);
+			return self::refused( 'failed', 500 );
 		}
 		if ( ( $reception['verdict'] ?? '' ) !== 'accept' || ! is_array( $reception['request'] ?? null ) ) {
-			CrmHooks_Refusals::count( (string) ( $reception['reason'] ?? 'failed' ) );
-			return self::library_answer( (array) ( $reception['answer'] ?? array() ) );
+			CrmHooks_Log::count_refusal( (string) ( $reception['reason'] ?? 'failed' ) );
+			return self::answer( (array) ( $reception['answer'] ?? array() ) );
 		}
 		$request = $reception['request'];
-
-		$action     = (string) ( $request['action'] ?? '' );
-		$contact_id = (string) ( $request['contact_id'] ?? '' );
-		if ( $action === 'test' ) {
-			CrmHooks_Log::add( 'test', $contact_id, 'test', self::ms( $started ), 0, 'test webhook' );
-			return self::answer( 200, array( 'success' => true ) );
+		if ( $request['action'] === 'test' ) {
+			CrmHooks_Log::add( 'test', (string) ( $request['contact_id'] ?? '' ), 'test', self::ms( $started ), 0, 'test webhook' );
+			return self::answer( array( 'body' => array( 'success' => true ) ) );
 		}
-
 		// is_user_logged_in() works here: init runs after the auth cookie is read.
 		if ( $method === 'GET' && is_user_logged_in() && current_user_can( 'manage_options' ) ) {
-			$preview = ( new CrmHooks_Processor() )->preview( $request );
-			return array(
-				'status'  => 200,
-				'body'    => array(),
-				'headers' => array(),
-				'html'    => CrmHooks_Debug_Page::render( $request, $preview ),
-			);
+			require_once CRMHOOKS_INCLUDES . 'admin/class-crmhooks-debug-page.php';
+			return self::answer( array( 'html' => CrmHooks_Debug_Page::render( $request, CrmHooks_Worker::preview( $request ) ) ) );
 		}
-
-		if ( CrmHooks_Queue::is_async( $request ) ) {
-			return CrmHooks_Queue::accept( $request, $started ); // Stored, answered 200 queued (503 when full).
+		if ( is_bool( $request['async'] ?? null ) ? $request['async'] : (bool) CrmHooks_Settings::get( 'async' ) ) {
+			return self::accept( $request, $started );
 		}
-		$outcome = ( new CrmHooks_Processor() )->process( $request );
-		CrmHooks_Log::add( $action, (string) $outcome['contact_id'], (string) $outcome['outcome'], (int) $outcome['duration_ms'], (int) $outcome['crm_calls'], (string) $outcome['message'] );
-		return self::answer_for_outcome( $outcome );
+		$outcome = CrmHooks_Worker::process( $request );
+		CrmHooks_Log::add( (string) $outcome['action'], (string) $outcome['contact_id'], (string) $outcome['outcome'], (int) $outcome['duration_ms'], (int) $outcome['crm_calls'], (string) $outcome['message'] );
+		$kind    = 'inline_answer';
+		$attempt = array_intersect_key( $outcome, array_flip( array( 'outcome', 'code', 'retry_after' ) ) );
+		return self::answer( CrmHooks_Jobs::decide( compact( 'kind', 'attempt' ) ) ); // Never tells whether a contact or user exists.
 	}
 
 	/**
-	 * The HTTP answer for an inline outcome, as the library words it (it never tells whether a
-	 * contact or user exists).
+	 * An async webhook: the library admits it (or answers 503 when the queue is full), the job is
+	 * stored or merged and logged as received, and a drainer starts after the response.
 	 */
-	public static function answer_for_outcome( array $outcome ): array {
-		$answer = CrmHooks_Queue::decide(
-			array(
-				'kind'    => 'inline_answer',
-				'attempt' => array(
-					'outcome'     => (string) ( $outcome['outcome'] ?? '' ),
-					'code'        => (string) ( $outcome['code'] ?? '' ),
-					'retry_after' => max( 0, (int) ( $outcome['retry_after'] ?? 0 ) ),
-				),
-			)
-		);
-		return self::library_answer( $answer );
+	private static function accept( array $request, float $started ): array {
+		$kind    = 'accept';
+		$now     = time();
+		$nonce   = bin2hex( random_bytes( 8 ) );
+		$backlog = CrmHooks_Jobs::backlog();
+		$verdict = CrmHooks_Jobs::decide( compact( 'kind', 'now', 'request', 'nonce', 'backlog' ) );
+		if ( is_array( $verdict['refuse'] ?? null ) ) {
+			CrmHooks_Log::count_refusal( 'queue_full' ); // Counted: a flood must not grow the log.
+			return self::answer( $verdict['refuse'] );
+		}
+		$job = CrmHooks_Jobs::enqueue( (string) $verdict['contact_key'], $request, CrmHooks_Settings::account_id() );
+		if ( $job === null ) {
+			CrmHooks_Log::add( (string) $request['action'], (string) ( $request['contact_id'] ?? '' ), 'queue_error', self::ms( $started ), 0, 'the job could not be stored' );
+			return self::answer( (array) $verdict['busy'] );
+		}
+		$message = ( $job['merged'] ? 'merged into job ' : 'queued as job ' ) . $job['id'];
+		if ( $job['run_after'] > $now + (int) CrmHooks_Settings::get( 'settle_secs' ) ) {
+			$message .= '; deferred until ' . gmdate( 'H:i:s', $job['run_after'] ) . ' UTC: our own CRM write to this contact is recent (this is probably its echo), or a retry waits';
+		}
+		CrmHooks_Log::add( (string) $request['action'], (string) ( $request['contact_id'] ?? '' ), 'received', self::ms( $started ), 0, $message );
+		CrmHooks_Worker::run_after_response();
+		return self::answer( (array) $verdict['answer'] );
 	}
 
-	/** An answer the library composed: {status, body, headers}. */
-	public static function library_answer( array $answer ): array {
+	private static function refused( string $reason, int $status, array $headers = array() ): array {
+		CrmHooks_Log::count_refusal( $reason );
+		$body = array(
+			'success' => false,
+			'error'   => $reason,
+		);
 		return self::answer(
-			(int) ( $answer['status'] ?? 500 ),
-			(array) ( $answer['body'] ?? array(
-				'success' => false,
-				'error'   => 'failed',
-			) ),
-			(array) ( $answer['headers'] ?? array() )
+			array(
+				'status'  => $status,
+				'body'    => $body,
+				'headers' => $headers,
+			)
 		);
 	}
-	private static function answer( int $status, array $body, array $headers = array() ): array {
-		return array(
-			'status'  => $status,
-			'body'    => $body,
-			'headers' => $headers,
+
+	/** An answer as the library composed it: {status, body, headers} (and html for the debug page). */
+	private static function answer( array $answer ): array {
+		$failed = array(
+			'success' => false,
+			'error'   => 'failed',
 		);
+		return array(
+			'status'  => (int) ( $answer['status'] ?? ( isset( $answer['body'] ) || isset( $answer['html'] ) ? 200 : 500 ) ),
+			'body'    => (array) ( $answer['body'] ?? $failed ),
+			'headers' => (array) ( $answer['headers'] ?? array() ),
+		) + array_intersect_key( $answer, array( 'html' => true ) );
 	}
 
 	/** Sends the answer and ends the request. */
@@ -183,15 +165,15 @@ final class CrmHooks_Webhook {
 				header( $name . ': ' . $value );
 			}
 		}
-		if ( isset( $answer['html'] ) ) {
-			status_header( $answer['status'] );
-			if ( ! headers_sent() ) {
-				header( 'Content-Type: text/html; charset=utf-8' );
-			}
-			echo $answer['html']; // phpcs:ignore WordPress.Security.EscapeOutput.OutputNotEscaped -- Built from escaped parts by CrmHooks_Debug_Page::render().
-			exit;
+		if ( ! isset( $answer['html'] ) ) {
+			wp_send_json( $answer['body'], $answer['status'] );
 		}
-		wp_send_json( $answer['body'], $answer['status'] );
+		status_header( $answer['status'] );
+		if ( ! headers_sent() ) {
+			header( 'Content-Type: text/html; charset=utf-8' );
+		}
+		echo $answer['html']; // phpcs:ignore WordPress.Security.EscapeOutput.OutputNotEscaped -- Built from escaped parts by CrmHooks_Debug_Page::render().
+		exit;
 	}
 
 	/** The raw body; multipart bodies are not readable from php://input, so rebuild them from $_POST. */
@@ -202,8 +184,7 @@ final class CrmHooks_Webhook {
 		if ( stripos( $content_type, 'multipart/form-data' ) !== false ) {
 			return http_build_query( wp_unslash( $_POST ) ); // phpcs:ignore WordPress.Security.NonceVerification.Missing -- A CRM webhook, authenticated by its access key.
 		}
-		$body = file_get_contents( 'php://input' );
-		return is_string( $body ) ? $body : '';
+		return (string) file_get_contents( 'php://input' );
 	}
 
 	private static function is_rest_path(): bool {
@@ -212,23 +193,14 @@ final class CrmHooks_Webhook {
 		return strpos( $uri, '/' . rest_get_url_prefix() . '/crmhooks/' ) !== false || strpos( $route, '/crmhooks/' ) === 0;
 	}
 
-	private static function remember_native_failure( string $message ): void {
+	/** Keeps the last library failure a webhook saw, for the admin notice (null: it loads again). */
+	private static function remember_native_failure( ?string $message ): void {
 		$current = get_option( self::NATIVE_STATUS_OPTION );
-		if ( ! is_array( $current ) || ( $current['message'] ?? '' ) !== $message ) {
-			update_option(
-				self::NATIVE_STATUS_OPTION,
-				array(
-					'message' => $message,
-					'time'    => time(),
-				),
-				false
-			);
-		}
-	}
-
-	private static function forget_native_failure(): void {
-		if ( get_option( self::NATIVE_STATUS_OPTION ) !== false ) {
+		if ( $message === null && $current !== false ) {
 			delete_option( self::NATIVE_STATUS_OPTION );
+		} elseif ( $message !== null && ( $current['message'] ?? '' ) !== $message ) {
+			$time = time();
+			update_option( self::NATIVE_STATUS_OPTION, compact( 'message', 'time' ), false );
 		}
 	}
 

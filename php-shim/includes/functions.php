@@ -37,7 +37,7 @@ function crmhooks_change_tags( int $user_id, array $add, array $remove ) {
 	if ( $add === array() && $remove === array() ) {
 		return true;
 	}
-	$contact_id = (string) get_user_meta( $user_id, CrmHooks_User_Store::META_CONTACT_ID, true );
+	$contact_id = (string) get_user_meta( $user_id, CrmHooks_Users::META_CONTACT_ID, true );
 	if ( $contact_id === '' ) {
 		return new WP_Error( 'crmhooks_no_contact', __( 'This user has no CRM contact ID.', 'crmhooks' ) );
 	}
@@ -45,7 +45,7 @@ function crmhooks_change_tags( int $user_id, array $add, array $remove ) {
 		try {
 			CrmHooks_Crm::change_tags( $contact_id, $add, $remove );
 		} finally {
-			CrmHooks_Loopback::record_write( $contact_id ); // Internal: no listener can switch it off.
+			CrmHooks_Jobs::record_write( $contact_id ); // Internal: no listener can switch it off.
 			do_action( 'crmhooks_crm_write', $contact_id );
 		}
 	} catch ( CrmHooks_Native_Unavailable $e ) {
@@ -58,14 +58,14 @@ function crmhooks_change_tags( int $user_id, array $add, array $remove ) {
 	$change  = CrmHooks_Native::get()->tags_change(
 		(string) wp_json_encode(
 			array(
-				'current' => CrmHooks_User_Store::tags( $user_id ),
+				'current' => CrmHooks_Users::tags( $user_id ),
 				'add'     => $add,
 				'remove'  => $remove,
 			),
 			JSON_UNESCAPED_UNICODE
 		)
 	);
-	$all     = CrmHooks_User_Store::store_tags( $user_id, (array) $change['tags'] );
+	$all     = CrmHooks_Users::store_tags( $user_id, (array) $change['tags'] );
 	$added   = (array) $change['added'];
 	$removed = (array) $change['removed'];
 	do_action( 'crmhooks_tags_modified', $user_id, $added, $removed, $all );

@@ -159,7 +159,8 @@ impl Refusal {
 }
 
 fn is_blank_secret(rule: Rule, value: &Value) -> bool {
-    matches!(rule, Rule::Text { secret: true } | Rule::AccessKey) && value.as_str().map_or(true, |s| s.trim().is_empty())
+    matches!(rule, Rule::Text { secret: true } | Rule::AccessKey)
+        && value.as_str().map_or(true, |s| s.trim().is_empty())
 }
 
 /// The value as stored, or why it is refused.

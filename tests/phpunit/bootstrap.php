@@ -78,5 +78,8 @@ global $wpdb, $table_prefix, $wp_rewrite, $wp, $wp_query, $wp_the_query, $wp_rol
 require_once $crmhooks_env['CRMHOOKS_WP_DIR'] . '/wp-load.php';
 require_once ABSPATH . 'wp-admin/includes/plugin.php';
 require_once ABSPATH . 'wp-admin/includes/user.php';
+// The plugin loads its admin views only in wp-admin; tests call some of them directly.
+require_once CRMHOOKS_INCLUDES . 'admin/class-crmhooks-health.php';
+require_once CRMHOOKS_INCLUDES . 'admin/class-crmhooks-admin.php';
 
 CrmHooks_Test_Site::remember_settings();

@@ -241,7 +241,7 @@ final class CrmHooks_Admin {
 
 		// Refused requests are counted per hour, not logged one by one.
 		echo '<h2>' . esc_html__( 'Refused requests (last 24 hours)', 'crmhooks' ) . '</h2>';
-		$refusals = CrmHooks_Refusals::summary( time() - DAY_IN_SECONDS );
+		$refusals = CrmHooks_Log::refusals( time() - DAY_IN_SECONDS );
 		if ( $refusals === array() ) {
 			echo '<p>' . esc_html__( 'None.', 'crmhooks' ) . '</p>';
 		} else {

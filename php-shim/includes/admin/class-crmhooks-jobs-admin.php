@@ -27,13 +27,13 @@ final class CrmHooks_Jobs_Admin {
 	public static function handle_retry(): void {
 		self::authorize( self::ACTION_RETRY );
 		$id = isset( $_POST['job_id'] ) ? absint( wp_unslash( $_POST['job_id'] ) ) : 0; // phpcs:ignore WordPress.Security.NonceVerification.Missing -- authorize() checked the capability and the nonce.
-		$ok = $id > 0 && CrmHooks_Queue::retry_failed( $id );
+		$ok = $id > 0 && CrmHooks_Jobs::retry_failed( $id );
 		self::back( array( 'crmhooks_done' => $ok ? 'retried' : 'not_retried' ) );
 	}
 
 	public static function handle_retry_all(): void {
 		self::authorize( self::ACTION_RETRY_ALL );
-		$count = CrmHooks_Queue::retry_all_failed();
+		$count = CrmHooks_Jobs::retry_all_failed();
 		self::back(
 			array(
 				'crmhooks_done'  => 'retried_all',
@@ -45,7 +45,7 @@ final class CrmHooks_Jobs_Admin {
 	public static function handle_process(): void {
 		self::authorize( self::ACTION_PROCESS );
 		ignore_user_abort( true );
-		$summary = CrmHooks_Drainer::run( 'admin', min( 20, max( 1, CrmHooks_Queue::setting( 'drain_budget_secs' ) ) ) );
+		$summary = CrmHooks_Worker::run( 'admin', min( 20, max( 1, (int) CrmHooks_Settings::get( 'drain_budget_secs' ) ) ) );
 		self::back(
 			array(
 				'crmhooks_done'    => 'processed',
@@ -62,7 +62,7 @@ final class CrmHooks_Jobs_Admin {
 		echo '<div class="wrap"><h1>' . esc_html__( 'crmhooks jobs', 'crmhooks' ) . '</h1>';
 		self::render_notice();
 
-		$stats = CrmHooks_Queue::stats();
+		$stats = CrmHooks_Jobs::stats();
 		echo '<table class="widefat" style="max-width:40em"><tbody>';
 		$rows = array(
 			__( 'Queued', 'crmhooks' )  => $stats['queued'],
@@ -85,7 +85,7 @@ final class CrmHooks_Jobs_Admin {
 		echo '</p>';
 
 		echo '<h2>' . esc_html__( 'Failed jobs', 'crmhooks' ) . '</h2>';
-		$failed = CrmHooks_Queue::failed_jobs( 100 );
+		$failed = CrmHooks_Jobs::failed_jobs( 100 );
 		if ( $failed === array() ) {
 			echo '<p>' . esc_html__( 'No failed jobs.', 'crmhooks' ) . '</p></div>';
 			return;

@@ -1,6 +1,6 @@
 <?php
 /**
- * CrmHooks_Processor and the public tag functions, run in this process (as a queued job would
+ * CrmHooks_Worker::process() and the public tag functions, run in this process (as a queued job would
  * run them), so the actions they fire can be observed.
  */
 
@@ -45,7 +45,7 @@ final class ProcessorTest extends CrmHooks_Plugin_TestCase
 
     public function test_add_then_update_fire_the_documented_actions(): void
     {
-        $outcome = (new CrmHooks_Processor())->process($this->request('add', '42'));
+        $outcome = CrmHooks_Worker::process($this->request('add', '42'));
         $this->assertSame('created', $outcome['outcome'], $outcome['message']);
         $this->assertSame('42', $outcome['contact_id']);
         $this->assertGreaterThanOrEqual(2, $outcome['crm_calls'], 'HTTP requests: the contact and its tags, plus any name listing');
@@ -62,7 +62,7 @@ final class ProcessorTest extends CrmHooks_Plugin_TestCase
             'tags' => array('vip'), 'fields' => array('1' => 'Gold'),
         ));
         $this->fired = array();
-        $outcome = (new CrmHooks_Processor())->process($this->request('update', '42'));
+        $outcome = CrmHooks_Worker::process($this->request('update', '42'));
         $this->assertSame('updated', $outcome['outcome'], $outcome['message']);
         $this->assertSame(2, $outcome['crm_calls'], 'names cached: the contact and its tags only');
         $this->assertSame($user_id, $outcome['user_id']);
@@ -74,19 +74,19 @@ final class ProcessorTest extends CrmHooks_Plugin_TestCase
 
     public function test_contact_found_by_email_when_the_request_has_no_id(): void
     {
-        $outcome = (new CrmHooks_Processor())->process($this->request('add', null, array('email' => 'john.roe@example.com')));
+        $outcome = CrmHooks_Worker::process($this->request('add', null, array('email' => 'john.roe@example.com')));
         $this->assertSame('created', $outcome['outcome'], $outcome['message']);
         $this->assertSame('43', $outcome['contact_id']);
         $this->assertGreaterThanOrEqual(3, $outcome['crm_calls'], 'find by email, then the contact and its tags');
 
-        $none = (new CrmHooks_Processor())->process($this->request('add', null, array('email' => 'nobody@example.com')));
+        $none = CrmHooks_Worker::process($this->request('add', null, array('email' => 'nobody@example.com')));
         $this->assertSame('contact_not_found', $none['outcome']);
     }
 
     public function test_return_password_fires_crm_write(): void
     {
         CrmHooks_Test_Site::set_settings(array('return_password' => true, 'password_field' => '9'));
-        $outcome = (new CrmHooks_Processor())->process($this->request('add', '42'));
+        $outcome = CrmHooks_Worker::process($this->request('add', '42'));
         $this->assertSame('created', $outcome['outcome'], $outcome['message']);
         $this->assertSame(array(array('42')), $this->fired['crmhooks_crm_write']);
         $this->assertContains('password_returned', $outcome['notices']);
@@ -95,11 +95,11 @@ final class ProcessorTest extends CrmHooks_Plugin_TestCase
 
     public function test_crm_errors_become_outcomes(): void
     {
-        $missing = (new CrmHooks_Processor())->process($this->request('add', '99999'));
+        $missing = CrmHooks_Worker::process($this->request('add', '99999'));
         $this->assertSame('contact_not_found', $missing['outcome']);
 
         CrmHooks_Test_Standin::add_fault(array('crm' => 'ac', 'path_regex' => null, 'kind' => 'status', 'status' => 429, 'retry_after' => 30, 'count' => 5));
-        $limited = (new CrmHooks_Processor())->process($this->request('add', '42'));
+        $limited = CrmHooks_Worker::process($this->request('add', '42'));
         $this->assertSame('crm_error', $limited['outcome']);
         $this->assertSame('crm_rate_limited', $limited['code']);
         $this->assertSame(30, $limited['retry_after']);
@@ -108,7 +108,7 @@ final class ProcessorTest extends CrmHooks_Plugin_TestCase
 
     public function test_apply_and_remove_tags_write_to_the_crm_and_locally(): void
     {
-        $outcome = (new CrmHooks_Processor())->process($this->request('add', '42'));
+        $outcome = CrmHooks_Worker::process($this->request('add', '42'));
         $user_id = (int) $outcome['user_id'];
         $this->fired = array();
 
@@ -133,10 +133,10 @@ final class ProcessorTest extends CrmHooks_Plugin_TestCase
         $filter = static fn(array $roles): array => array_merge($roles, array('crmh_member', 'administrator', 'editor'));
         add_filter('crmhooks_grantable_roles', $filter);
         try {
-            $outcome = (new CrmHooks_Processor())->process($this->request('add', '42', array('role' => 'crmh_member')));
+            $outcome = CrmHooks_Worker::process($this->request('add', '42', array('role' => 'crmh_member')));
             $this->assertSame('created', $outcome['outcome'], $outcome['message']);
             $this->assertSame(array('crmh_member'), array_values((array) get_userdata((int) $outcome['user_id'])->roles));
-            $again = (new CrmHooks_Processor())->process($this->request('update', '42', array('role' => 'administrator')));
+            $again = CrmHooks_Worker::process($this->request('update', '42', array('role' => 'administrator')));
             $this->assertSame(array('crmh_member'), array_values((array) get_userdata((int) $outcome['user_id'])->roles), 'privileged stays refused');
             $this->assertStringContainsString('privileged', $again['message']);
         } finally {
@@ -155,7 +155,7 @@ final class ProcessorTest extends CrmHooks_Plugin_TestCase
         };
         add_filter('crmhooks_plan', $filter, 10, 2);
         try {
-            $outcome = (new CrmHooks_Processor())->process($this->request('add', '42'));
+            $outcome = CrmHooks_Worker::process($this->request('add', '42'));
         } finally {
             remove_filter('crmhooks_plan', $filter, 10);
         }
@@ -173,12 +173,12 @@ final class ProcessorTest extends CrmHooks_Plugin_TestCase
         $wpdb->query("DELETE FROM {$wpdb->prefix}crmhooks_jobs WHERE contact_key = 'id:44'");
         $request = $this->request('update', '44');
         $request['event'] = new stdClass();
-        $key = CrmHooks_Queue::decide(array('kind' => 'accept', 'now' => time(), 'request' => $request, 'nonce' => 'x', 'backlog' => 0))['contact_key'];
-        $job = CrmHooks_Queue::enqueue($key, $request, CrmHooks_Settings::account_id());
+        $key = CrmHooks_Jobs::decide(array('kind' => 'accept', 'now' => time(), 'request' => $request, 'nonce' => 'x', 'backlog' => 0))['contact_key'];
+        $job = CrmHooks_Jobs::enqueue($key, $request, CrmHooks_Settings::account_id());
         $wpdb->query($wpdb->prepare("UPDATE {$wpdb->prefix}crmhooks_jobs SET run_after = 0 WHERE id = %d", $job['id']));
-        $claimed = CrmHooks_Queue::claim('test:failed');
+        $claimed = CrmHooks_Jobs::claim('test:failed');
         try {
-            $this->assertSame('failed', CrmHooks_Queue::finish($claimed, array('outcome' => 'conflict', 'message' => 'two users')));
+            $this->assertSame('failed', CrmHooks_Jobs::finish($claimed, array('outcome' => 'conflict', 'message' => 'two users')));
             $this->assertSame(array(array((int) $job['id'], 'conflict', 'two users')), $this->fired['crmhooks_job_failed']);
         } finally {
             $wpdb->query($wpdb->prepare("DELETE FROM {$wpdb->prefix}crmhooks_jobs WHERE id = %d", $job['id']));

@@ -38,7 +38,7 @@ final class UnavailableTest extends CrmHooks_Plugin_TestCase
 
     private static function refused(string $reason): int
     {
-        foreach (CrmHooks_Refusals::summary(time() - HOUR_IN_SECONDS) as $row) {
+        foreach (CrmHooks_Log::refusals(time() - HOUR_IN_SECONDS) as $row) {
             if ($row['reason'] === $reason) {
                 return (int) $row['refused'];
             }

@@ -93,14 +93,14 @@ final class CoalescingTest extends CrmHooks_Queue_TestCase
         $first = $this->enqueue($request);
         global $wpdb;
         $wpdb->query($wpdb->prepare("UPDATE {$wpdb->prefix}crmhooks_jobs SET run_after = 0 WHERE id = %d", $first['id']));
-        $claimed = CrmHooks_Queue::claim('test:1');
+        $claimed = CrmHooks_Jobs::claim('test:1');
         $this->assertSame($first['id'], (int) $claimed['id']);
 
         $second = $this->enqueue($request);
         $this->assertFalse($second['merged'], 'never merged into a running job: its CRM read may be older than this webhook');
         $this->assertNotSame($first['id'], $second['id']);
         $wpdb->query($wpdb->prepare("UPDATE {$wpdb->prefix}crmhooks_jobs SET run_after = 0 WHERE id = %d", $second['id']));
-        $this->assertNull(CrmHooks_Queue::claim('test:2'), 'no second job for a contact whose job runs under a live lease');
-        $this->assertSame((int) $claimed['lease_until'] + 1, CrmHooks_Queue::next_due(), 'the queued job is due when the lease ends');
+        $this->assertNull(CrmHooks_Jobs::claim('test:2'), 'no second job for a contact whose job runs under a live lease');
+        $this->assertSame((int) $claimed['lease_until'] + 1, CrmHooks_Jobs::next_due(), 'the queued job is due when the lease ends');
     }
 }

@@ -63,12 +63,12 @@ final class LeaseTest extends CrmHooks_Queue_TestCase
         // As left by a worker that died on its second attempt: running, lease over.
         $wpdb->query($wpdb->prepare("UPDATE {$table} SET status = 'running', queued_key = NULL, attempts = 2, lease_until = %d WHERE id = %d", time() - 1, $queued['id']));
 
-        $this->assertNull(CrmHooks_Queue::claim('test:1'));
-        $failed = CrmHooks_Queue::failed_jobs();
+        $this->assertNull(CrmHooks_Jobs::claim('test:1'));
+        $failed = CrmHooks_Jobs::failed_jobs();
         $this->assertCount(1, $failed);
         $this->assertSame('worker_died', $failed[0]['outcome']);
 
-        $this->assertTrue(CrmHooks_Queue::retry_failed($queued['id']), 'retryable by hand');
+        $this->assertTrue(CrmHooks_Jobs::retry_failed($queued['id']), 'retryable by hand');
         $this->assertSame('queued', $this->jobs()[0]['status']);
         $this->assertSame(0, (int) $this->jobs()[0]['attempts']);
     }

@@ -23,7 +23,7 @@ final class QueueFixesTest extends CrmHooks_Queue_TestCase
     {
         global $wpdb;
         $deadline = microtime(true) + 30;
-        while ($wpdb->get_var($wpdb->prepare('SELECT IS_USED_LOCK(%s)', CrmHooks_Drainer::lock_name())) !== null && microtime(true) < $deadline) {
+        while ($wpdb->get_var($wpdb->prepare('SELECT IS_USED_LOCK(%s)', CrmHooks_Worker::lock_name())) !== null && microtime(true) < $deadline) {
             usleep(200000);
         }
     }
@@ -49,14 +49,14 @@ final class QueueFixesTest extends CrmHooks_Queue_TestCase
         global $wpdb;
         $first = $this->enqueue(array('action' => 'add', 'contact_id' => '42'));
         $wpdb->query($wpdb->prepare("UPDATE {$wpdb->prefix}crmhooks_jobs SET run_after = 0 WHERE id = %d", $first['id']));
-        $claimed = CrmHooks_Queue::claim('test:1');
+        $claimed = CrmHooks_Jobs::claim('test:1');
         $this->assertSame($first['id'], (int) $claimed['id']);
         // While it runs, a newer webhook queues the contact again.
         $newer = $this->enqueue(array('action' => 'update_tags', 'contact_id' => '42'));
         $this->assertFalse($newer['merged']);
 
         // The running attempt hits the CRM's rate limit with Retry-After: 900.
-        $end = CrmHooks_Queue::finish($claimed, array('outcome' => 'crm_error', 'code' => 'crm_rate_limited', 'retry_after' => 900, 'message' => 'rate limited'));
+        $end = CrmHooks_Jobs::finish($claimed, array('outcome' => 'crm_error', 'code' => 'crm_rate_limited', 'retry_after' => 900, 'message' => 'rate limited'));
         $this->assertSame('retry', $end);
         $this->assertSame('merged', $this->job($first['id'])['outcome'], 'folded into the newer job');
         $folded = $this->job($newer['id']);
@@ -84,7 +84,7 @@ final class QueueFixesTest extends CrmHooks_Queue_TestCase
 
         // Retrying by hand processes them with the account the site has now.
         CrmHooks_Test_Site::set_settings(array('crm' => 'activecampaign'));
-        $this->assertSame(2, CrmHooks_Queue::retry_all_failed());
+        $this->assertSame(2, CrmHooks_Jobs::retry_all_failed());
         $this->wait_until_idle(30, true);
         $this->assertNotEmpty($this->users_for('john.roe@example.com', '43'));
     }
@@ -99,9 +99,9 @@ final class QueueFixesTest extends CrmHooks_Queue_TestCase
         try {
             $this->assertQueued($this->hook(array('wpf_action' => 'update_tags', 'contact_id' => '42')));
             $this->wait_for_drainers();
-            $summary = CrmHooks_Drainer::run('test', 5);
+            $summary = CrmHooks_Worker::run('test', 5);
             $this->assertNotSame('locked', $summary['stopped']);
-            $this->assertStringContainsString(md5(DB_NAME . '|' . $wpdb->prefix), CrmHooks_Drainer::lock_name());
+            $this->assertStringContainsString(md5(DB_NAME . '|' . $wpdb->prefix), CrmHooks_Worker::lock_name());
         } finally {
             $other->close();
         }
@@ -115,7 +115,7 @@ final class QueueFixesTest extends CrmHooks_Queue_TestCase
         $due = time() + 14;
         $wpdb->query($wpdb->prepare("UPDATE {$wpdb->prefix}crmhooks_jobs SET run_after = %d WHERE id = %d", $due, $job['id']));
         $this->wait_for_drainers();
-        $summary = CrmHooks_Drainer::run('test', 2);
+        $summary = CrmHooks_Worker::run('test', 2);
         $this->assertSame('idle', $summary['stopped']);
         $this->assertSame('queued', $this->job($job['id'])['status'], 'not due yet');
 

@@ -13,9 +13,9 @@ final class QueueRulesTest extends CrmHooks_Queue_TestCase
     public function test_schema_is_upgraded_when_its_version_changes(): void
     {
         global $wpdb;
-        update_option(CrmHooks_Queue::DB_VERSION_OPTION, '0');
-        CrmHooks_Queue::maybe_upgrade();
-        $this->assertSame(CrmHooks_Queue::DB_VERSION, get_option(CrmHooks_Queue::DB_VERSION_OPTION));
+        update_option(CrmHooks_Jobs::DB_VERSION_OPTION, '0');
+        CrmHooks_Jobs::maybe_upgrade();
+        $this->assertSame(CrmHooks_Jobs::DB_VERSION, get_option(CrmHooks_Jobs::DB_VERSION_OPTION));
         $columns = $wpdb->get_col("SHOW COLUMNS FROM {$wpdb->prefix}crmhooks_jobs");
         foreach (array('id', 'contact_key', 'action', 'request_json', 'status', 'attempts', 'run_after', 'lease_until', 'received_count', 'created_at', 'updated_at', 'last_error', 'outcome') as $column) {
             $this->assertContains($column, $columns);
@@ -39,7 +39,7 @@ final class QueueRulesTest extends CrmHooks_Queue_TestCase
             $wpdb->insert($table, array('contact_key' => "id:9$i", 'action' => 'update', 'request_json' => '{}', 'status' => $status, 'created_at' => $old, 'updated_at' => $old, 'last_error' => ''));
         }
         $wpdb->insert($table, array('contact_key' => 'id:99', 'action' => 'update', 'request_json' => '{}', 'status' => 'done', 'created_at' => time(), 'updated_at' => time(), 'last_error' => ''));
-        $this->assertSame(1, CrmHooks_Queue::prune());
+        $this->assertSame(1, CrmHooks_Jobs::prune());
         $this->assertSame(array('failed', 'queued', 'done'), array_column($this->jobs(), 'status'));
     }
 
@@ -55,9 +55,9 @@ final class QueueRulesTest extends CrmHooks_Queue_TestCase
 
     public function test_wp_cron_drains_due_jobs_every_minute(): void
     {
-        CrmHooks_Drainer::ensure_scheduled();
-        $this->assertNotFalse(wp_next_scheduled(CrmHooks_Drainer::CRON_HOOK));
-        $this->assertSame(60, wp_get_schedules()[ CrmHooks_Drainer::CRON_SCHEDULE ]['interval']);
+        CrmHooks_Worker::ensure_scheduled();
+        $this->assertNotFalse(wp_next_scheduled(CrmHooks_Worker::CRON_HOOK));
+        $this->assertSame(60, wp_get_schedules()[ CrmHooks_Worker::CRON_SCHEDULE ]['interval']);
 
         // A job queued while no drainer ran (as after a crash) is picked up by the cron run.
         $job = $this->enqueue(array(
@@ -66,7 +66,7 @@ final class QueueRulesTest extends CrmHooks_Queue_TestCase
         ));
         global $wpdb;
         $wpdb->query($wpdb->prepare("UPDATE {$wpdb->prefix}crmhooks_jobs SET run_after = 0 WHERE id = %d", $job['id']));
-        do_action(CrmHooks_Drainer::CRON_HOOK);
+        do_action(CrmHooks_Worker::CRON_HOOK);
         $this->assertSame('done', $this->jobs()[0]['status']);
         $this->assertCount(1, $this->users_for('jane.doe@example.com', '42'));
     }

@@ -117,8 +117,8 @@ abstract class CrmHooks_Queue_TestCase extends TestCase
     {
         $request += array('contact_id' => null, 'email' => null, 'role' => null, 'send_notification' => false, 'async' => null);
         $request['event'] = empty($request['event']) ? new stdClass() : $request['event'];
-        $key = CrmHooks_Queue::decide(array('kind' => 'accept', 'now' => time(), 'request' => $request, 'nonce' => bin2hex(random_bytes(4)), 'backlog' => 0))['contact_key'];
-        return CrmHooks_Queue::enqueue($key, $request, CrmHooks_Settings::account_id());
+        $key = CrmHooks_Jobs::decide(array('kind' => 'accept', 'now' => time(), 'request' => $request, 'nonce' => bin2hex(random_bytes(4)), 'backlog' => 0))['contact_key'];
+        return CrmHooks_Jobs::enqueue($key, $request, CrmHooks_Settings::account_id());
     }
 
     protected function jobs(): array
@@ -147,7 +147,7 @@ abstract class CrmHooks_Queue_TestCase extends TestCase
             }
             if ($drain) {
                 CrmHooks_Test_Site::fresh();
-                CrmHooks_Drainer::run('test', 5);
+                CrmHooks_Worker::run('test', 5);
             }
             usleep(200000);
         }

@@ -295,7 +295,7 @@ final class AttackTest extends CrmHooks_Plugin_TestCase
         $this->assertSame($before[0], $count('crmhooks_log'), 'no log row per refused request');
         $this->assertSame($before[1], $count('crmhooks_jobs'));
         $this->assertLessThanOrEqual($before[2] + 6, $count('crmhooks_refusals'), 'a few counter rows at most');
-        $summary = array_column(CrmHooks_Refusals::summary(time() - HOUR_IN_SECONDS), 'refused', 'reason');
+        $summary = array_column(CrmHooks_Log::refusals(time() - HOUR_IN_SECONDS), 'refused', 'reason');
         $this->assertGreaterThanOrEqual(150, (int) $summary['unauthorized']);
         foreach (array_slice($answers, 0, 150) as $answer) {
             $this->assertSame(array(401, '{"success":false,"error":"unauthorized"}'), array($answer['status'], $answer['body']));
@@ -413,7 +413,7 @@ final class AttackTest extends CrmHooks_Plugin_TestCase
         } finally {
             update_option(CrmHooks_Settings::OPTION, $saved);
             CrmHooks_Installer::install(); // Put the tables back for the tests that follow.
-            update_option(CrmHooks_Queue::DB_VERSION_OPTION, CrmHooks_Queue::DB_VERSION);
+            update_option(CrmHooks_Jobs::DB_VERSION_OPTION, CrmHooks_Jobs::DB_VERSION);
         }
     }
 }

@@ -32,7 +32,7 @@ final class SecretsSweepTest extends CrmHooks_Plugin_TestCase
                 return;
             }
             // As WP-Cron would: the echo waits out the loopback window after its first drain.
-            CrmHooks_Drainer::run('sweep', 5);
+            CrmHooks_Worker::run('sweep', 5);
             usleep(200000);
         } while (microtime(true) < $deadline);
         $this->fail('the queue did not drain in ' . $seconds . ' s');

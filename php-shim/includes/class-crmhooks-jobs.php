@@ -1,0 +1,345 @@
+<?php
+/**
+ * The jobs repository: every SQL statement of the queue, in one place. Tables
+ * {prefix}crmhooks_jobs (a webhook is written here before it is answered) and
+ * {prefix}crmhooks_writes (when we last wrote to each CRM contact: the loopback window).
+ * Every verdict (key, merge, run_after, claim, finish) comes from the library (crmh_queue_decide);
+ * this class only runs the SQL mechanisms that make them race-free.
+ *
+ * Coalescing is race-free through a unique key: `queued_key` holds the contact key while a job is
+ * queued and NULL otherwise, so at most one queued job exists per contact. A new webhook first
+ * tries to INSERT; when the key is taken it locks that row (SELECT ... FOR UPDATE) and merges into
+ * it. Claiming clears the key in the same UPDATE that sets the lease, so a webhook arriving while
+ * its contact's job runs starts a new job: nothing is dropped.
+ */
+
+declare(strict_types=1);
+
+final class CrmHooks_Jobs {
+
+	/** Schema of the queue tables; a different stored value runs dbDelta on plugins_loaded. */
+	public const DB_VERSION        = '5';
+	public const DB_VERSION_OPTION = 'crmhooks_queue_db_version';
+
+	/** Row of the writes table holding when the last drainer run that called the CRM ended (ms). */
+	private const DRAINER_KEY = 'drainer:last_end_ms';
+
+	public static function table(): string {
+		global $wpdb;
+		return $wpdb->prefix . 'crmhooks_jobs';
+	}
+
+	/** plugins_loaded: one autoloaded-option compare; dbDelta only when the schema changed. */
+	public static function maybe_upgrade(): void {
+		if ( get_option( self::DB_VERSION_OPTION ) !== self::DB_VERSION ) {
+			CrmHooks_Installer::install();
+		}
+	}
+
+	/** dbDelta format: one column per line, two spaces after PRIMARY KEY. */
+	public static function tables_sql( string $prefix, string $collate ): array {
+		return array(
+			"CREATE TABLE {$prefix}crmhooks_jobs (
+  id bigint(20) unsigned NOT NULL AUTO_INCREMENT,
+  contact_key varchar(191) NOT NULL DEFAULT '',
+  queued_key varchar(191) DEFAULT NULL,
+  account varchar(64) NOT NULL DEFAULT '',
+  action varchar(20) NOT NULL DEFAULT '',
+  request_json longtext NOT NULL,
+  status varchar(10) NOT NULL DEFAULT 'queued',
+  attempts smallint(5) unsigned NOT NULL DEFAULT 0,
+  run_after bigint(20) unsigned NOT NULL DEFAULT 0,
+  lease_until bigint(20) unsigned NOT NULL DEFAULT 0,
+  worker varchar(100) NOT NULL DEFAULT '',
+  received_count int(10) unsigned NOT NULL DEFAULT 1,
+  created_at bigint(20) unsigned NOT NULL DEFAULT 0,
+  updated_at bigint(20) unsigned NOT NULL DEFAULT 0,
+  last_error text NOT NULL,
+  outcome varchar(40) NOT NULL DEFAULT '',
+  PRIMARY KEY  (id),
+  UNIQUE KEY queued_key (queued_key),
+  KEY status_run_after (status,run_after),
+  KEY contact_key (contact_key)
+) $collate;",
+			"CREATE TABLE {$prefix}crmhooks_writes (
+  contact_key varchar(191) NOT NULL,
+  last_write_at bigint(20) unsigned NOT NULL DEFAULT 0,
+  PRIMARY KEY  (contact_key)
+) $collate;",
+		);
+	}
+
+	/** One queue verdict from the library; `$query['kind']` picks which (see src/queue.rs). */
+	public static function decide( array $query ): array {
+		$query['settings'] = CrmHooks_Settings::public_settings();
+		return CrmHooks_Native::get()->queue_decide( (string) wp_json_encode( $query, JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE ) );
+	}
+
+	/** queued + running jobs. */
+	public static function backlog(): int {
+		global $wpdb;
+		return (int) $wpdb->get_var( "SELECT COUNT(*) FROM {$wpdb->prefix}crmhooks_jobs WHERE status IN ('queued','running')" );
+	}
+
+	/**
+	 * Inserts a job, or merges into the contact's queued job (the library says how). A retried job
+	 * folding in passes its first arrival and its backoff, which the merge keeps.
+	 *
+	 * @return array{id:int, merged:bool, run_after:int}|null null when the database refused
+	 */
+	public static function enqueue( string $key, array $request, string $account, int $received = 1, ?int $first = null, int $retry_at = 0 ): ?array {
+		global $wpdb;
+		$last_write_at = self::last_write_at( $key );
+		$not_before    = $retry_at; // A retry's backoff or the CRM's Retry-After.
+		for ( $try = 0; $try < 5; $try++ ) {
+			$now               = time();
+			$first_received_at = $first ?? $now;
+			$kind              = 'schedule';
+			$fresh             = self::decide( compact( 'kind', 'now', 'first_received_at', 'last_write_at', 'not_before' ) );
+			// INSERT IGNORE: a taken queued_key gives 0 rows and no error.
+			$wpdb->query( $wpdb->prepare( "INSERT IGNORE INTO {$wpdb->prefix}crmhooks_jobs (contact_key, queued_key, account, action, request_json, status, run_after, received_count, created_at, updated_at, last_error) VALUES (%s, %s, %s, %s, %s, 'queued', %d, %d, %d, %d, '')", $key, $key, $account, (string) ( $request['action'] ?? '' ), self::encode( $request ), (int) $fresh['run_after'], $received, $first_received_at, $now ) );
+			if ( (int) $wpdb->rows_affected === 1 && (int) $wpdb->insert_id > 0 ) {
+				return array(
+					'id'        => (int) $wpdb->insert_id,
+					'merged'    => false,
+					'run_after' => (int) $fresh['run_after'],
+				);
+			}
+			$wpdb->query( 'START TRANSACTION' );
+			$row = $wpdb->get_row( $wpdb->prepare( "SELECT id, request_json, run_after, created_at FROM {$wpdb->prefix}crmhooks_jobs WHERE queued_key = %s FOR UPDATE", $key ), ARRAY_A );
+			if ( ! is_array( $row ) ) {
+				$wpdb->query( 'COMMIT' ); // Claimed meanwhile: insert a new job.
+				continue;
+			}
+			$stored         = json_decode( (string) $row['request_json'], true );
+			$queued         = array(
+				'request'           => is_array( $stored ) ? $stored : $request,
+				'first_received_at' => (int) $row['created_at'],
+				'run_after'         => (int) $row['run_after'],
+			);
+			$kind           = 'merge';
+			$incoming       = $request;
+			$incoming_first = $first_received_at;
+			$merged         = self::decide( compact( 'kind', 'now', 'queued', 'incoming', 'incoming_first', 'last_write_at', 'not_before' ) );
+			$updated        = $wpdb->query( $wpdb->prepare( "UPDATE {$wpdb->prefix}crmhooks_jobs SET action = %s, request_json = %s, received_count = received_count + %d, run_after = %d, created_at = %d, updated_at = %d WHERE id = %d", (string) ( $merged['request']['action'] ?? '' ), self::encode( (array) $merged['request'] ), $received, (int) $merged['run_after'], (int) $merged['first_received_at'], $now, (int) $row['id'] ) );
+			if ( $updated === false ) {
+				$wpdb->query( 'ROLLBACK' ); // A deadlock victim, for one: try again.
+				continue;
+			}
+			$wpdb->query( 'COMMIT' );
+			return array(
+				'id'        => (int) $row['id'],
+				'merged'    => true,
+				'run_after' => (int) $merged['run_after'],
+			);
+		}
+		return null;
+	}
+
+	/**
+	 * Takes the next due job: queued with run_after <= now, or running with an expired lease (its
+	 * worker died); never a job whose contact has another job under a live lease. The library's
+	 * claim verdict may defer it (our own CRM write is recent) or fail it (its CRM account is gone).
+	 *
+	 * @return array|null the job row with 'request' decoded
+	 */
+	public static function claim( string $worker ): ?array {
+		global $wpdb;
+		$current_account = CrmHooks_Settings::account_id();
+		for ( $try = 0; $try < 20; $try++ ) {
+			$now       = time();
+			$candidate = $wpdb->get_row( $wpdb->prepare( "SELECT j.id, j.contact_key, j.status, j.attempts, j.account FROM {$wpdb->prefix}crmhooks_jobs j WHERE ((j.status = 'queued' AND j.run_after <= %d) OR (j.status = 'running' AND j.lease_until < %d)) AND NOT EXISTS (SELECT 1 FROM {$wpdb->prefix}crmhooks_jobs r WHERE r.contact_key = j.contact_key AND r.id <> j.id AND r.status = 'running' AND r.lease_until >= %d) ORDER BY j.run_after ASC, j.id ASC LIMIT 1", $now, $now, $now ), ARRAY_A );
+			if ( ! is_array( $candidate ) ) {
+				return null;
+			}
+			$id            = (int) $candidate['id'];
+			$status        = (string) $candidate['status'];
+			$running       = $status === 'running';
+			$kind          = 'claim';
+			$job           = array(
+				'lease_expired' => $running,
+				'attempts'      => (int) $candidate['attempts'],
+				'account'       => (string) $candidate['account'],
+			);
+			$last_write_at = self::last_write_at( (string) $candidate['contact_key'] );
+			$verdict       = self::decide( compact( 'kind', 'now', 'job', 'current_account', 'last_write_at' ) );
+			if ( ( $verdict['verdict'] ?? '' ) === 'defer_until' ) {
+				// Our own write is this recent: wait for the window's end, then read the CRM fresh.
+				$column = $running ? 'lease_until' : 'run_after';
+				$wpdb->query( $wpdb->prepare( "UPDATE {$wpdb->prefix}crmhooks_jobs SET {$column} = %d, updated_at = %d WHERE id = %d AND status = %s", (int) $verdict['at'], $now, $id, $status ) );
+				continue;
+			}
+			if ( ( $verdict['verdict'] ?? '' ) === 'fail' ) {
+				self::fail( $id, (string) $verdict['outcome'], (string) $verdict['reason'], $status ); // Visible; the admin can retry it.
+				continue;
+			}
+			$due = $running ? $wpdb->prepare( "status = 'running' AND lease_until < %d", $now ) : $wpdb->prepare( "status = 'queued' AND run_after <= %d", $now );
+			$wpdb->query( $wpdb->prepare( "UPDATE {$wpdb->prefix}crmhooks_jobs SET status = 'running', queued_key = NULL, attempts = attempts + 1, lease_until = %d, worker = %s, updated_at = %d WHERE id = %d AND {$due}", $now + max( 1, (int) CrmHooks_Settings::get( 'lease_secs' ) ), substr( $worker, 0, 100 ), $now, $id ) );
+			$row = (int) $wpdb->rows_affected === 1 ? $wpdb->get_row( $wpdb->prepare( "SELECT * FROM {$wpdb->prefix}crmhooks_jobs WHERE id = %d", $id ), ARRAY_A ) : null;
+			if ( is_array( $row ) ) {
+				$row['request'] = (array) ( json_decode( (string) $row['request_json'], true ) ?? array() );
+				return $row;
+			}
+		}
+		return null;
+	}
+
+	/**
+	 * Ends an attempt as the library's finish verdict says: done; back in the queue at the retry
+	 * time (folded into a newer queued job of the contact if one arrived, keeping this job's
+	 * backoff and first arrival); or failed, visibly, for the admin to retry.
+	 *
+	 * @param array $job     the claimed row (with 'request')
+	 * @param array $attempt outcome, code, retry_after, message
+	 * @return string 'done', 'retry' or 'failed'
+	 */
+	public static function finish( array $job, array $attempt ): string {
+		global $wpdb;
+		$now      = time();
+		$id       = (int) $job['id'];
+		$outcome  = substr( (string) ( $attempt['outcome'] ?? 'failed' ), 0, 40 );
+		$code     = (string) ( $attempt['code'] ?? '' );
+		$message  = substr( (string) ( $attempt['message'] ?? '' ), 0, 1000 );
+		$ended    = $code !== '' && $outcome === 'crm_error' ? $code : $outcome;
+		$kind     = 'finish';
+		$attempts = (int) $job['attempts'];
+		$jitter   = wp_rand( 0, 999999 ) / 1000000;
+		$attempt  = array(
+			'outcome'     => $outcome,
+			'code'        => $code,
+			'retry_after' => max( 0, (int) ( $attempt['retry_after'] ?? 0 ) ),
+		);
+		$verdict  = self::decide( compact( 'kind', 'now', 'attempts', 'attempt', 'jitter' ) );
+		if ( ( $verdict['verdict'] ?? '' ) === 'done' ) {
+			self::complete( $id, $outcome, $message );
+			return 'done';
+		}
+		if ( ( $verdict['verdict'] ?? '' ) !== 'retry_at' ) {
+			self::fail( $id, $ended, $message !== '' ? $message : $ended, 'running' );
+			return 'failed';
+		}
+		$at = (int) $verdict['at'];
+		$wpdb->query( $wpdb->prepare( "UPDATE IGNORE {$wpdb->prefix}crmhooks_jobs SET status = 'queued', queued_key = contact_key, run_after = %d, lease_until = 0, outcome = %s, last_error = %s, updated_at = %d WHERE id = %d", $at, $ended, $message !== '' ? $message : $ended, $now, $id ) );
+		if ( (int) $wpdb->rows_affected !== 1 ) {
+			// A newer webhook queued the contact meanwhile: fold into it, keeping the backoff.
+			self::enqueue( (string) $job['contact_key'], (array) $job['request'], (string) $job['account'], (int) $job['received_count'], (int) $job['created_at'], $at );
+			self::complete( $id, 'merged', 'folded into the newer queued job after: ' . ( $message !== '' ? $message : $ended ) );
+		}
+		return 'retry';
+	}
+
+	/** Ends a job as done with its outcome (created, updated, contact_not_found, ...). */
+	public static function complete( int $id, string $outcome, string $message = '' ): void {
+		global $wpdb;
+		$wpdb->query( $wpdb->prepare( "UPDATE {$wpdb->prefix}crmhooks_jobs SET status = 'done', outcome = %s, last_error = %s, lease_until = 0, updated_at = %d WHERE id = %d", substr( $outcome, 0, 40 ), substr( $message, 0, 1000 ), time(), $id ) );
+	}
+
+	/** Ends a job as failed, kept visible for the admin to retry; listeners hear crmhooks_job_failed. */
+	private static function fail( int $id, string $outcome, string $reason, string $from_status ): void {
+		global $wpdb;
+		$wpdb->query( $wpdb->prepare( "UPDATE {$wpdb->prefix}crmhooks_jobs SET status = 'failed', queued_key = NULL, outcome = %s, last_error = %s, lease_until = 0, updated_at = %d WHERE id = %d AND status = %s", substr( $outcome, 0, 40 ), substr( $reason, 0, 1000 ), time(), $id, $from_status ) );
+		if ( (int) $wpdb->rows_affected === 1 ) {
+			do_action( 'crmhooks_job_failed', $id, $outcome, $reason );
+		}
+	}
+
+	/** Puts a failed job back in the queue, for the site's current CRM account (merging when needed). */
+	public static function retry_failed( int $id ): bool {
+		global $wpdb;
+		$job     = $wpdb->get_row( $wpdb->prepare( "SELECT * FROM {$wpdb->prefix}crmhooks_jobs WHERE id = %d AND status = 'failed'", $id ), ARRAY_A );
+		$now     = time();
+		$account = CrmHooks_Settings::account_id();
+		if ( ! is_array( $job ) ) {
+			return false;
+		}
+		$wpdb->query( $wpdb->prepare( "UPDATE IGNORE {$wpdb->prefix}crmhooks_jobs SET status = 'queued', queued_key = contact_key, account = %s, attempts = 0, run_after = %d, lease_until = 0, updated_at = %d WHERE id = %d AND status = 'failed'", $account, $now, $now, $id ) );
+		if ( (int) $wpdb->rows_affected === 1 ) {
+			return true;
+		}
+		$request = json_decode( (string) $job['request_json'], true );
+		if ( ! is_array( $request ) || self::enqueue( (string) $job['contact_key'], $request, $account, (int) $job['received_count'] ) === null ) {
+			return false;
+		}
+		$wpdb->query( $wpdb->prepare( "UPDATE {$wpdb->prefix}crmhooks_jobs SET status = 'done', outcome = 'requeued', updated_at = %d WHERE id = %d AND status = 'failed'", $now, $id ) );
+		return true;
+	}
+
+	/** @return int how many failed jobs were put back */
+	public static function retry_all_failed(): int {
+		global $wpdb;
+		$ids = $wpdb->get_col( "SELECT id FROM {$wpdb->prefix}crmhooks_jobs WHERE status = 'failed' ORDER BY id" );
+		return count( array_filter( array_map( static fn( $id ): bool => self::retry_failed( (int) $id ), $ids ) ) );
+	}
+
+	/** Cron: done jobs older than retention_days (the log keeps their outcomes), and old write times. */
+	public static function prune(): int {
+		global $wpdb;
+		$wpdb->query( $wpdb->prepare( "DELETE FROM {$wpdb->prefix}crmhooks_writes WHERE contact_key LIKE %s AND last_write_at < %d", 'id:%', time() - max( 3600, 2 * (int) CrmHooks_Settings::get( 'loopback_window_secs' ) ) ) );
+		return (int) $wpdb->query( $wpdb->prepare( "DELETE FROM {$wpdb->prefix}crmhooks_jobs WHERE status = 'done' AND updated_at < %d", time() - max( 1, (int) CrmHooks_Settings::get( 'retention_days' ) ) * DAY_IN_SECONDS ) );
+	}
+
+	/** Counts per status plus the oldest pending job's wait, for the admin screen. */
+	public static function stats(): array {
+		global $wpdb;
+		$rows                         = (array) $wpdb->get_results( "SELECT status, COUNT(*) AS n FROM {$wpdb->prefix}crmhooks_jobs GROUP BY status", ARRAY_A );
+		$stats                        = array_merge( array_fill_keys( array( 'queued', 'running', 'done', 'failed' ), 0 ), array_map( 'intval', array_column( $rows, 'n', 'status' ) ) );
+		$stats['oldest_pending_secs'] = max( 0, time() - (int) ( $wpdb->get_var( "SELECT MIN(created_at) FROM {$wpdb->prefix}crmhooks_jobs WHERE status IN ('queued','running')" ) ?? time() ) );
+		return $stats;
+	}
+
+	public static function failed_jobs( int $limit = 50 ): array {
+		global $wpdb;
+		return (array) $wpdb->get_results( $wpdb->prepare( "SELECT id, contact_key, action, attempts, received_count, outcome, last_error, updated_at FROM {$wpdb->prefix}crmhooks_jobs WHERE status = 'failed' ORDER BY id DESC LIMIT %d", $limit ), ARRAY_A );
+	}
+
+	/**
+	 * When the next job becomes claimable, or null when none is pending: a queued job at its
+	 * run_after, but not before another job of its contact leaves its lease; a running job when
+	 * its lease has expired.
+	 */
+	public static function next_due(): ?int {
+		global $wpdb;
+		$next = $wpdb->get_var( "SELECT MIN(due) FROM (SELECT GREATEST(j.run_after, COALESCE((SELECT MAX(r.lease_until) + 1 FROM {$wpdb->prefix}crmhooks_jobs r WHERE r.contact_key = j.contact_key AND r.status = 'running' AND r.id <> j.id), 0)) AS due FROM {$wpdb->prefix}crmhooks_jobs j WHERE j.status = 'queued' UNION ALL SELECT lease_until + 1 AS due FROM {$wpdb->prefix}crmhooks_jobs WHERE status = 'running') pending" );
+		return $next === null ? null : (int) $next;
+	}
+
+	/**
+	 * Remembers when we last wrote to a CRM contact, right after every write of ours (never
+	 * through a public hook). A webhook for it inside the loopback window is probably the CRM
+	 * echoing that write: the library defers its job to the window's end, so the echo cannot
+	 * erase what we just wrote and a real change is still read fresh.
+	 */
+	public static function record_write( string $contact_id ): void {
+		global $wpdb;
+		if ( trim( $contact_id ) !== '' ) {
+			$wpdb->query( $wpdb->prepare( "INSERT INTO {$wpdb->prefix}crmhooks_writes (contact_key, last_write_at) VALUES (%s, %d) ON DUPLICATE KEY UPDATE last_write_at = GREATEST(last_write_at, VALUES(last_write_at))", 'id:' . substr( trim( $contact_id ), 0, 180 ), time() ) );
+		}
+	}
+
+	/** When we last wrote to the contact of this key (writes are recorded per contact ID only). */
+	public static function last_write_at( string $contact_key ): ?int {
+		global $wpdb;
+		$value = strpos( $contact_key, 'id:' ) === 0 ? $wpdb->get_var( $wpdb->prepare( "SELECT last_write_at FROM {$wpdb->prefix}crmhooks_writes WHERE contact_key = %s", $contact_key ) ) : null;
+		return $value === null ? null : (int) $value;
+	}
+
+	public static function record_drainer_end(): void {
+		global $wpdb;
+		$wpdb->query( $wpdb->prepare( "REPLACE INTO {$wpdb->prefix}crmhooks_writes (contact_key, last_write_at) VALUES (%s, %d)", self::DRAINER_KEY, (int) round( microtime( true ) * 1000 ) ) );
+	}
+
+	/** Sleeps until $secs after the previous drainer run ended (the CRM's rate window then is ours). */
+	public static function wait_for_previous_drainer( float $secs ): void {
+		global $wpdb;
+		$ended_ms = (int) $wpdb->get_var( $wpdb->prepare( "SELECT last_write_at FROM {$wpdb->prefix}crmhooks_writes WHERE contact_key = %s", self::DRAINER_KEY ) );
+		$wait     = ( $ended_ms / 1000 + $secs ) - microtime( true );
+		if ( $wait > 0 ) {
+			usleep( (int) ( min( $secs, $wait ) * 1000000 ) );
+		}
+	}
+
+	private static function encode( array $request ): string {
+		unset( $request['access_key'] ); // Never stored (the library's request has none anyway).
+		return (string) wp_json_encode( $request, JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE );
+	}
+}

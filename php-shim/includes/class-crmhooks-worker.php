@@ -1,0 +1,342 @@
+<?php
+/**
+ * The worker: drains the job queue and processes one webhook (load the contact from the CRM,
+ * gather the WordPress facts, ask the library for the plan, apply it with CrmHooks_Users).
+ *
+ * One drainer per site at a time (MySQL GET_LOCK, released by the server when the connection
+ * dies), started: after the response of a request that queued a job (fastcgi_finish_request on
+ * shutdown), by a successor request when a drainer stops with work pending, by WP-Cron every
+ * minute as a safety net (or a system cron, README), and by the admin's "process now". Each run
+ * stops after a time budget and a batch size, and as soon as the CRM rate-limits us.
+ */
+
+declare(strict_types=1);
+
+final class CrmHooks_Worker {
+
+	public const CRON_HOOK     = 'crmhooks_drain';
+	public const CRON_SCHEDULE = 'crmhooks_every_minute';
+
+	/** Query parameter of the successor request. */
+	public const SUCCESSOR_PARAM = 'crmhooks_drain';
+
+	/** Longest the drainer sleeps for a job that becomes due soon (a settling coalesced job). */
+	private const MAX_WAIT_SECS = 10;
+
+	/** A drainer starting right after another waits this long since it ended (the CRM's window). */
+	private const HANDOFF_SECS = 1.0;
+
+	/**
+	 * A drainer that stops while work is due within this horizon starts its successor with a
+	 * non-blocking loopback request, as WordPress spawns WP-Cron, so no job waits for page
+	 * traffic. Work due later is left to WP-Cron or a system cron: a quiet site never keeps a web
+	 * worker busy just to wait.
+	 */
+	private const SUCCESSOR_HORIZON_SECS = 300;
+
+	private static bool $after_response_scheduled = false;
+
+	public static function register(): void {
+		add_filter( 'cron_schedules', array( self::class, 'cron_schedules' ) ); // phpcs:ignore WordPress.WP.CronInterval.CronSchedulesInterval -- A one-minute safety net for queued webhooks; a tick with nothing due costs one indexed query.
+		add_action( self::CRON_HOOK, array( self::class, 'cron' ) );
+		add_action( 'init', array( self::class, 'ensure_scheduled' ) );
+		add_action( 'init', array( self::class, 'maybe_run_as_successor' ), 0 );
+	}
+
+	public static function cron_schedules( array $schedules ): array {
+		$schedules[ self::CRON_SCHEDULE ] = array(
+			'interval' => 60,
+			'display'  => __( 'Every minute (crmhooks)', 'crmhooks' ),
+		);
+		return $schedules;
+	}
+
+	public static function ensure_scheduled(): void {
+		if ( ! wp_next_scheduled( self::CRON_HOOK ) ) {
+			wp_schedule_event( time() + 60, self::CRON_SCHEDULE, self::CRON_HOOK );
+		}
+	}
+
+	/** WP-Cron: drain, then housekeeping. */
+	public static function cron(): void {
+		self::prepare_long_run();
+		self::run( 'cron' );
+		CrmHooks_Jobs::prune();
+	}
+
+	/** Called when a job was queued: drain once the client has its answer (shutdown). */
+	public static function run_after_response(): void {
+		if ( ! self::$after_response_scheduled ) {
+			self::$after_response_scheduled = true;
+			add_action( 'shutdown', array( self::class, 'after_response' ), 1000 );
+		}
+	}
+
+	/** Without a way to end the response first (mod_php, php -S) the sender must not wait: cron drains. */
+	public static function after_response(): void {
+		if ( self::finish_response() ) {
+			self::run( 'response' );
+		}
+	}
+
+	/**
+	 * One drainer run. Returns a summary: processed, stopped (idle|budget|batch|rate_limited|
+	 * locked), trigger.
+	 */
+	public static function run( string $trigger, ?int $budget_secs = null ): array {
+		global $wpdb;
+		$summary  = array(
+			'trigger'   => $trigger,
+			'processed' => 0,
+			'stopped'   => '',
+		);
+		$deadline = microtime( true ) + ( $budget_secs ?? (int) CrmHooks_Settings::get( 'drain_budget_secs' ) );
+		do {
+			if ( (string) $wpdb->get_var( $wpdb->prepare( 'SELECT GET_LOCK(%s, 0)', self::lock_name() ) ) !== '1' ) {
+				$summary['stopped'] = 'locked'; // Another drainer runs for this site.
+				return $summary;
+			}
+			$before = $summary['processed'];
+			try {
+				CrmHooks_Jobs::wait_for_previous_drainer( self::HANDOFF_SECS );
+				self::drain_locked( $deadline, $summary );
+			} finally {
+				if ( $summary['processed'] > $before ) {
+					CrmHooks_Jobs::record_drainer_end();
+				}
+				$wpdb->get_var( $wpdb->prepare( 'SELECT RELEASE_LOCK(%s)', self::lock_name() ) );
+			}
+			// A request that queued a job while we held the lock could not start a drainer:
+			// look again after releasing it, so its job does not wait for cron.
+		} while ( $summary['stopped'] === 'idle' && ( CrmHooks_Jobs::next_due() ?? PHP_INT_MAX ) <= time() && microtime( true ) < $deadline );
+		self::spawn_successor_if_pending();
+		return $summary;
+	}
+
+	/**
+	 * One drainer per site: the lock name covers the database and the table prefix, so sites in
+	 * different databases on one server never block each other (GET_LOCK names are server-wide
+	 * and at most 64 characters).
+	 */
+	public static function lock_name(): string {
+		global $wpdb;
+		return 'crmhooks_drain_' . md5( DB_NAME . '|' . $wpdb->prefix );
+	}
+
+	/** The token a successor request carries: only the site can start drains this way. */
+	public static function successor_token(): string {
+		return substr( wp_hash( 'crmhooks drain successor' ), 0, 32 );
+	}
+
+	/** Starts the next drainer when work is pending within the horizon. */
+	public static function spawn_successor_if_pending(): bool {
+		$next = CrmHooks_Jobs::next_due();
+		if ( $next === null || $next > time() + self::SUCCESSOR_HORIZON_SECS ) {
+			return false;
+		}
+		$args = array(
+			'timeout'   => 0.01,
+			'blocking'  => false,
+			'sslverify' => apply_filters( 'https_local_ssl_verify', false ), // phpcs:ignore WordPress.NamingConventions.PrefixAllGlobals.NonPrefixedHooknameFound -- WordPress core's own filter, as spawn_cron() uses it.
+		);
+		wp_remote_post( add_query_arg( self::SUCCESSOR_PARAM, self::successor_token(), home_url( '/' ) ), $args );
+		return true;
+	}
+
+	/** init: a successor request answers at once, sleeps until the next job is due (within one budget) and drains. */
+	public static function maybe_run_as_successor(): void {
+		// A request of our own, authenticated by its token; nothing from it is stored or echoed.
+		$token = isset( $_GET[ self::SUCCESSOR_PARAM ] ) ? sanitize_text_field( wp_unslash( $_GET[ self::SUCCESSOR_PARAM ] ) ) : ''; // phpcs:ignore WordPress.Security.NonceVerification.Recommended
+		if ( $token === '' ) {
+			return;
+		}
+		if ( ! hash_equals( self::successor_token(), $token ) ) {
+			status_header( 403 );
+			exit;
+		}
+		status_header( 202 );
+		nocache_headers();
+		self::finish_response();
+		$wait = ( CrmHooks_Jobs::next_due() ?? 0 ) - time();
+		if ( $wait > 0 ) {
+			sleep( (int) min( (int) CrmHooks_Settings::get( 'drain_budget_secs' ), $wait ) );
+		}
+		self::run( 'successor' );
+		exit;
+	}
+
+	private static function drain_locked( float $deadline, array &$summary ): void {
+		$worker = substr( (string) gethostname(), 0, 60 ) . ':' . getmypid();
+		while ( true ) {
+			$batch_done = $summary['processed'] >= (int) CrmHooks_Settings::get( 'drain_batch' );
+			if ( $batch_done || microtime( true ) >= $deadline ) {
+				$summary['stopped'] = $batch_done ? 'batch' : 'budget';
+				return;
+			}
+			// Settings are read afresh for every job: an admin may have switched the CRM meanwhile.
+			CrmHooks_Settings::refresh();
+			$job = CrmHooks_Jobs::claim( $worker );
+			if ( $job === null ) {
+				$wait = ( CrmHooks_Jobs::next_due() ?? PHP_INT_MAX ) - microtime( true );
+				if ( $wait <= self::MAX_WAIT_SECS && microtime( true ) + $wait < $deadline ) {
+					usleep( (int) ( max( 0.05, $wait + 0.05 ) * 1000000 ) ); // A job becomes due soon.
+					continue;
+				}
+				$summary['stopped'] = 'idle';
+				return;
+			}
+			$outcome = self::process_job( $job );
+			++$summary['processed'];
+			if ( ( $outcome['code'] ?? '' ) === 'crm_rate_limited' || ( $outcome['outcome'] ?? '' ) === 'unavailable' ) {
+				$summary['stopped'] = 'rate_limited';
+				return;
+			}
+		}
+	}
+
+	/** Runs one claimed job and records its end: done, retry later, or failed. */
+	public static function process_job( array $job ): array {
+		$request = (array) $job['request'];
+		try {
+			$outcome = self::process( $request );
+		} catch ( Throwable $e ) {
+			$outcome = self::outcome( $request, 'failed', get_class( $e ) . ': ' . $e->getMessage(), 'exception' );
+		}
+		$end  = CrmHooks_Jobs::finish( $job, $outcome );
+		$note = sprintf( 'job %d attempt %d (%d received): %s', (int) $job['id'], (int) $job['attempts'], (int) $job['received_count'], $end );
+		CrmHooks_Log::add( (string) ( $request['action'] ?? '' ), (string) $outcome['contact_id'], (string) $outcome['outcome'], (int) $outcome['duration_ms'], (int) $outcome['crm_calls'], $note . ( $outcome['message'] !== '' ? ': ' . substr( (string) $outcome['message'], 0, 800 ) : '' ) );
+		return $outcome;
+	}
+
+	/**
+	 * Processes one accepted webhook, inline or as a job.
+	 *
+	 * @return array outcome, action, contact_id, user_id, crm_calls, duration_ms, message, notices,
+	 *               code (result name of a CRM error), retry_after
+	 */
+	public static function process( array $request ): array {
+		$started = microtime( true );
+		CrmHooks_Crm::take_requests();
+		$outcome                = self::run_request( $request, false );
+		$outcome['crm_calls']   = CrmHooks_Crm::take_requests();
+		$outcome['duration_ms'] = (int) round( ( microtime( true ) - $started ) * 1000 );
+		return $outcome;
+	}
+
+	/** Dry run for the admin debug page: contact, user state and plan; nothing is written. */
+	public static function preview( array $request ): array {
+		return self::run_request( $request, true );
+	}
+
+	private static function run_request( array $request, bool $dry_run ): array {
+		try {
+			// By contact ID; the lookup email only finds the CRM contact, never a WordPress user.
+			$contact = CrmHooks_Crm::load_contact( $request );
+		} catch ( CrmHooks_Native_Unavailable $e ) {
+			return self::outcome( $request, 'unavailable', $e->getMessage() );
+		} catch ( CrmHooks_Native_Error $e ) {
+			if ( in_array( $e->getCode(), array( CrmHooks_Native::CRM_NOT_FOUND, CrmHooks_Native::BAD_REQUEST ), true ) ) {
+				return self::outcome( $request, 'contact_not_found', 'contact not found in the CRM' );
+			}
+			$code                   = CrmHooks_Native::result_name( $e->getCode() );
+			$outcome                = self::outcome( $request, 'crm_error', $e->last_error !== '' ? $e->last_error : $code, $code );
+			$outcome['retry_after'] = $e->retry_after;
+			return $outcome;
+		}
+		$found = array( 'contact_id' => (string) ( $contact['id'] ?? ( $request['contact_id'] ?? '' ) ) ) + $request;
+		// add: find + insert under one named lock per email, so concurrent deliveries never duplicate.
+		$email = strtolower( trim( (string) ( $contact['email'] ?? '' ) ) );
+		$lock  = ! $dry_run && ( $request['action'] ?? '' ) === 'add' ? 'crmhooks_add_' . md5( $email !== '' ? $email : 'contact:' . $found['contact_id'] ) : null;
+		if ( $lock !== null && ! self::lock( $lock, true ) ) {
+			return self::outcome( $found, 'busy', 'another delivery for this contact holds the lock' );
+		}
+		try {
+			$plan = self::plan( $request, $contact );
+			if ( $dry_run ) {
+				return array( 'contact' => $contact ) + self::outcome( $found, 'preview', '' ) + array( 'plan' => $plan );
+			}
+			$result = CrmHooks_Users::apply( $plan, $contact );
+			if ( $result['replan'] ) {
+				// A user with this email or login appeared between lookup and insert: plan again.
+				$plan   = self::plan( $request, $contact );
+				$result = CrmHooks_Users::apply( $plan, $contact );
+			}
+		} catch ( CrmHooks_Native_Error $e ) {
+			return self::outcome( $found, 'failed', $e->getMessage(), CrmHooks_Native::result_name( $e->getCode() ) );
+		} finally {
+			if ( $lock !== null ) {
+				self::lock( $lock, false );
+			}
+		}
+		// The library decided what the plan means; an operation WordPress refused makes it failed.
+		$notices            = (array) ( $plan['notices'] ?? array() );
+		$message            = $result['error'] ?? implode( '; ', array_filter( array_merge( array_column( $notices, 'message' ), $result['notices'] ) ) );
+		$outcome            = self::outcome( $found, $result['error'] !== null ? 'failed' : (string) ( $plan['outcome'] ?? 'failed' ), $message );
+		$outcome['user_id'] = $result['user_id'];
+		$outcome['notices'] = array_values( array_filter( array_merge( array_column( $notices, 'code' ), $result['notices'] ) ) );
+		return $outcome;
+	}
+
+	/** An outcome with every member the callers read. */
+	private static function outcome( array $request, string $outcome, string $message, string $code = '' ): array {
+		return array(
+			'outcome'     => $outcome,
+			'action'      => (string) ( $request['action'] ?? '' ),
+			'contact_id'  => (string) ( $request['contact_id'] ?? '' ),
+			'user_id'     => null,
+			'message'     => $message,
+			'notices'     => array(),
+			'code'        => $code,
+			'retry_after' => 0,
+			'crm_calls'   => 0,
+			'duration_ms' => 0,
+		);
+	}
+
+	/**
+	 * The library's plan from the request, the CRM contact and the WordPress facts it chooses the
+	 * user from (users linked to the contact's ID, the user with the contact's email). Other
+	 * plugins may narrow the roles a webhook may grant (`crmhooks_grantable_roles`; the library
+	 * still refuses every privileged role) and adjust the plan (`crmhooks_plan`).
+	 */
+	private static function plan( array $request, array $contact ): array {
+		$settings                   = CrmHooks_Settings::plan_settings();
+		$settings['role_allowlist'] = array_values( array_map( 'strval', (array) apply_filters( 'crmhooks_grantable_roles', $settings['role_allowlist'], $request, $contact ) ) );
+		$field_map                  = (array) $settings['field_map'];
+		$linked_users               = array_values( array_filter( array_map( static fn( int $id ) => CrmHooks_Users::user_state( $id, $field_map ), CrmHooks_Users::linked_to( (string) ( $contact['id'] ?? '' ) ) ) ) );
+		$email_user_id              = CrmHooks_Users::with_email( (string) ( $contact['email'] ?? '' ) );
+		$email_user                 = $email_user_id !== null ? CrmHooks_Users::user_state( $email_user_id, $field_map ) : null;
+		$plan                       = CrmHooks_Native::get()->plan( (string) wp_json_encode( compact( 'request', 'contact', 'linked_users', 'email_user', 'settings' ), JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE ) );
+		$filtered                   = apply_filters( 'crmhooks_plan', $plan, $request, $contact );
+		return is_array( $filtered ) ? $filtered : $plan;
+	}
+
+	/** Takes (waiting up to 10 s) or releases a MySQL named lock. */
+	private static function lock( string $name, bool $take ): bool {
+		global $wpdb;
+		$sql = $take ? $wpdb->prepare( 'SELECT GET_LOCK(%s, 10)', $name ) : $wpdb->prepare( 'SELECT RELEASE_LOCK(%s)', $name );
+		return (string) $wpdb->get_var( $sql ) === '1'; // phpcs:ignore WordPress.DB.PreparedSQL.NotPrepared -- Prepared just above.
+	}
+
+	/** Ends the HTTP response so the client does not wait; false when the server cannot. */
+	private static function finish_response(): bool {
+		self::prepare_long_run();
+		if ( function_exists( 'fastcgi_finish_request' ) ) {
+			fastcgi_finish_request();
+			return true;
+		}
+		if ( function_exists( 'litespeed_finish_request' ) ) {
+			litespeed_finish_request();
+			return true;
+		}
+		return false;
+	}
+
+	/** The drainer outlives the client: never stop on a closed connection, allow the budget. */
+	private static function prepare_long_run(): void {
+		ignore_user_abort( true );
+		if ( function_exists( 'set_time_limit' ) ) {
+			@set_time_limit( (int) CrmHooks_Settings::get( 'drain_budget_secs' ) + 60 ); // phpcs:ignore WordPress.PHP.NoSilencedErrors.Discouraged -- Hosts that forbid it warn; the budget check still ends the drain.
+		}
+	}
+}
