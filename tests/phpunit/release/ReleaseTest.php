@@ -79,9 +79,9 @@ final class ReleaseTest extends TestCase
     }
 
     /** @return array{0:int,1:string} exit code, stdout and stderr together */
-    private static function command(array $command): array
+    private static function command(array $command, array $env = array()): array
     {
-        $process = proc_open($command, array(1 => array('pipe', 'w'), 2 => array('redirect', 1)), $pipes, null, getenv());
+        $process = proc_open($command, array(1 => array('pipe', 'w'), 2 => array('redirect', 1)), $pipes, null, $env + getenv());
         $output = (string) stream_get_contents($pipes[1]);
         fclose($pipes[1]);
         return array(proc_close($process), $output);
@@ -163,7 +163,8 @@ final class ReleaseTest extends TestCase
         foreach (array('CRMHOOKS_FRESH_SITE_URL', 'CRMHOOKS_FRESH_WP_DIR') as $name) {
             $this->assertNotSame('', (string) getenv($name), "$name: this stack was started by an older stack.sh (no fresh site); run scripts/stack.sh down, then up");
         }
-        [$rc, $output] = self::command(array(self::$repo . '/scripts/stack.sh', 'fresh-site'));
+        // The stack this process tests, whichever way bootstrap.php found it.
+        [$rc, $output] = self::command(array(self::$repo . '/scripts/stack.sh', 'fresh-site'), array('CRMHOOKS_STACK_DIR' => dirname((string) getenv('CRMHOOKS_FRESH_WP_DIR'))));
         $this->assertSame(0, $rc, "scripts/stack.sh fresh-site failed:\n" . $output);
         $plugin_dir = getenv('CRMHOOKS_FRESH_WP_DIR') . '/wp-content/plugins/crmhooks';
         $this->assertDirectoryDoesNotExist($plugin_dir, 'the fresh site starts without crmhooks');
