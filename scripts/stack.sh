@@ -1,27 +1,28 @@
 #!/usr/bin/env bash
 # The crmhooks development stack: MariaDB, WordPress with the plugin, two php-fpm pools behind
 # nginx, a multisite WordPress network with the plugin, and the CRM stand-in, all private to one
-# directory and one port range.
+# directory and one port range. `fresh-site` lays a WordPress without the plugin anew, for
+# installing the release zip (scripts/release.sh) as a site owner does.
 #
-#   scripts/stack.sh install|build|up|down|restart|reset|status|env|crm <activecampaign|ontraport>
+#   scripts/stack.sh install|build|up|down|restart|reset|status|env|fresh-site|crm <activecampaign|ontraport>
 #
 #   CRMHOOKS_STACK_DIR  where everything lives (default <repo>/.stack)
 #   CRMHOOKS_PORT_BASE  BASE (default 8080): site BASE, preload site BASE+1, multisite network BASE+2,
-#                       stand-in BASE+5, MariaDB BASE+6
+#                       fresh site BASE+3, stand-in BASE+5, MariaDB BASE+6
 #
 # Processes are stopped by the PIDs recorded in the stack dir only, never by name, so several
 # stacks (different dirs and bases) can run side by side.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-for lib in common install build mariadb wordpress multisite fpm nginx standin; do
+for lib in common install build mariadb wordpress multisite fresh-site fpm nginx standin; do
     # shellcheck source=/dev/null
     . "$REPO/scripts/lib/$lib.sh"
 done
 set_stack_paths
 
 usage() {
-    sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 all_running() {
@@ -45,6 +46,7 @@ print_urls() {
     say "site (preload FFI):   http://127.0.0.1:$PORT_PRELOAD/"
     say "admin:                http://127.0.0.1:$PORT_SITE/wp-admin/  user admin, password in $ADMIN_PASSWORD_FILE"
     say "multisite network:    http://127.0.0.1:$PORT_MS/ (runtime FFI; $WP_MS_DIR, tables ${WP_MS_PREFIX}*, super admin admin)"
+    say "fresh site:           http://127.0.0.1:$PORT_FRESH/ (no crmhooks; $0 fresh-site lays it anew, for the release zip)"
     [ -f "$STANDIN_SCRIPT" ] && say "CRM stand-in:         http://127.0.0.1:$PORT_STANDIN/_control/health"
     say "MariaDB:              $DB_SOCKET (127.0.0.1:$PORT_DB)"
     say "logs:                 $LOG_DIR, $NGINX_DIR, $FPM_A_DIR, $FPM_B_DIR"
@@ -132,7 +134,7 @@ cmd_status() {
     status_line mariadb "$DB_PID" mariadbd "127.0.0.1:$PORT_DB $DB_SOCKET" || ok=1
     status_line "php-fpm runtime FFI" "$(fpm_pid_file "$FPM_A_DIR")" php-fpm "$(fpm_socket "$FPM_A_DIR")" || ok=1
     status_line "php-fpm preload" "$(fpm_pid_file "$FPM_B_DIR")" php-fpm "$(fpm_socket "$FPM_B_DIR")" || ok=1
-    status_line nginx "$(NGINX_PID_FILE)" nginx "http://127.0.0.1:$PORT_SITE/ http://127.0.0.1:$PORT_PRELOAD/ http://127.0.0.1:$PORT_MS/ (multisite)" || ok=1
+    status_line nginx "$(NGINX_PID_FILE)" nginx "http://127.0.0.1:$PORT_SITE/ http://127.0.0.1:$PORT_PRELOAD/ http://127.0.0.1:$PORT_MS/ (multisite) http://127.0.0.1:$PORT_FRESH/ (fresh site)" || ok=1
     status_line stand-in "$STANDIN_PID" standin.py "http://127.0.0.1:$PORT_STANDIN/" || ok=1
     return $ok
 }
@@ -151,6 +153,8 @@ cmd_env() {
     printf 'export CRMHOOKS_DB_SOCKET=%q\n' "$DB_SOCKET"
     printf 'export CRMHOOKS_MS_SITE_URL=%q\n' "http://127.0.0.1:$PORT_MS"
     printf 'export CRMHOOKS_MS_WP_DIR=%q\n' "$WP_MS_DIR"
+    printf 'export CRMHOOKS_FRESH_SITE_URL=%q\n' "http://127.0.0.1:$PORT_FRESH"
+    printf 'export CRMHOOKS_FRESH_WP_DIR=%q\n' "$WP_FRESH_DIR"
 }
 
 # Which CRM the site's settings talk to (the stand-in serves both).
@@ -184,6 +188,7 @@ main() {
         status)  cmd_status ;;
         env)     cmd_env ;;
         crm)     cmd_crm "$@" ;;
+        fresh-site) cmd_fresh_site ;;
         -h|--help|help) usage ;;
         *) usage >&2; exit 2 ;;
     esac

@@ -38,6 +38,7 @@ resolve_port_base() {
     PORT_SITE=$PORT_BASE
     PORT_PRELOAD=$((PORT_BASE + 1))
     PORT_MS=$((PORT_BASE + 2))
+    PORT_FRESH=$((PORT_BASE + 3))
     PORT_STANDIN=$((PORT_BASE + 5))
     PORT_DB=$((PORT_BASE + 6))
 }
@@ -48,6 +49,9 @@ set_stack_paths() {
     # The multisite network (subdirectory install): same database, table prefix ms_.
     WP_MS_DIR="$STACK_DIR/wordpress-ms"
     WP_MS_PREFIX=ms_
+    # A WordPress without crmhooks, laid anew by `stack.sh fresh-site`, for installing the release zip.
+    WP_FRESH_DIR="$STACK_DIR/wordpress-fresh"
+    WP_FRESH_PREFIX=fresh_
     LOG_DIR="$STACK_DIR/logs"
     DB_DIR="$STACK_DIR/db"
     DB_DATA="$DB_DIR/data"
@@ -140,7 +144,7 @@ port_in_use() {
 require_free_port() {
     local port="$1" what="$2"
     if port_in_use "$port"; then
-        die "port $port (for $what) is already in use by another process. Stop it, or pick another base: CRMHOOKS_PORT_BASE=<n> (uses n, n+1, n+2, n+5, n+6)."
+        die "port $port (for $what) is already in use by another process. Stop it, or pick another base: CRMHOOKS_PORT_BASE=<n> (uses n, n+1, n+2, n+3, n+5, n+6)."
     fi
 }
 

@@ -4,7 +4,16 @@ APT_PACKAGES=(
     php8.2-cli php8.2-fpm php8.2-opcache php8.2-mysql php8.2-curl php8.2-mbstring php8.2-xml
     mariadb-server nginx wordpress wordpress-theme-twentytwentythree phpunit
     curl ca-certificates python3 git gcc g++ clang libclang-rt-14-dev valgrind
+    binutils gettext zip unzip python3-venv
 )
+
+# scripts/release.sh: the library for both architectures against glibc 2.17, linked by Zig.
+# Pinned, so a release builds the same way on every machine.
+RELEASE_TARGETS=(x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu)
+ZIGBUILD_VERSION=0.24.1
+ZIGLANG_VERSION=0.17.1
+# Zig comes from PyPI into a venv in the ignored build dir (one per checkout, nothing global).
+ZIG_VENV="$REPO/target/zig-venv"
 
 missing_apt_packages() {
     local pkg status
@@ -57,4 +66,41 @@ Check the network access to the Debian mirrors and /etc/apt/sources.list, then r
     fi
     require_cargo
     say "cargo: $("$CARGO" --version)"
+    install_release_tools
+}
+
+# True when cargo-zigbuild is the pinned version; `cargo install` puts it next to cargo.
+zigbuild_installed() {
+    "$(dirname "$CARGO")/cargo-zigbuild" --version 2>/dev/null | grep -qx "cargo-zigbuild $ZIGBUILD_VERSION"
+}
+
+zig_installed() {
+    [ "$("$ZIG_VENV/bin/python" -m ziglang version 2>/dev/null)" = "$ZIGLANG_VERSION" ]
+}
+
+# Rust targets (rustup), cargo-zigbuild (crates.io) and Zig (PyPI) for scripts/release.sh.
+install_release_tools() {
+    local rustup target missing=()
+    rustup="$(dirname "$CARGO")/rustup"
+    [ -x "$rustup" ] || rustup="$(command -v rustup)" || die "rustup not found: scripts/release.sh needs it to add the Rust targets ${RELEASE_TARGETS[*]}"
+    for target in "${RELEASE_TARGETS[@]}"; do
+        "$rustup" target list --installed | grep -qx "$target" || missing+=("$target")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        step "rustup target add ${missing[*]}"
+        "$rustup" target add "${missing[@]}" || die "rustup target add ${missing[*]} failed"
+    fi
+    if ! zigbuild_installed; then
+        step "cargo install cargo-zigbuild $ZIGBUILD_VERSION (compiles it: a few minutes)"
+        "$CARGO" install --locked --quiet cargo-zigbuild --version "$ZIGBUILD_VERSION" \
+            || die "cargo install cargo-zigbuild failed"
+    fi
+    if ! zig_installed; then
+        step "pip install ziglang==$ZIGLANG_VERSION into $ZIG_VENV"
+        rm -rf "$ZIG_VENV"
+        python3 -m venv "$ZIG_VENV" || die "python3 -m venv $ZIG_VENV failed (Debian package python3-venv)"
+        "$ZIG_VENV/bin/pip" install --quiet --disable-pip-version-check "ziglang==$ZIGLANG_VERSION" \
+            || die "pip install ziglang==$ZIGLANG_VERSION failed"
+    fi
+    say "release tools: rust targets ${RELEASE_TARGETS[*]}, $("$(dirname "$CARGO")/cargo-zigbuild" --version), zig $("$ZIG_VENV/bin/python" -m ziglang version)"
 }

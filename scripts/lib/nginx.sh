@@ -1,5 +1,6 @@
-# One nginx master with three servers: BASE -> runtime php-fpm pool, BASE+1 -> preload pool (both
-# the single site), BASE+2 -> runtime php-fpm pool (the multisite network). Sourced by stack.sh.
+# One nginx master with four servers: BASE -> runtime php-fpm pool, BASE+1 -> preload pool (both
+# the single site), BASE+2 -> runtime php-fpm pool (the multisite network), BASE+3 -> runtime
+# php-fpm pool (the fresh site, `stack.sh fresh-site`). Sourced by stack.sh.
 
 NGINX_PID_FILE() { printf '%s/nginx.pid\n' "$NGINX_DIR"; }
 nginx_running() { live_pid "$(NGINX_PID_FILE)" nginx >/dev/null; }
@@ -97,6 +98,7 @@ http {
 $(nginx_server_block "$PORT_SITE" "$(fpm_socket "$FPM_A_DIR")")
 $(nginx_server_block "$PORT_PRELOAD" "$(fpm_socket "$FPM_B_DIR")")
 $(nginx_server_block "$PORT_MS" "$(fpm_socket "$FPM_A_DIR")" "$WP_MS_DIR" "$(nginx_ms_rewrites)")
+$(nginx_server_block "$PORT_FRESH" "$(fpm_socket "$FPM_A_DIR")" "$WP_FRESH_DIR")
 }
 CONF
 }
@@ -106,8 +108,9 @@ nginx_start() {
     require_free_port "$PORT_SITE" "nginx, runtime-FFI site"
     require_free_port "$PORT_PRELOAD" "nginx, preload site"
     require_free_port "$PORT_MS" "nginx, multisite network"
+    require_free_port "$PORT_FRESH" "nginx, fresh site"
     nginx_write_config
-    step "nginx: starting on 127.0.0.1:$PORT_SITE, 127.0.0.1:$PORT_PRELOAD and 127.0.0.1:$PORT_MS (multisite)"
+    step "nginx: starting on 127.0.0.1:$PORT_SITE, 127.0.0.1:$PORT_PRELOAD, 127.0.0.1:$PORT_MS (multisite) and 127.0.0.1:$PORT_FRESH (fresh site)"
     if ! nginx -p "$NGINX_DIR/" -c "$NGINX_DIR/nginx.conf" -e "$NGINX_DIR/error.log" </dev/null >>"$NGINX_DIR/start.log" 2>&1; then
         show_log_tail "$NGINX_DIR/start.log" 10
         show_log_tail "$NGINX_DIR/error.log" 10

@@ -10,12 +10,13 @@ $crmhooks_repo = dirname( __DIR__, 2 );
 /**
  * The stack's CRMHOOKS_* values: from the environment when scripts/test.sh exported them,
  * otherwise from `scripts/stack.sh env` (default stack dir: <repo>/.stack-test).
- * The multisite network's values are passed on when present, not required here: the tests that
- * need them (security/MultisiteTest.php) fail with their own message without them.
+ * The multisite network's and the fresh site's values are passed on when present, not required
+ * here: the tests that need them (security/MultisiteTest.php, release/ReleaseTest.php) fail with
+ * their own message without them.
  */
 function crmhooks_test_stack_env( string $repo ): array {
 	$names    = array( 'CRMHOOKS_SITE_URL', 'CRMHOOKS_PRELOAD_URL', 'CRMHOOKS_STANDIN_URL', 'CRMHOOKS_WP_DIR', 'CRMHOOKS_ACCESS_KEY', 'CRMHOOKS_DB_SOCKET' );
-	$optional = array( 'CRMHOOKS_MS_SITE_URL', 'CRMHOOKS_MS_WP_DIR' );
+	$optional = array( 'CRMHOOKS_MS_SITE_URL', 'CRMHOOKS_MS_WP_DIR', 'CRMHOOKS_FRESH_SITE_URL', 'CRMHOOKS_FRESH_WP_DIR' );
 	$env      = array();
 	foreach ( array_merge( $names, $optional ) as $name ) {
 		$value = getenv( $name );
