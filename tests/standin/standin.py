@@ -273,7 +273,6 @@ class Standin:
         self.seq = 0
         self.faults = []
         self.config = dict(DEFAULT_CONFIG)
-        CLOCK["offset_secs"] = 0
         self.pending_op_writes = []  # (due_monotonic, callable) for background writes
         self.ac_window = collections.deque()  # monotonic times of served AC requests, last second
         self.op_window = collections.deque()  # monotonic times of served OP requests, last minute
@@ -281,7 +280,12 @@ class Standin:
                       "max_per_second": {"ac": 0}, "max_per_minute": {"op": 0}}
 
     def reset(self, seed_doc=None):
-        state = load_seed(seed_doc if seed_doc is not None else self.seed_doc)
+        previous, CLOCK["offset_secs"] = CLOCK["offset_secs"], 0  # the seed is stamped by the machine's clock
+        try:
+            state = load_seed(seed_doc if seed_doc is not None else self.seed_doc)
+        except SeedError:
+            CLOCK["offset_secs"] = previous
+            raise
         with self.lock:
             self._reset_locked(state)
 

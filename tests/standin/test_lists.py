@@ -242,6 +242,8 @@ class ControlListTest(ListCase):
             self.assertLess(abs(stamp - (time.time() - 3600)), 5)
         control("POST", "reset")
         self.assertEqual(control("GET", "config").json()["clock_offset_secs"], 0, "reset restores the clock")
+        udate = datetime.datetime.fromisoformat(self.ac("/contacts/42")["contact"]["udate"]).timestamp()
+        self.assertLess(abs(udate - time.time()), 5, "and stamps the seed by it")
 
     def test_bulk_create_checks_its_input(self):
         self.assertEqual(control("POST", "ac/contacts", {"count": 0}).status, 400)
