@@ -54,6 +54,18 @@ crmh_result crmh_crm_change_tags(const char *config,
                                  size_t len,
                                  struct crmh_buf *out);
 
+crmh_result crmh_crm_list_modified(const char *config,
+                                   size_t config_len,
+                                   const char *json,
+                                   size_t len,
+                                   struct crmh_buf *out);
+
+crmh_result crmh_crm_list_tagged(const char *config,
+                                 size_t config_len,
+                                 const char *json,
+                                 size_t len,
+                                 struct crmh_buf *out);
+
 crmh_result crmh_last_rate_window(struct crmh_buf *out);
 
 crmh_result crmh_plan(const char *json, size_t len, struct crmh_buf *out);
@@ -61,6 +73,8 @@ crmh_result crmh_plan(const char *json, size_t len, struct crmh_buf *out);
 crmh_result crmh_settings_review(const char *json, size_t len, struct crmh_buf *out);
 
 crmh_result crmh_queue_decide(const char *json, size_t len, struct crmh_buf *out);
+
+crmh_result crmh_reconcile_decide(const char *json, size_t len, struct crmh_buf *out);
 
 crmh_result crmh_key_generate(struct crmh_buf *out);
 

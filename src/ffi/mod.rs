@@ -28,9 +28,10 @@ mod webhook;
 
 pub use buf::{crmh_buf, crmh_buf_free};
 pub use crm::{
-    crmh_crm_change_tags, crmh_crm_fetch_contact, crmh_crm_find_contact, crmh_crm_write_field, crmh_last_rate_window,
+    crmh_crm_change_tags, crmh_crm_fetch_contact, crmh_crm_find_contact, crmh_crm_list_modified, crmh_crm_list_tagged,
+    crmh_crm_write_field, crmh_last_rate_window,
 };
-pub use decide::{crmh_plan, crmh_queue_decide, crmh_settings_review};
+pub use decide::{crmh_plan, crmh_queue_decide, crmh_reconcile_decide, crmh_settings_review};
 pub use keys::crmh_key_generate;
 pub use last_error::{crmh_last_error, crmh_last_retry_after};
 pub use result::{crmh_result, crmh_result_name};
