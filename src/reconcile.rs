@@ -153,8 +153,9 @@ impl Default for SweepSettings {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(default)]
 pub struct SweepState {
-    /// Every change the CRM stamped before this time (site clock, Unix s), less the overlap,
-    /// has had its job queued: when the last complete pass began. `None` before the first.
+    /// When the last complete pass began (site clock, Unix s): every change made before then
+    /// has had its job queued. The next pass lists from here less the overlap. `None` before
+    /// the first pass completes.
     pub mark: Option<u64>,
     /// The pass in progress; after a crash or an error it resumes here.
     pub pass: Option<Pass>,
