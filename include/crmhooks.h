@@ -141,6 +141,30 @@ crmh_result crmh_crm_change_tags(const char *config,
                                  struct crmh_buf *out);
 
 /*
+ One page of the contacts the CRM changed at or after `since` (Unix seconds, the CRM's
+ clock), for the reconcile sweep: `{"since":1700000000,"cursor":null}` ->
+ `{"contacts":[{"id":"42","email":"..","updated_at":1700000000}],"next_cursor":"42"|null,
+ "total":N|null}`. Pages run in contact ID order; pass `next_cursor` back for the next page
+ until it is null. 1 CRM request, paced by the config's shared window like every CRM call.
+ */
+crmh_result crmh_crm_list_modified(const char *config,
+                                   size_t config_len,
+                                   const char *json,
+                                   size_t len,
+                                   struct crmh_buf *out);
+
+/*
+ One page of the contacts carrying a tag, for import by tag: `{"tag_id":"3","cursor":null}`
+ or `{"tag_name":"Members",..}` -> a page as `crmh_crm_list_modified` returns it (`total` on
+ ActiveCampaign's first page). An unknown tag name is `CRMH_RESULT_CRM_PERMANENT`.
+ */
+crmh_result crmh_crm_list_tagged(const char *config,
+                                 size_t config_len,
+                                 const char *json,
+                                 size_t len,
+                                 struct crmh_buf *out);
+
+/*
  What the last CRM call on this thread leaves for the host to store for every worker:
  `{"rate_window":[Unix ms]|null,"names":{..}|null,"requests":n}` (`names` is null when the
  call listed nothing anew; `requests` counts the HTTP requests it sent).
@@ -189,6 +213,15 @@ crmh_result crmh_login_choose(const char *json, size_t len, struct crmh_buf *out
  Defaults and rules live here only (settings/normalize.rs).
  */
 crmh_result crmh_settings_normalize(const char *json, size_t len, struct crmh_buf *out);
+
+/*
+ Reconcile verdicts, selected by `"kind"` (see reconcile.rs): `sweep_start` (wait, or list
+ from `since` at `cursor`), `sweep_page` (a listed page and the users it names -> `update`
+ jobs paced to the sweep's rate share, and the state to store in the same transaction),
+ `sweep_failed`; `import_start`, `import_next`, `import_page` (`add` jobs), `import_failed`,
+ `import_job_finished` (the progress figures); `budget` (what a rate share allows).
+ */
+crmh_result crmh_reconcile_decide(const char *json, size_t len, struct crmh_buf *out);
 
 /*
  Generate a new access key (URL-safe, at least 128 bits from the OS random source).

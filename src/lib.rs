@@ -15,6 +15,7 @@ pub mod ffi;
 pub mod lock;
 pub mod plan;
 pub mod queue;
+pub mod reconcile;
 pub mod request;
 pub mod settings;
 

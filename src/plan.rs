@@ -225,22 +225,51 @@ impl Conflict {
     }
 }
 
+/// A WordPress user as the user choice sees it: its ID and the contact it is linked to.
+pub trait Candidate {
+    fn user_id(&self) -> u64;
+    /// The linked contact's ID, empty when none.
+    fn linked_contact(&self) -> &str;
+}
+
+impl Candidate for UserState {
+    fn user_id(&self) -> u64 {
+        self.id
+    }
+
+    fn linked_contact(&self) -> &str {
+        &self.contact_id
+    }
+}
+
 /// The user a webhook touches: the one linked to the contact's ID; else the one holding the
 /// contact's email, unless that user is linked to another contact. A linked user is never
 /// re-linked, and an ambiguity is a conflict, never a guess.
 pub fn choose_user(input: &PlanInput) -> std::result::Result<Option<&UserState>, Conflict> {
-    let contact_id = input.contact.id.trim();
-    let linked_elsewhere = |user: &UserState| {
-        let link = user.contact_id.trim();
+    choose(&input.contact.id, &input.linked_users, input.email_user.as_ref())
+}
+
+/// The rule of `choose_user` over any user facts: `users` are candidates linked to some contact
+/// (only those linked to `contact_id` count), `by_email` the user holding the contact's email.
+/// The reconcile sweep asks it too, so it queues a job only where a plan would touch a user.
+pub fn choose<'a, U: Candidate>(
+    contact_id: &str,
+    users: &'a [U],
+    by_email: Option<&'a U>,
+) -> std::result::Result<Option<&'a U>, Conflict> {
+    let contact_id = contact_id.trim();
+    let linked_elsewhere = |user: &U| {
+        let link = user.linked_contact().trim();
         !link.is_empty() && link != contact_id
     };
-    let linked: Vec<&UserState> =
-        input.linked_users.iter().filter(|u| !contact_id.is_empty() && u.contact_id.trim() == contact_id).collect();
-    let by_email = input.email_user.as_ref();
+    let linked: Vec<&U> =
+        users.iter().filter(|u| !contact_id.is_empty() && u.linked_contact().trim() == contact_id).collect();
     match linked.as_slice() {
         [_, _, ..] => Err(Conflict::ContactClaimedTwice),
         [user] => match by_email {
-            Some(other) if other.id != user.id && linked_elsewhere(other) => Err(Conflict::EmailLinkedElsewhere),
+            Some(other) if other.user_id() != user.user_id() && linked_elsewhere(other) => {
+                Err(Conflict::EmailLinkedElsewhere)
+            }
             _ => Ok(Some(user)),
         },
         [] => match by_email {

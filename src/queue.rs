@@ -99,7 +99,9 @@ pub struct Merged {
 }
 
 /// Fold `incoming` into a queued job: the strongest action (add > update > update_tags), add's
-/// parameters kept when the newer webhook lacks them, the newest event. `incoming_first` is when
+/// parameters kept when the newer webhook lacks them, and the event of the action that wins (the
+/// newest on a tie), so a job an import or a sweep queued stays theirs when a weaker webhook
+/// folds in and is counted when it ends. `incoming_first` is when
 /// the incoming work first arrived (now for a webhook, the retried job's own first arrival for a
 /// fold), and `not_before` its backoff, which a fold keeps.
 pub fn merge(
@@ -114,6 +116,9 @@ pub fn merge(
     let older = &queued.request;
     let mut request = incoming.clone();
     request.action = lock::strongest(older.action, incoming.action);
+    if request.action != incoming.action {
+        request.event = older.event.clone();
+    }
     if request.contact_id.is_none() {
         request.contact_id = older.contact_id.clone();
     }
@@ -480,6 +485,28 @@ mod tests {
         assert!(merged.request.send_notification);
         assert_eq!(merged.first_received_at, NOW - 5);
         assert_eq!(merged.run_after, NOW + 2);
+    }
+
+    #[test]
+    fn the_event_goes_with_the_action_that_wins() {
+        let with_event = |action, event: &str| {
+            let mut request = request(action, Some("42"));
+            request.event.r#type = Some(event.into());
+            request
+        };
+        let queued = |request| QueuedJob { request, first_received_at: NOW, run_after: NOW + 2 };
+        let event_of = |merged: Merged| merged.request.event.r#type;
+        // An import's add keeps its event when a webhook's update folds in ...
+        let import = queued(with_event(Action::Add, "import"));
+        let merged = merge(&import, &with_event(Action::Update, "update"), NOW, NOW, None, 0, &settings());
+        assert_eq!(event_of(merged), Some("import".into()));
+        // ... a stronger incoming brings its own, and on a tie the newest wins.
+        let tags = queued(with_event(Action::UpdateTags, "contact_tag_added"));
+        let merged = merge(&tags, &with_event(Action::Update, "reconcile"), NOW, NOW, None, 0, &settings());
+        assert_eq!(event_of(merged), Some("reconcile".into()));
+        let sweep = queued(with_event(Action::Update, "reconcile"));
+        let merged = merge(&sweep, &with_event(Action::Update, "update"), NOW, NOW, None, 0, &settings());
+        assert_eq!(event_of(merged), Some("update".into()));
     }
 
     #[test]

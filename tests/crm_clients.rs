@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use crmhooks::contact::Contact;
 use crmhooks::crm::client::{self, client_for};
 use crmhooks::crm::http::PLAIN_HTTP_REFUSED;
-use crmhooks::crm::{Crm, CrmConfig, CrmError};
+use crmhooks::crm::{Crm, CrmConfig, CrmError, TagRef};
 
 const AC_TOKEN: &str = "ac-test-token";
 const OP_APP_ID: &str = "op-test-app";
@@ -822,4 +822,254 @@ fn load_contact_finds_by_email_only_without_a_contact_id() {
     assert_eq!(error.unwrap_err(), crmhooks::error::Error::Crm(CrmError::NotFound));
     let error = client::load_contact_json(&serde_json::to_string(&config).unwrap(), r#"{"contact_id":" "}"#);
     assert_eq!(error.unwrap_err(), crmhooks::error::Error::MissingParameter("contact_id"));
+}
+
+// ---- contact lists (the reconcile sweep, import by tag) -------------------------------------------
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs()
+}
+
+/// Sleep into the next whole second, so stamps taken after differ from stamps taken before.
+fn next_second() -> u64 {
+    let start = unix_now();
+    while unix_now() == start {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    unix_now()
+}
+
+fn create_contacts(crm: &str, spec: Value) -> Vec<String> {
+    let created = control("POST", &format!("{crm}/contacts"), Some(spec));
+    created["ids"].as_array().expect("ids").iter().map(|id| id.as_str().expect("id").to_string()).collect()
+}
+
+fn touch(crm: &str, ids: &[&str]) {
+    control("POST", "touch", Some(json!({"crm": crm, "ids": ids, "changes": {"last_name": "Touched {id}"}})));
+}
+
+/// A page's next cursor and total.
+type PageEnd = (Option<String>, Option<u64>);
+
+/// Every page from the first: the listed IDs, and each page's next cursor and total.
+fn all_pages(
+    list: impl Fn(Option<&str>) -> Result<crmhooks::crm::ContactPage, CrmError>,
+) -> (Vec<String>, Vec<PageEnd>) {
+    let (mut ids, mut pages, mut cursor) = (Vec::new(), Vec::new(), None::<String>);
+    loop {
+        let page = list(cursor.as_deref()).expect("a page");
+        ids.extend(page.contacts.iter().map(|c| c.id.clone()));
+        pages.push((page.next_cursor.clone(), page.total));
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => return (ids, pages),
+        }
+        assert!(pages.len() < 50, "the list does not end");
+    }
+}
+
+/// The query pairs of a logged request, decoded.
+fn query_of(logged: &str) -> Vec<(String, String)> {
+    let query = logged.split_once('?').map_or("", |(_, query)| query);
+    form_urlencoded::parse(query.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+}
+
+#[test]
+fn ac_list_modified_pages_by_id_and_keeps_only_contacts_changed_since() {
+    let _guard = fresh();
+    let ids = create_contacts("ac", json!({"count": 150, "first_id": 1000}));
+    let since = next_second();
+    touch("ac", &["43", "1003", "1099", "1100", "1149"]);
+    clear_log();
+    let crm = ac();
+    let (changed, pages) = all_pages(|cursor| crm.list_modified(since, cursor));
+    assert_eq!(changed, ["43", "1003", "1099", "1100", "1149"]);
+    assert_eq!(pages, [(None, Some(5))]);
+    let log = api_log("ac");
+    assert_eq!(log.len(), 1);
+    let query = query_of(&log[0]);
+    // A second early: ActiveCampaign's "after" may be strict.
+    let expected_since = crmhooks::crm::iso_time::format_utc(since - 1);
+    assert!(query.contains(&("filters[updated_after]".into(), expected_since)), "{query:?}");
+    assert!(query.contains(&("orders[id]".into(), "ASC".into())) && query.contains(&("limit".into(), "100".into())));
+    // Everything since long ago: 153 contacts in pages of 100, each after the last ID listed.
+    let (all, pages) = all_pages(|cursor| crm.list_modified(since - 86_400, cursor));
+    let mut expected = vec!["42".to_string(), "43".into(), "44".into()];
+    expected.extend(ids);
+    assert_eq!(all, expected);
+    assert_eq!(pages, [(Some("1096".into()), Some(153)), (None, None)], "the total is the first page's");
+    let second = api_log("ac").pop().unwrap();
+    assert!(query_of(&second).contains(&("id_greater".into(), "1096".into())), "{second}");
+}
+
+#[test]
+fn op_list_modified_pages_by_id_with_a_dlm_condition() {
+    let _guard = fresh();
+    create_contacts("op", json!({"count": 80, "first_id": 500}));
+    let since = next_second();
+    touch("op", &["28", "520", "549", "550", "579"]);
+    clear_log();
+    let crm = op();
+    let (changed, pages) = all_pages(|cursor| crm.list_modified(since, cursor));
+    assert_eq!(changed, ["28", "520", "549", "550", "579"]);
+    assert_eq!(pages, [(None, None)]);
+    let query = query_of(&api_log("op")[0]);
+    let condition = query.iter().find(|(k, _)| k == "condition").map(|(_, v)| v.clone()).expect("a condition");
+    let condition: Value = serde_json::from_str(&condition).unwrap();
+    assert_eq!(condition, json!([{"field": {"field": "dlm"}, "op": ">=", "value": {"value": since}}]));
+    for pair in [("sort", "id"), ("sortDir", "asc"), ("range", "50"), ("listFields", "id,email,dlm")] {
+        assert!(query.contains(&(pair.0.into(), pair.1.into())), "{pair:?} in {query:?}");
+    }
+    let (all, pages) = all_pages(|cursor| crm.list_modified(0, cursor));
+    assert_eq!(all.len(), 82);
+    assert_eq!(pages, [(Some("547".into()), None), (None, None)], "27, 28, 500..=547, then the rest");
+    let listed = crm.list_modified(since, None).unwrap();
+    let jane = &listed.contacts[0];
+    assert_eq!(jane.email, "sam.poe@example.com");
+    assert!(jane.updated_at.is_some_and(|at| at >= since && at <= unix_now()), "{jane:?}");
+}
+
+#[test]
+fn listed_update_times_are_the_crms_clock() {
+    let _guard = fresh();
+    control("POST", "config", Some(json!({"clock_offset_secs": -3600})));
+    touch("ac", &["42"]);
+    touch("op", &["27"]);
+    let hour_ago = unix_now() - 3600;
+    for (crm, id) in [(ac(), "42"), (op(), "27")] {
+        let page = crm.list_modified(hour_ago - 60, None).unwrap();
+        let touched = page.contacts.iter().find(|c| c.id == id).expect("listed");
+        let at = touched.updated_at.expect("dated");
+        assert!(at.abs_diff(hour_ago) < 5, "{at} vs {hour_ago}");
+    }
+}
+
+#[test]
+fn deleted_contacts_are_not_listed_but_the_list_goes_on() {
+    let _guard = fresh();
+    control("PUT", "ac/contacts/43", Some(json!({"email": "deleted+43@example.com"})));
+    let page = ac().list_modified(0, None).unwrap();
+    let ids: Vec<&str> = page.contacts.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, ["42", "44"]);
+}
+
+#[test]
+fn list_tagged_by_id_or_by_name() {
+    let _guard = fresh();
+    let ac_ids = create_contacts("ac", json!({"count": 130, "tags": ["Import Me"]}));
+    let op_ids = create_contacts("op", json!({"count": 70, "tags": ["Import Me"]}));
+    for (crm, expected) in [(ac(), &ac_ids), (op(), &op_ids)] {
+        let (ids, pages) = all_pages(|cursor| crm.list_tagged(&TagRef::Name(" import me ".into()), cursor));
+        assert_eq!(&ids, expected);
+        assert_eq!(pages.len(), 2);
+    }
+    let (_, pages) = all_pages(|cursor| ac().list_tagged(&TagRef::Name("Import Me".into()), cursor));
+    assert_eq!(pages[0].1, Some(130), "ActiveCampaign says how many on the first page");
+    let (vip, _) = all_pages(|cursor| ac().list_tagged(&TagRef::Id("4".into()), cursor));
+    assert_eq!(vip, ["43"]);
+    let (vip, _) = all_pages(|cursor| op().list_tagged(&TagRef::Id("7".into()), cursor));
+    assert_eq!(vip, ["27"]);
+    let op_log = api_log("op");
+    assert!(op_log.iter().any(|r| r.starts_with("GET /1/objects/tag?objectID=0&tag_id=7&")), "{op_log:?}");
+    for crm in [ac(), op()] {
+        let unknown = crm.list_tagged(&TagRef::Name("No Such Tag".into()), None).unwrap_err();
+        assert!(matches!(unknown, CrmError::Permanent(ref m) if m.contains("no tag")), "{unknown:?}");
+        assert!(matches!(crm.list_tagged(&TagRef::Id("4 OR 1=1".into()), None), Err(CrmError::Permanent(_))));
+        assert!(matches!(crm.list_modified(0, Some("../x")), Err(CrmError::Permanent(_))));
+    }
+}
+
+#[test]
+fn a_failed_list_is_an_error_never_an_empty_page() {
+    let _guard = fresh();
+    fault(json!({"crm": "ac", "path_regex": "^/api/3/contacts\\?", "kind": "status", "status": 500, "count": 1}));
+    assert!(matches!(ac().list_modified(0, None), Err(CrmError::Temporary(_))));
+    fault(json!({"crm": "ac", "path_regex": "^/api/3/contacts\\?", "kind": "status", "status": 200,
+                 "body": "{\"contacts\":{}}", "count": 1}));
+    assert!(matches!(ac().list_modified(0, None), Err(CrmError::Temporary(ref m)) if m.contains("contacts")));
+    fault(json!({"crm": "op", "path_regex": "^/1/Contacts", "kind": "status", "status": 200,
+                 "body": "{\"code\":0,\"data\":\"busy\"}", "count": 1}));
+    assert!(matches!(op().list_modified(0, None), Err(CrmError::Temporary(_))));
+    fault(json!({"crm": "op", "kind": "status", "status": 429, "retry_after": 45, "count": 1}));
+    assert_eq!(op().list_tagged(&TagRef::Id("3".into()), None), Err(CrmError::RateLimited { retry_after_secs: 45 }));
+}
+
+#[test]
+fn list_json_entry_points_round_trip() {
+    let _guard = fresh();
+    let config = serde_json::to_string(&op_config()).unwrap();
+    let page: Value =
+        serde_json::from_str(&client::list_tagged_json(&config, r#"{"tag_name":"vip","cursor":""}"#).unwrap()).unwrap();
+    assert_eq!(page["contacts"][0]["id"], "27");
+    assert_eq!(page["contacts"][0]["email"], "jane.doe@example.com");
+    assert!(page["contacts"][0]["updated_at"].is_u64());
+    assert_eq!((page["next_cursor"].clone(), page["total"].clone()), (Value::Null, Value::Null));
+    let page: Value =
+        serde_json::from_str(&client::list_modified_json(&config, r#"{"since":0,"cursor":null}"#).unwrap()).unwrap();
+    assert_eq!(page["contacts"].as_array().map(Vec::len), Some(2));
+    assert_eq!(client::list_tagged_json(&config, "{}"), Err(crmhooks::error::Error::MissingParameter("tag_id")));
+    assert!(matches!(
+        client::list_modified_json(&config, r#"{"cursor":"5"}"#),
+        Err(crmhooks::error::Error::InvalidJson(_))
+    ));
+}
+
+/// The sweep's verdicts driven over the stand-in as the shim will drive them: 20 linked
+/// contacts change while the site is down (their webhooks fail), then one pass queues exactly
+/// those 20 and costs one list request per page.
+#[test]
+fn one_sweep_pass_over_the_stand_in_queues_each_linked_change_once() {
+    use crmhooks::reconcile::{sweep_page, sweep_start, SweepSettings, SweepStart, SweepState, UserFact};
+    let _guard = fresh();
+    // The contacts were made (stamped) an hour ago by the CRM's clock.
+    control("POST", "config", Some(json!({"clock_offset_secs": -3600})));
+    let ids = create_contacts("op", json!({"count": 120, "first_id": 600}));
+    control("POST", "config", Some(json!({"clock_offset_secs": 0})));
+    // Users exist for the first 100 of them; the last pass began a minute ago.
+    let users: Vec<UserFact> = ids[..100]
+        .iter()
+        .map(|id| UserFact { user_id: id.parse().unwrap(), contact_id: Some(id.clone()), ..Default::default() })
+        .collect();
+    let settings = SweepSettings::default();
+    let mut state = SweepState { mark: Some(unix_now() - 60), ..Default::default() };
+    let changed: Vec<&str> = ids[..100].iter().step_by(5).map(String::as_str).collect();
+    let unlinked: Vec<&str> = ids[100..103].iter().map(String::as_str).collect();
+    let closed_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let touched_ids = [changed.clone(), unlinked].concat();
+    let touched = control(
+        "POST",
+        "touch",
+        Some(json!({"crm": "op", "ids": touched_ids,
+        "changes": {"first_name": "Changed"},
+        "webhook": {"url": format!("http://127.0.0.1:{closed_port}/?wpf_action=update&access_key=K"), "kind": "op_ping"}})),
+    );
+    assert!(touched["deliveries"].as_array().unwrap().iter().all(|d| d["status"] == 0), "the site is down");
+    clear_log();
+    let crm = op();
+    let mut queued: Vec<String> = Vec::new();
+    let mut now = unix_now() + 900; // the next pass is due
+    loop {
+        let (since, cursor, started) = match sweep_start(now, state.clone(), &settings, false) {
+            SweepStart::List { since, cursor, state } => (since, cursor, state),
+            SweepStart::Idle { retry_at: Some(at), .. } if state.pass.is_some() => {
+                now = at;
+                continue;
+            }
+            SweepStart::Idle { .. } => break,
+        };
+        let page = crm.list_modified(since, cursor.as_deref()).unwrap();
+        let out =
+            sweep_page(now, started, &page, &users, &queued, &settings, crmhooks::crm::CrmKind::Ontraport).unwrap();
+        queued.extend(out.jobs.iter().map(|job| job.contact_key.clone()));
+        state = out.state;
+        if state.pass.is_none() {
+            break;
+        }
+    }
+    let expected: Vec<String> = changed.iter().map(|id| format!("id:{id}")).collect();
+    assert_eq!(queued, expected);
+    let report = state.last.expect("the pass completed");
+    // Seen: the 23 touched and the seed's 27 and 28 (stamped at the reset); only users' get jobs.
+    assert_eq!((report.counts.seen, report.counts.queued, report.counts.skipped), (25, 20, 5));
+    assert_eq!(api_log("op").len() as u64, report.counts.pages, "one list request per page, nothing else");
 }

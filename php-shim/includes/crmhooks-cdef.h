@@ -60,6 +60,18 @@ crmh_result crmh_crm_change_tags(const char *config,
                                  size_t len,
                                  struct crmh_buf *out);
 
+crmh_result crmh_crm_list_modified(const char *config,
+                                   size_t config_len,
+                                   const char *json,
+                                   size_t len,
+                                   struct crmh_buf *out);
+
+crmh_result crmh_crm_list_tagged(const char *config,
+                                 size_t config_len,
+                                 const char *json,
+                                 size_t len,
+                                 struct crmh_buf *out);
+
 crmh_result crmh_last_account_state(struct crmh_buf *out);
 
 crmh_result crmh_crm_list_schema(const char *config, size_t config_len, struct crmh_buf *out);
@@ -75,6 +87,8 @@ crmh_result crmh_tags_change(const char *json, size_t len, struct crmh_buf *out)
 crmh_result crmh_login_choose(const char *json, size_t len, struct crmh_buf *out);
 
 crmh_result crmh_settings_normalize(const char *json, size_t len, struct crmh_buf *out);
+
+crmh_result crmh_reconcile_decide(const char *json, size_t len, struct crmh_buf *out);
 
 crmh_result crmh_key_generate(struct crmh_buf *out);
 

@@ -6,16 +6,16 @@ use serde_json::json;
 
 use super::activecampaign::ActiveCampaign;
 use super::ontraport::Ontraport;
-use super::{Crm, CrmConfig, CrmError};
+use super::{Crm, CrmConfig, CrmError, CrmKind, TagRef};
 use crate::error::{Error, Result};
 
 /// The client for `config.crm` (`activecampaign`/`ac` or `ontraport`/`op`). Checks the base
 /// URL policy and the credentials' presence; sends nothing.
 pub fn client_for(config: &CrmConfig) -> std::result::Result<Box<dyn Crm>, CrmError> {
-    match config.crm.trim().to_ascii_lowercase().as_str() {
-        "activecampaign" | "ac" => Ok(Box::new(ActiveCampaign::new(config)?)),
-        "ontraport" | "op" => Ok(Box::new(Ontraport::new(config)?)),
-        _ => Err(CrmError::Permanent("unknown CRM (expected activecampaign or ontraport)".into())),
+    match CrmKind::from_name(&config.crm) {
+        Some(CrmKind::ActiveCampaign) => Ok(Box::new(ActiveCampaign::new(config)?)),
+        Some(CrmKind::Ontraport) => Ok(Box::new(Ontraport::new(config)?)),
+        None => Err(CrmError::Permanent("unknown CRM (expected activecampaign or ontraport)".into())),
     }
 }
 
@@ -144,6 +144,54 @@ pub fn change_tags_json(config_json: &str, args_json: &str) -> Result<String> {
 /// The account's tags and fields -> `{"tags":[..],"fields":[..]}`.
 pub fn list_schema_json(config_json: &str) -> Result<String> {
     shared(config_json, || to_json(&client(config_json)?.list_schema()?))
+}
+
+/// A list cursor from JSON: absent, `null` and `""` all mean the first page.
+fn cursor_of(cursor: &Option<String>) -> Option<&str> {
+    cursor.as_deref().map(str::trim).filter(|c| !c.is_empty())
+}
+
+#[derive(Deserialize)]
+struct ListModifiedArgs {
+    since: u64,
+    #[serde(default)]
+    cursor: Option<String>,
+}
+
+/// `{"since":1700000000,"cursor":null}` -> one page:
+/// `{"contacts":[{"id","email","updated_at"}],"next_cursor":"..."|null,"total":N|null}`.
+pub fn list_modified_json(config_json: &str, args_json: &str) -> Result<String> {
+    shared(config_json, || {
+        let crm = client(config_json)?;
+        let args: ListModifiedArgs = serde_json::from_str(args_json).map_err(|e| Error::from_json(&e))?;
+        to_json(&crm.list_modified(args.since, cursor_of(&args.cursor))?)
+    })
+}
+
+#[derive(Deserialize)]
+struct ListTaggedArgs {
+    #[serde(default)]
+    tag_id: Option<String>,
+    #[serde(default)]
+    tag_name: Option<String>,
+    #[serde(default)]
+    cursor: Option<String>,
+}
+
+/// `{"tag_id":"3"}` or `{"tag_name":"Members"}`, with `"cursor"` -> one page, as above.
+pub fn list_tagged_json(config_json: &str, args_json: &str) -> Result<String> {
+    shared(config_json, || {
+        let crm = client(config_json)?;
+        let args: ListTaggedArgs = serde_json::from_str(args_json).map_err(|e| Error::from_json(&e))?;
+        let given =
+            |value: &Option<String>| value.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(String::from);
+        let tag = match (given(&args.tag_id), given(&args.tag_name)) {
+            (Some(id), _) => TagRef::Id(id),
+            (None, Some(name)) => TagRef::Name(name),
+            (None, None) => return Err(Error::MissingParameter("tag_id")),
+        };
+        to_json(&crm.list_tagged(&tag, cursor_of(&args.cursor))?)
+    })
 }
 
 /// Run one call with the account state the host shares between its workers (when the config

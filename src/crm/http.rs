@@ -519,7 +519,7 @@ fn parse_http_date(value: &str) -> Option<u64> {
 
 /// Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's algorithm);
 /// `None` on overflow.
-fn days_from_civil(year: i64, month: i64, day: i64) -> Option<i64> {
+pub(super) fn days_from_civil(year: i64, month: i64, day: i64) -> Option<i64> {
     let y = if month <= 2 { year.checked_sub(1)? } else { year };
     let era = y.div_euclid(400);
     let yoe = y.rem_euclid(400);

@@ -121,6 +121,38 @@ pub struct Schema {
     pub fields: Vec<Field>,
 }
 
+/// A contact as a contact list shows it: enough to decide whether it needs a job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ListedContact {
+    pub id: String,
+    #[serde(default)]
+    pub email: String,
+    /// When the CRM last changed it, in Unix seconds by the CRM's clock; `None` when the CRM
+    /// did not say in a form we can read.
+    #[serde(default)]
+    pub updated_at: Option<u64>,
+}
+
+/// One page of a contact list. Lists run in contact ID order and page by "IDs after the last
+/// one listed" (keyset paging), so a contact changed while a list is paged through neither
+/// shifts the pages nor makes another contact fall between two of them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ContactPage {
+    pub contacts: Vec<ListedContact>,
+    /// Pass it back for the next page; `None` when this page is the last.
+    pub next_cursor: Option<String>,
+    /// How many contacts the whole list holds, when the CRM says (ActiveCampaign's first page).
+    pub total: Option<u64>,
+}
+
+/// A tag chosen by its CRM ID or by its name (matched as tag names are everywhere: trimmed,
+/// case-insensitively, an exact spelling first).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TagRef {
+    Id(String),
+    Name(String),
+}
+
 /// What crmhooks needs from a CRM.
 pub trait Crm {
     fn fetch_contact(&self, contact_id: &str) -> Result<Contact, CrmError>;
@@ -137,11 +169,53 @@ pub trait Crm {
     /// Add and remove tags by name; tags that do not exist yet are created when adding.
     fn change_tags(&self, contact_id: &str, add: &[String], remove: &[String]) -> Result<(), CrmError>;
     fn list_schema(&self) -> Result<Schema, CrmError>;
+    /// One page of the contacts the CRM changed at or after `since` (Unix seconds, the CRM's
+    /// clock); `cursor` is the previous page's `next_cursor`. Deleted contacts are left out.
+    fn list_modified(&self, since: u64, cursor: Option<&str>) -> Result<ContactPage, CrmError>;
+    /// One page of the contacts carrying a tag; a tag name the CRM does not know is `Permanent`.
+    fn list_tagged(&self, tag: &TagRef, cursor: Option<&str>) -> Result<ContactPage, CrmError>;
 }
+
+/// The CRMs crmhooks speaks, by the names a configuration may use for them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CrmKind {
+    ActiveCampaign,
+    Ontraport,
+}
+
+impl CrmKind {
+    /// `activecampaign`/`ac` or `ontraport`/`op`, any case, surrounding space ignored.
+    pub fn from_name(name: &str) -> Option<CrmKind> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "activecampaign" | "ac" => Some(CrmKind::ActiveCampaign),
+            "ontraport" | "op" => Some(CrmKind::Ontraport),
+            _ => None,
+        }
+    }
+
+    /// The account's request limit as the clients pace it.
+    pub fn limit(self) -> rate_limit::Limit {
+        match self {
+            CrmKind::ActiveCampaign => rate_limit::ACTIVECAMPAIGN,
+            CrmKind::Ontraport => rate_limit::ONTRAPORT,
+        }
+    }
+
+    /// Requests one contact fetch costs with warm name caches.
+    pub fn requests_per_fetch(self) -> u32 {
+        match self {
+            CrmKind::ActiveCampaign => activecampaign::REQUESTS_PER_FETCH,
+            CrmKind::Ontraport => ontraport::REQUESTS_PER_FETCH,
+        }
+    }
+}
+
 pub mod activecampaign;
 mod cache;
 pub mod client;
 pub mod http;
+pub mod iso_time;
+pub mod listing;
 pub mod ontraport;
 pub mod rate_limit;
 pub mod tag_lookup;

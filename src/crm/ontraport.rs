@@ -4,6 +4,7 @@
 //! errors are plain text (`Object not found`, `Invalid Contact ID`): those mean not found.
 //! Tags live in `contact_cat` (`*/*3*/*7*/*`) as IDs; names and custom-field labels come from
 //! per-account caches listed again only when an unknown ID or key appears (or after the TTL).
+//! Contact lists are `GET Contacts` / `GET objects/tag` in ID order, paged with an ID condition.
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, HashMap};
@@ -14,14 +15,18 @@ use serde_json::{json, Map, Value};
 
 use super::cache::AccountCache;
 use super::http::{self, check_id, encode, expect_object, string_of, HttpClient, Method, RawResponse, Timeouts};
-use super::tag_lookup::{resolve_change, schema};
-use super::{rate_limit, Crm, CrmConfig, CrmError, Schema};
+use super::tag_lookup::{resolve_change, resolve_tag, schema};
+use super::{listing, rate_limit, ContactPage, Crm, CrmConfig, CrmError, ListedContact, Schema, TagRef};
 use crate::contact::{Contact, Field, Tag};
 
 pub const DEFAULT_BASE_URL: &str = "https://api.ontraport.com/1/";
 /// Ontraport's maximum `range`.
 const PAGE_SIZE: usize = 50;
 const MAX_PAGES: usize = 200;
+/// Requests one `fetch_contact` costs with warm name caches: the contact.
+pub const REQUESTS_PER_FETCH: u32 = 1;
+/// What a contact list row needs to hold (`listFields`): `dlm` is when the contact last changed.
+const LIST_FIELDS: &str = "id,email,dlm";
 
 /// Standard contact attributes: our key, Ontraport's attribute, label.
 const STANDARD_FIELDS: [(&str, &str, &str); 4] = [
@@ -98,6 +103,33 @@ impl Ontraport {
         let meta = field_meta_of(&self.call(Method::Get, "Contacts/meta", None, deadline)?)?;
         FIELD_META.put(&self.account, meta.clone());
         Ok(meta)
+    }
+
+    /// One page of `resource` (a path, then `query` parameters) in ID order after the cursor,
+    /// narrowed by `conditions` (Ontraport criteria, joined with AND): the documented `sort`,
+    /// `sortDir`, `range`, `listFields` and `condition` parameters. Paging by an ID condition
+    /// instead of `start` keeps the pages still while contacts change. 1 request.
+    fn list_contacts(
+        &self,
+        resource: &str,
+        query: &str,
+        mut conditions: Vec<Value>,
+        cursor: Option<&str>,
+        since: Option<u64>,
+    ) -> Result<ContactPage, CrmError> {
+        let after = listing::after_id(cursor)?;
+        if let Some(after) = after {
+            conditions.push(criterion("id", ">", after));
+        }
+        let mut path =
+            format!("{resource}?{query}sort=id&sortDir=asc&range={PAGE_SIZE}&listFields={}", encode(LIST_FIELDS));
+        if !conditions.is_empty() {
+            path.push_str(&format!("&condition={}", encode(&criteria(conditions).to_string())));
+        }
+        let data = self.call(Method::Get, &path, None, self.http.deadline())?;
+        let rows = rows_of(&data).ok_or_else(|| malformed("contact list"))?;
+        let listed = rows.iter().filter_map(listed_contact).collect();
+        listing::keyset_page(listed, rows.len(), PAGE_SIZE, after, since, None)
     }
 
     fn create_tag(&self, name: &str, deadline: Instant) -> Result<String, CrmError> {
@@ -216,6 +248,33 @@ fn contact_from(
         tags,
         fields,
     }
+}
+
+/// One Ontraport criterion: `{"field":{"field":F},"op":OP,"value":{"value":V}}`.
+fn criterion(field: &str, op: &str, value: u64) -> Value {
+    json!({"field": {"field": field}, "op": op, "value": {"value": value}})
+}
+
+/// Criteria that must all hold: `[c1, "AND", c2, ...]`.
+fn criteria(conditions: Vec<Value>) -> Value {
+    let mut joined = Vec::new();
+    for condition in conditions {
+        if !joined.is_empty() {
+            joined.push(Value::from("AND"));
+        }
+        joined.push(condition);
+    }
+    Value::Array(joined)
+}
+
+/// A contact list row as `(numeric ID, contact)`; rows without a numeric ID are left out.
+/// `dlm` (Unix seconds in a string) is when the contact last changed.
+fn listed_contact(row: &Map<String, Value>) -> Option<(u64, ListedContact)> {
+    let id = string_of(row.get("id"))?;
+    let number: u64 = check_id(&id).ok()?.parse().ok()?;
+    let email = string_of(row.get("email")).unwrap_or_default();
+    let updated_at = string_of(row.get("dlm")).and_then(|dlm| dlm.trim().parse().ok());
+    Some((number, ListedContact { id: number.to_string(), email, updated_at }))
 }
 
 /// The envelope's `data` when `code` is 0; plain-text "not found" bodies are `NotFound`.
@@ -383,6 +442,18 @@ impl Crm for Ontraport {
             .map(|(key, field)| Field { key, label: field.alias, value: String::new() })
             .collect();
         Ok(schema(tag_names, &STANDARD_FIELDS, custom))
+    }
+
+    /// 1 request: `GET Contacts` with the condition `dlm >= since`.
+    fn list_modified(&self, since: u64, cursor: Option<&str>) -> Result<ContactPage, CrmError> {
+        self.list_contacts("Contacts", "", vec![criterion("dlm", ">=", since)], cursor, Some(since))
+    }
+
+    /// 1 request: `GET objects/tag` (the vendor SDK's `retrieveAllWithTag`, which WP Fusion
+    /// imports with); plus the tag listing when a name is not in the cache.
+    fn list_tagged(&self, tag: &TagRef, cursor: Option<&str>) -> Result<ContactPage, CrmError> {
+        let tag_id = resolve_tag(tag, TAG_NAMES.get(&self.account), || self.refresh_tags(self.http.deadline()))?;
+        self.list_contacts("objects/tag", &format!("objectID=0&tag_id={tag_id}&"), Vec::new(), cursor, None)
     }
 }
 

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use crate::contact::{Field, Tag};
 use crate::diff::tag_match_key;
 
-use super::{CrmError, Schema};
+use super::{CrmError, Schema, TagRef};
 
 /// Trimmed, non-empty, without case-insensitive duplicates.
 pub fn clean_names(names: &[String]) -> Vec<String> {
@@ -66,6 +66,32 @@ pub fn tag_set_digest(names: &[String]) -> String {
 /// listing, and the listing must be read again before anything is written.
 pub fn names_disagree(expected_digest: &str, resolved: &[String]) -> bool {
     tag_set_digest(resolved) != expected_digest
+}
+
+/// The CRM ID of a chosen tag: an ID as given (digits only); a name through the account's tag
+/// names (`cached`, else `refresh` when the cache does not know it). An unknown name is
+/// `Permanent`: listing again will not make the tag exist.
+pub fn resolve_tag(
+    tag: &TagRef,
+    cached: Option<HashMap<String, String>>,
+    refresh: impl FnOnce() -> Result<HashMap<String, String>, CrmError>,
+) -> Result<String, CrmError> {
+    match tag {
+        TagRef::Id(id) => {
+            let id = id.trim();
+            if id.is_empty() || id.len() > 20 || !id.chars().all(|c| c.is_ascii_digit()) {
+                return Err(CrmError::Permanent("invalid tag ID".into()));
+            }
+            Ok(id.to_string())
+        }
+        TagRef::Name(name) => {
+            if let Some(id) = cached.and_then(|names| find_by_name(&names, name)) {
+                return Ok(id);
+            }
+            find_by_name(&refresh()?, name)
+                .ok_or_else(|| CrmError::Permanent("no tag with that name in the CRM".into()))
+        }
+    }
 }
 
 /// The settings screen's schema: tags by name, then the standard fields, then custom fields
@@ -178,6 +204,24 @@ mod tests {
         assert!(names_disagree(&digest(&[]), &names(&["Gold"])));
         assert_ne!(digest(&["ab", "c"]), digest(&["a", "bc"]), "names are delimited");
         assert_eq!(digest(&[]).len(), 16);
+    }
+
+    #[test]
+    fn a_chosen_tag_resolves_by_id_or_by_name() {
+        let never = || -> Result<HashMap<String, String>, CrmError> { panic!("no listing needed") };
+        assert_eq!(resolve_tag(&TagRef::Id(" 7 ".into()), None, never).unwrap(), "7");
+        assert!(matches!(resolve_tag(&TagRef::Id("7;x".into()), None, never), Err(CrmError::Permanent(_))));
+        assert_eq!(resolve_tag(&TagRef::Name("vip".into()), Some(known()), never).unwrap(), "7");
+        // A name the cache does not know lists the tags once; still unknown is permanent.
+        let mut listings = 0;
+        let mut refresh = || {
+            listings += 1;
+            Ok(HashMap::from([("9".to_string(), "Gold".to_string())]))
+        };
+        assert_eq!(resolve_tag(&TagRef::Name("gold".into()), Some(known()), &mut refresh).unwrap(), "9");
+        let unknown = resolve_tag(&TagRef::Name("Silver".into()), None, &mut refresh);
+        assert!(matches!(unknown, Err(CrmError::Permanent(_))));
+        assert_eq!(listings, 2);
     }
 
     #[test]

@@ -95,6 +95,36 @@ pub extern "C" fn crmh_crm_change_tags(
     ffi_boundary!(config_and_json(config, config_len, json, len, out, client::change_tags_json))
 }
 
+/// One page of the contacts the CRM changed at or after `since` (Unix seconds, the CRM's
+/// clock), for the reconcile sweep: `{"since":1700000000,"cursor":null}` ->
+/// `{"contacts":[{"id":"42","email":"..","updated_at":1700000000}],"next_cursor":"42"|null,
+/// "total":N|null}`. Pages run in contact ID order; pass `next_cursor` back for the next page
+/// until it is null. 1 CRM request, paced by the config's shared window like every CRM call.
+#[no_mangle]
+pub extern "C" fn crmh_crm_list_modified(
+    config: *const c_char,
+    config_len: size_t,
+    json: *const c_char,
+    len: size_t,
+    out: *mut crmh_buf,
+) -> crmh_result {
+    ffi_boundary!(config_and_json(config, config_len, json, len, out, client::list_modified_json))
+}
+
+/// One page of the contacts carrying a tag, for import by tag: `{"tag_id":"3","cursor":null}`
+/// or `{"tag_name":"Members",..}` -> a page as `crmh_crm_list_modified` returns it (`total` on
+/// ActiveCampaign's first page). An unknown tag name is `CRMH_RESULT_CRM_PERMANENT`.
+#[no_mangle]
+pub extern "C" fn crmh_crm_list_tagged(
+    config: *const c_char,
+    config_len: size_t,
+    json: *const c_char,
+    len: size_t,
+    out: *mut crmh_buf,
+) -> crmh_result {
+    ffi_boundary!(config_and_json(config, config_len, json, len, out, client::list_tagged_json))
+}
+
 /// What the last CRM call on this thread leaves for the host to store for every worker:
 /// `{"rate_window":[Unix ms]|null,"names":{..}|null,"requests":n}` (`names` is null when the
 /// call listed nothing anew; `requests` counts the HTTP requests it sent).

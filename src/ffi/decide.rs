@@ -1,4 +1,5 @@
-//! Pure decisions, JSON in and JSON out: the plan, the settings review, the queue verdicts.
+//! Pure decisions, JSON in and JSON out: the plan, the settings review, the queue verdicts,
+//! the reconcile sweep and import by tag.
 
 use libc::{c_char, size_t};
 
@@ -84,5 +85,19 @@ pub extern "C" fn crmh_settings_normalize(json: *const c_char, len: size_t, out:
         let out = try_input!(out_ptr(out));
         let json = try_input!(text(json, len, "input"));
         finish(out, crate::settings::normalize_json(json))
+    })
+}
+
+/// Reconcile verdicts, selected by `"kind"` (see reconcile.rs): `sweep_start` (wait, or list
+/// from `since` at `cursor`), `sweep_page` (a listed page and the users it names -> `update`
+/// jobs paced to the sweep's rate share, and the state to store in the same transaction),
+/// `sweep_failed`; `import_start`, `import_next`, `import_page` (`add` jobs), `import_failed`,
+/// `import_job_finished` (the progress figures); `budget` (what a rate share allows).
+#[no_mangle]
+pub extern "C" fn crmh_reconcile_decide(json: *const c_char, len: size_t, out: *mut crmh_buf) -> crmh_result {
+    ffi_boundary!({
+        let out = try_input!(out_ptr(out));
+        let json = try_input!(text(json, len, "input"));
+        finish(out, crate::reconcile::decide(json))
     })
 }

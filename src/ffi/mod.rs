@@ -28,11 +28,12 @@ mod webhook;
 
 pub use buf::{crmh_buf, crmh_buf_free};
 pub use crm::{
-    crmh_crm_change_tags, crmh_crm_fetch_contact, crmh_crm_find_contact, crmh_crm_list_schema, crmh_crm_load_contact,
-    crmh_crm_write_field, crmh_last_account_state,
+    crmh_crm_change_tags, crmh_crm_fetch_contact, crmh_crm_find_contact, crmh_crm_list_modified, crmh_crm_list_schema,
+    crmh_crm_list_tagged, crmh_crm_load_contact, crmh_crm_write_field, crmh_last_account_state,
 };
 pub use decide::{
-    crmh_login_choose, crmh_plan, crmh_queue_decide, crmh_settings_normalize, crmh_settings_review, crmh_tags_change,
+    crmh_login_choose, crmh_plan, crmh_queue_decide, crmh_reconcile_decide, crmh_settings_normalize,
+    crmh_settings_review, crmh_tags_change,
 };
 pub use keys::crmh_key_generate;
 pub use last_error::{crmh_last_error, crmh_last_retry_after};

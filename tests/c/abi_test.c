@@ -122,6 +122,29 @@ static void test_panic_and_crm(void) {
   CHECK(out.data == NULL, "no output on CRM failure");
 }
 
+static void test_reconcile(void) {
+  crmh_buf out = {0};
+  const char *start = "{\"kind\":\"sweep_start\",\"now\":1700000000}";
+  CHECK(crmh_reconcile_decide(start, strlen(start), &out) == CRMH_RESULT_OK, "sweep start");
+  CHECK(out.data != NULL && strstr(out.data, "\"since\":1699998980") != NULL, "first pass: interval + overlap back");
+  crmh_buf_free(&out);
+  const char *no_pass = "{\"kind\":\"sweep_page\",\"now\":1,\"state\":{},\"crm\":\"ac\",\"page\":{\"contacts\":[]}}";
+  CHECK(crmh_reconcile_decide(no_pass, strlen(no_pass), &out) == CRMH_RESULT_BAD_REQUEST, "a page outside a pass");
+  CHECK(out.data == NULL, "no output on failure");
+
+  const char *config =
+      "{\"crm\":\"ontraport\",\"base_url\":\"http://127.0.0.1:9/1/\",\"app_id\":\"app-c-secret\","
+      "\"api_key\":\"key-c-secret\",\"connect_timeout_ms\":500,\"timeout_ms\":1000,\"allow_http_loopback\":true}";
+  const char *since = "{\"since\":0}";
+  CHECK(crmh_crm_list_modified(config, strlen(config), since, strlen(since), &out) == CRMH_RESULT_CRM_TEMPORARY,
+        "list modified: closed port is a temporary CRM failure");
+  CHECK(strstr(crmh_last_error(), "secret") == NULL, "credentials not in last error");
+  const char *no_tag = "{\"cursor\":null}";
+  CHECK(crmh_crm_list_tagged(config, strlen(config), no_tag, strlen(no_tag), &out) == CRMH_RESULT_BAD_REQUEST,
+        "list tagged needs a tag");
+  CHECK(crmh_crm_list_tagged(config, strlen(config), NULL, 3, &out) == CRMH_RESULT_NULL_PARAMETER, "NULL with a length");
+}
+
 int main(void) {
   test_version();
   test_result_names();
@@ -129,6 +152,7 @@ int main(void) {
   test_webhook();
   test_diff_and_plan();
   test_panic_and_crm();
+  test_reconcile();
   printf("%d passed, %d failed\n", checks - failures, failures);
   return failures == 0 ? 0 : 1;
 }

@@ -44,7 +44,14 @@ DEFAULT_CONFIG = {"ac_rate_limit": True, "ac_limit_mode": "429", "op_rate_limit"
                   "op_background_delay_ms": 0,
                   # False: GET /contacts/{id} leaves out the sideloaded fieldValues (clients must
                   # then read /contacts/{id}/fieldValues).
-                  "ac_sideload_field_values": True}
+                  "ac_sideload_field_values": True,
+                  # Seconds the CRM's clock runs ahead of (or, negative, behind) the machine's:
+                  # every change stamp (udate, dlm) and list filter uses it.
+                  "clock_offset_secs": 0}
+INT_CONFIG_KEYS = ("op_background_delay_ms", "clock_offset_secs")
+
+# The CRM's clock: the machine's plus the configured offset (set from Standin.config).
+CLOCK = {"offset_secs": 0}
 
 
 class SeedError(Exception):
@@ -70,8 +77,29 @@ def text_reply(status, text, headers=None):
     return Reply(status, text, TEXT_TYPE, headers)
 
 
+def crm_time():
+    """Now by the CRM's clock (Unix seconds)."""
+    return time.time() + CLOCK["offset_secs"]
+
+
 def now_iso():
-    return datetime.datetime.now(datetime.timezone.utc).astimezone().isoformat(timespec="seconds")
+    return datetime.datetime.fromtimestamp(crm_time(), datetime.timezone.utc).astimezone().isoformat(
+        timespec="seconds")
+
+
+def op_stamp():
+    return str(int(crm_time()))
+
+
+def iso_seconds(text):
+    """An ISO-8601 time or date as Unix seconds (no zone: the stand-in's local zone); None if bad."""
+    try:
+        parsed = datetime.datetime.fromisoformat(str(text).strip())
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.astimezone()
+    return parsed.timestamp()
 
 
 def id_sort_key(value):
@@ -218,7 +246,7 @@ def _ac_drop_rows(ac, contact):
 
 def op_put_contact(op, cid, std, tag_ids, fields):
     old = op["contacts"].get(cid)
-    stamp = str(int(time.time()))
+    stamp = op_stamp()
     op["contacts"][cid] = {
         "id": cid, "email": std.get("email", "") or "", "first_name": std.get("first_name", "") or "",
         "last_name": std.get("last_name", "") or "", "phone": std.get("phone", "") or "",
@@ -252,7 +280,12 @@ class Standin:
                       "max_per_second": {"ac": 0}, "max_per_minute": {"op": 0}}
 
     def reset(self, seed_doc=None):
-        state = load_seed(seed_doc if seed_doc is not None else self.seed_doc)
+        previous, CLOCK["offset_secs"] = CLOCK["offset_secs"], 0  # the seed is stamped by the machine's clock
+        try:
+            state = load_seed(seed_doc if seed_doc is not None else self.seed_doc)
+        except SeedError:
+            CLOCK["offset_secs"] = previous
+            raise
         with self.lock:
             self._reset_locked(state)
 
@@ -462,6 +495,41 @@ def ac_set_field_locked(ac, contact, fid, value):
     return contact["fv_ids"][fid]
 
 
+AC_TIME_FILTERS = {"filters[updated_after]": ("udate", lambda at, bound: at > bound),
+                   "filters[updated_before]": ("udate", lambda at, bound: at < bound),
+                   "filters[created_after]": ("cdate", lambda at, bound: at > bound),
+                   "filters[created_before]": ("cdate", lambda at, bound: at < bound)}
+
+
+def ac_list_contacts(ac, query):
+    """GET /contacts filters as the v3 spec documents them: email, tagid, id_greater, id_less,
+    filters[updated_after|updated_before|created_after|created_before] (a date or a time with a
+    zone; "after" and "before" are strict), orders[id]. Returns the rows or an error Reply."""
+    def one(key):
+        return query.get(key, [None])[0]
+
+    email = one("email") if one("email") is not None else one("filters[email]")
+    rows = [c for c in ac["contacts"].values() if email is None or c["email"].lower() == email.strip().lower()]
+    tagid = one("tagid")
+    if tagid is not None:
+        rows = [c for c in rows if tagid.strip() in c["tags"]]
+    for key, keep in (("id_greater", lambda cid, bound: cid > bound), ("id_less", lambda cid, bound: cid < bound)):
+        if one(key) is not None:
+            if not one(key).strip().isdigit():
+                return ac_unprocessable(f"{key} must be an integer")
+            rows = [c for c in rows if c["id"].isdigit() and keep(int(c["id"]), int(one(key)))]
+    for key, (stamp, keep) in AC_TIME_FILTERS.items():
+        if one(key) is not None:
+            bound = iso_seconds(one(key))
+            if bound is None:
+                return ac_unprocessable(f"{key} must be a date")
+            rows = [c for c in rows if keep(iso_seconds(c[stamp]), bound)]
+    order = one("orders[id]")
+    if order is not None:
+        rows.sort(key=lambda c: id_sort_key(c["id"]), reverse=order.strip().upper() == "DESC")
+    return rows
+
+
 def handle_ac(st, method, path, query, body):
     """Route one authenticated AC request (path without the /api/3 prefix). Caller holds the lock."""
     ac = st.ac
@@ -477,9 +545,9 @@ def handle_ac(st, method, path, query, body):
         return data, None
 
     if parts == ["contacts"] and method == "GET":
-        email = query.get("email", query.get("filters[email]", [None]))[0]
-        rows = [c for c in ac["contacts"].values()
-                if email is None or c["email"].lower() == email.strip().lower()]
+        rows = ac_list_contacts(ac, query)
+        if isinstance(rows, Reply):
+            return rows
         offset, limit = page_params(query, AC_PAGE_DEFAULT, AC_PAGE_MAX)
         return json_reply(200, {"contacts": [ac_contact_json(c) for c in rows[offset:offset + limit]],
                                 "meta": {"total": str(len(rows))}})
@@ -693,6 +761,92 @@ def op_id_list(value):
     return [v.strip() for v in str(value or "").split(",") if v.strip()]
 
 
+OP_OPERATORS = {"=": lambda a, b: a == b, "<>": lambda a, b: a != b, ">": lambda a, b: a > b,
+                "<": lambda a, b: a < b, ">=": lambda a, b: a >= b, "<=": lambda a, b: a <= b}
+
+
+def op_comparable(value):
+    """Numbers compare as numbers (Ontraport values are strings: "1709126253"), the rest as text."""
+    text = "" if value is None else str(value)
+    try:
+        return (0, float(text), "")
+    except ValueError:
+        return (1, 0.0, text.lower())
+
+
+def op_condition_holds(row, condition):
+    field = condition.get("field", {}).get("field") if isinstance(condition.get("field"), dict) else None
+    op = str(condition.get("op", "")).upper()
+    value = condition.get("value") if isinstance(condition.get("value"), dict) else {}
+    if not isinstance(field, str) or field not in row:
+        raise ValueError("unknown condition field")
+    actual = row[field]
+    if op in OP_OPERATORS:
+        return OP_OPERATORS[op](op_comparable(actual), op_comparable(value.get("value")))
+    if op in ("IN", "NOT IN"):
+        listed = [op_comparable(item.get("value")) for item in value.get("list", []) if isinstance(item, dict)]
+        return (op_comparable(actual) in listed) == (op == "IN")
+    if op == "IS":
+        return actual in (None, "") if value.get("value") is None else op_comparable(actual) == op_comparable(
+            value.get("value"))
+    if op == "LIKE":
+        pattern = "^" + re.escape(str(value.get("value", ""))).replace("%", ".*").replace("_", ".") + "$"
+        return re.match(pattern, "" if actual is None else str(actual), re.IGNORECASE | re.DOTALL) is not None
+    raise ValueError("unknown condition operator")
+
+
+def op_criteria_hold(row, criteria):
+    """Ontraport criteria: [condition, "AND"|"OR", condition, ...], read left to right."""
+    result, joiner = None, None
+    for item in criteria:
+        if isinstance(item, str):
+            if item.upper() not in ("AND", "OR") or result is None or joiner is not None:
+                raise ValueError("bad condition joiner")
+            joiner = item.upper()
+            continue
+        if not isinstance(item, dict):
+            raise ValueError("bad condition")
+        holds = op_condition_holds(row, item)
+        if result is None:
+            result = holds
+        elif joiner is None:
+            raise ValueError("conditions must be joined with AND or OR")
+        else:
+            result = (result and holds) if joiner == "AND" else (result or holds)
+        joiner = None
+    if joiner is not None:
+        raise ValueError("a condition joiner ends the criteria")
+    return True if result is None else result
+
+
+def op_list(op, contacts, query):
+    """A contact list with the documented parameters: condition (criteria JSON), sort + sortDir,
+    start + range (at most 50), listFields (comma list; id is always there)."""
+    q = {k: v[-1] for k, v in query.items()}
+    rows = [op_contact_json(op, c) for c in contacts]
+    if q.get("condition", "").strip():
+        try:
+            criteria = json.loads(q["condition"])
+            if isinstance(criteria, dict):
+                criteria = [criteria]
+            if not isinstance(criteria, list):
+                raise ValueError("criteria must be a list")
+            rows = [row for row in rows if op_criteria_hold(row, criteria)]
+        except (ValueError, TypeError, AttributeError):
+            return text_reply(400, "Invalid condition")
+    sort = q.get("sort", "").strip()
+    if sort:
+        if rows and sort not in rows[0]:
+            return text_reply(400, "Invalid sort field")
+        rows.sort(key=lambda row: op_comparable(row.get(sort)), reverse=q.get("sortDir", "asc").lower() == "desc")
+    start, size = page_params(query, OP_PAGE_MAX, OP_PAGE_MAX, "start", "range")
+    rows = rows[start:start + size]
+    fields = [f.strip() for f in q.get("listFields", "").split(",") if f.strip()]
+    if fields:
+        rows = [{key: row.get(key) for key in ["id"] + [f for f in fields if f != "id"]} for row in rows]
+    return op_ok(rows)
+
+
 def handle_op(st, method, path, query, body, content_type):
     """Route one authenticated OP request (path without the /1 prefix). Caller holds the lock."""
     op = st.op
@@ -719,9 +873,19 @@ def handle_op(st, method, path, query, body, content_type):
     if method == "GET" and lower == "/tags/getinfo":
         return op_ok({"count": str(len(op["tags"]))})
     if method == "GET" and (lower == "/contacts" or (lower == "/objects" and q.get("objectID") == "0")):
-        start, size = page_params(query, OP_PAGE_MAX, OP_PAGE_MAX, "start", "range")
-        rows = list(op["contacts"].values())[start:start + size]
-        return op_ok([op_contact_json(op, c) for c in rows])
+        return op_list(op, list(op["contacts"].values()), query)
+    if method == "GET" and lower == "/objects/tag":
+        if q.get("objectID") != "0":
+            return text_reply(400, "Invalid objectID")
+        tag_id = q.get("tag_id", "").strip()
+        if not tag_id and q.get("tag_name", "").strip():
+            wanted = q["tag_name"].strip().lower()
+            tag_id = next((tid for tid, name in op["tags"].items() if name.lower() == wanted), "")
+            if not tag_id:
+                return op_ok([])
+        if not tag_id:
+            return text_reply(400, "Either tag_id or tag_name is required")
+        return op_list(op, [c for c in op["contacts"].values() if tag_id in c["tags"]], query)
     if method == "GET" and (lower == "/contacts/meta" or (lower == "/objects/meta" and q.get("objectID", "0") == "0")):
         return op_meta(op)
     data = None
@@ -751,11 +915,11 @@ def handle_op(st, method, path, query, body, content_type):
                     contact[OP_STANDARD_KEYS[key]] = value
                 else:
                     contact["fields"][key] = value
-            contact["dlm"] = str(int(time.time()))
+            contact["dlm"] = op_stamp()
 
         st.op_write_locked(apply)
         attrs = dict(changes)
-        attrs.update({"dlm": str(int(time.time())), "id": cid})
+        attrs.update({"dlm": op_stamp(), "id": cid})
         return op_ok({"attrs": attrs})
     if lower == "/objects/tag" and method in ("PUT", "DELETE"):
         if str(data.get("objectID", "0")) != "0":
@@ -778,7 +942,7 @@ def handle_op(st, method, path, query, body, content_type):
                     contact["tags"] = list(dict.fromkeys(contact["tags"] + tag_ids))
                 else:
                     contact["tags"] = [t for t in contact["tags"] if t not in tag_ids]
-                contact["dlm"] = str(int(time.time()))
+                contact["dlm"] = op_stamp()
 
         st.op_write_locked(apply)
         return op_ok("The tag is now being processed.")
@@ -930,10 +1094,32 @@ def handle_control(st, method, path, query, body):
                 return json_reply(200, st.snapshot_locked())
         if len(parts) == 3 and parts[0] in ("ac", "op") and parts[1] == "contacts":
             return control_contact(st, parts[0], parts[2], method, parse)
+        if len(parts) == 2 and parts[0] in ("ac", "op") and parts[1] == "contacts" and method == "POST":
+            spec = parse()
+            if not isinstance(spec, dict):
+                raise ValueError("body must be an object")
+            return json_reply(200, {"ids": create_contacts(st, parts[0], spec)})
+        if parts == ["touch"] and method == "POST":
+            spec = parse()
+            if not isinstance(spec, dict):
+                raise ValueError("body must be an object")
+            touched = touch_contacts(st, spec)
+            deliveries = []
+            if spec.get("webhook") is not None:
+                hook = spec["webhook"]
+                if not isinstance(hook, dict):
+                    raise ValueError("webhook must be an object")
+                for cid in touched:
+                    build_webhook(st, hook, cid)  # validate everything before sending anything
+                for cid in touched:
+                    deliveries += [dict(d, contact_id=cid) for d in send_for_contact(st, hook, cid)]
+            return json_reply(200, {"touched": touched, "deliveries": deliveries})
         if parts == ["log"] and method == "GET":
             since = int(query.get("since", ["0"])[0] or 0)
             with st.lock:
                 return json_reply(200, [dict(e) for e in st.log if e["seq"] > since])
+        if parts == ["log", "count"] and method == "GET":
+            return json_reply(200, {"count": count_log(st, query)})
         if parts == ["log"] and method == "DELETE":
             with st.lock:
                 st.log = []
@@ -961,7 +1147,8 @@ def handle_control(st, method, path, query, body):
             with st.lock:
                 for key, value in doc.items():
                     st.config[key] = str(value) if key == "ac_limit_mode" else (
-                        int(value) if key == "op_background_delay_ms" else bool(value))
+                        int(value) if key in INT_CONFIG_KEYS else bool(value))
+                CLOCK["offset_secs"] = st.config["clock_offset_secs"]
                 return json_reply(200, dict(st.config))
         if parts == ["config"] and method == "GET":
             with st.lock:
@@ -990,6 +1177,101 @@ def handle_control(st, method, path, query, body):
     except (ValueError, TypeError, KeyError, re.error) as err:
         return json_reply(400, {"error": f"bad control request: {type(err).__name__}: {err}"})
     return json_reply(404, {"error": "unknown control route"})
+
+
+def count_log(st, query):
+    """How many logged requests match: crm, method, path_regex (searched in path?query), status,
+    since (a seq already seen)."""
+    q = {k: v[-1] for k, v in query.items()}
+    since = int(q.get("since") or 0)
+    regex = re.compile(q["path_regex"]) if q.get("path_regex") else None
+    with st.lock:
+        entries = [dict(e) for e in st.log if e["seq"] > since]
+    count = 0
+    for entry in entries:
+        target = entry["path"] + ("?" + entry["query"] if entry["query"] else "")
+        if (q.get("crm") and entry["crm"] != q["crm"]) or (q.get("method") and entry["method"] != q["method"]):
+            continue
+        if q.get("status") and str(entry["status"]) != q["status"]:
+            continue
+        if regex and not regex.search(urllib.parse.unquote(target)):
+            continue
+        count += 1
+    return count
+
+
+def fill(template, cid, n):
+    """A string value with {id} (the contact ID) and {n} (1-based position) filled in."""
+    return template.replace("{id}", str(cid)).replace("{n}", str(n)) if isinstance(template, str) else template
+
+
+def create_contacts(st, crm, spec):
+    """Create `count` contacts with consecutive IDs (from `first_id`, else after the highest):
+    email/first_name/last_name/phone templates, tag names (created when missing), fields."""
+    count = int(spec.get("count") or 0)
+    if not 1 <= count <= 10000:
+        raise ValueError("count must be 1..10000")
+    names, fields_in = spec.get("tags") or [], spec.get("fields") or {}
+    if not isinstance(names, list) or not isinstance(fields_in, dict):
+        raise ValueError("tags must be a list and fields an object")
+    with st.lock:
+        table = st.ac if crm == "ac" else st.op
+        first = int(spec.get("first_id") or _next_id(table["contacts"], 1))
+        ids = [str(first + i) for i in range(count)]
+        if any(cid in table["contacts"] for cid in ids):
+            raise ValueError("a contact with one of those IDs exists")
+        tag_ids = [control_tag_id(table, crm, str(name)) for name in names if str(name).strip()]
+        keys = {control_field_key(table, crm, str(key)): value for key, value in fields_in.items()}
+        for n, cid in enumerate(ids, 1):
+            std = {key: fill(spec.get(key, default), cid, n) for key, default in
+                   (("email", "contact{id}@example.com"), ("first_name", "First{n}"), ("last_name", "Last{n}"),
+                    ("phone", ""))}
+            fields = {key: "" if value is None else str(fill(value, cid, n)) for key, value in keys.items()}
+            if crm == "ac":
+                ac_put_contact(st.ac, cid, std, tag_ids, fields)
+            else:
+                op_put_contact(st.op, cid, std, tag_ids, fields)
+        if crm == "ac":
+            st.ac["next_contact"] = _next_id(st.ac["contacts"], 1)
+    return ids
+
+
+def touch_contacts(st, spec):
+    """Change contacts as a CRM user would, which stamps them changed now (by the CRM's clock):
+    `ids`, or the first `count` by ID. `changes`: first_name, last_name, email, phone ({id} and
+    {n} filled in), fields, add_tags / remove_tags (names). No webhook is sent unless asked."""
+    crm = spec.get("crm")
+    if crm not in ("ac", "op"):
+        raise ValueError("crm must be ac or op")
+    changes = spec.get("changes") or {}
+    if not isinstance(changes, dict):
+        raise ValueError("changes must be an object")
+    with st.lock:
+        st.apply_due_writes_locked()
+        table = st.ac if crm == "ac" else st.op
+        if spec.get("ids") is not None:
+            ids = [str(cid) for cid in spec["ids"]]
+            missing = [cid for cid in ids if cid not in table["contacts"]]
+            if missing:
+                raise LookupError(f"unknown {crm} contact")
+        else:
+            ids = sorted(table["contacts"], key=id_sort_key)[:max(0, int(spec.get("count") or 0))]
+        add = [control_tag_id(table, crm, str(name)) for name in changes.get("add_tags") or []]
+        remove = [control_tag_id(table, crm, str(name)) for name in changes.get("remove_tags") or []]
+        fields = {control_field_key(table, crm, str(key)): value
+                  for key, value in (changes.get("fields") or {}).items()}
+        for n, cid in enumerate(ids, 1):
+            contact = table["contacts"][cid]
+            std = {key: fill(changes.get(key, contact[key]), cid, n)
+                   for key in ("email", "first_name", "last_name", "phone")}
+            tags = [t for t in contact["tags"] if t not in remove] + [t for t in add if t not in contact["tags"]]
+            merged = dict(contact["fields"])
+            merged.update({key: "" if value is None else str(fill(value, cid, n)) for key, value in fields.items()})
+            if crm == "ac":
+                ac_put_contact(st.ac, cid, std, tags, merged)
+            else:
+                op_put_contact(st.op, cid, std, tags, merged)
+    return ids
 
 
 def normalize_fault(doc):
@@ -1134,8 +1416,8 @@ class Handler(BaseHTTPRequestHandler):
             crm = "op"
         else:
             crm = "control"
-        if crm == "control" and path == "/_control/log" and self.command == "GET":
-            self.send(handle_control(st, self.command, "/log", query, body))
+        if crm == "control" and path in ("/_control/log", "/_control/log/count") and self.command == "GET":
+            self.send(handle_control(st, self.command, path[len("/_control"):], query, body))
             return
         headers = {k: v for k, v in self.headers.items()}
         entry = st.log_start(crm, self.command, path, raw_query, headers, body.decode("utf-8", errors="replace"))
