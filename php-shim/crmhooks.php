@@ -75,7 +75,7 @@ function crmhooks_bootstrap(): void {
 	add_action( 'init', array( 'CrmHooks_Webhook', 'maybe_handle' ), 1 );
 	add_action( 'rest_api_init', array( 'CrmHooks_Webhook', 'register_rest_route' ) );
 
-	// Job queue, drainer, loopback guard, Tools -> crmhooks jobs.
+	// Job queue, drainer, loopback guard, Tools -> crmhooks Queue (admin/class-crmhooks-jobs-admin.php).
 	CrmHooks_Queue::register();
 
 	// Old log rows go once a day.
@@ -86,9 +86,12 @@ function crmhooks_bootstrap(): void {
 	add_action( 'admin_notices', array( 'CrmHooks_Health', 'admin_notice' ) );
 	add_filter( 'site_status_tests', array( 'CrmHooks_Health', 'register_site_health_test' ) );
 
+	// Settings -> crmhooks; Tools -> crmhooks Activity, next to Tools -> crmhooks Queue.
 	if ( is_admin() ) {
 		require_once CRMHOOKS_INCLUDES . 'admin/class-crmhooks-admin.php';
 		CrmHooks_Admin::register();
+		require_once CRMHOOKS_INCLUDES . 'admin/class-crmhooks-activity-admin.php';
+		CrmHooks_Activity_Admin::register();
 	}
 }
 

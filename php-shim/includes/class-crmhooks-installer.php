@@ -10,6 +10,12 @@ final class CrmHooks_Installer {
 	public const DB_VERSION_OPTION = 'crmhooks_db_version';
 	public const CRON_HOOK         = 'crmhooks_daily';
 
+	/**
+	 * Schema of the log table; part of the stored DB version, so a site that already runs this
+	 * plugin version still gets a new column (2: the `detail` column).
+	 */
+	public const LOG_SCHEMA = '2';
+
 	public static function activate( bool $network_wide = false ): void {
 		// Ready for preload mode; harmless when the host uses ffi.enable=true instead.
 		CrmHooks_Native::write_preload_header();
@@ -35,9 +41,14 @@ final class CrmHooks_Installer {
 
 	/** Runs on plugins_loaded: a cheap autoloaded-option compare, install only on change. */
 	public static function maybe_upgrade(): void {
-		if ( get_option( self::DB_VERSION_OPTION ) !== CRMHOOKS_VERSION ) {
+		if ( get_option( self::DB_VERSION_OPTION ) !== self::db_version() ) {
 			self::install();
 		}
+	}
+
+	/** What DB_VERSION_OPTION holds once install() ran: the plugin version and the log schema. */
+	public static function db_version(): string {
+		return CRMHOOKS_VERSION . '/log' . self::LOG_SCHEMA;
 	}
 
 	public static function install(): void {
@@ -53,7 +64,7 @@ final class CrmHooks_Installer {
 			$settings['access_key'] = self::new_access_key();
 		}
 		update_option( CrmHooks_Settings::OPTION, array_merge( CrmHooks_Settings::defaults(), $settings ) );
-		update_option( self::DB_VERSION_OPTION, CRMHOOKS_VERSION );
+		update_option( self::DB_VERSION_OPTION, self::db_version() );
 		if ( ! wp_next_scheduled( self::CRON_HOOK ) ) {
 			wp_schedule_event( time() + HOUR_IN_SECONDS, 'daily', self::CRON_HOOK );
 		}
@@ -71,6 +82,7 @@ final class CrmHooks_Installer {
   duration_ms int(10) unsigned NOT NULL DEFAULT 0,
   crm_calls smallint(5) unsigned NOT NULL DEFAULT 0,
   message text NOT NULL,
+  detail text NULL,
   PRIMARY KEY  (id),
   KEY created_at (created_at),
   KEY contact_id (contact_id)

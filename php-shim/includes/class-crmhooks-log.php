@@ -13,7 +13,19 @@ final class CrmHooks_Log {
 		return $wpdb->prefix . 'crmhooks_log';
 	}
 
-	public static function add( string $action, string $contact_id, string $outcome, int $duration_ms, int $crm_calls, string $message ): void {
+	/** Longest stored detail JSON (the column is TEXT); a longer one is replaced by a note. */
+	private const DETAIL_MAX_BYTES = 65535;
+
+	/**
+	 * Adds one entry. `$detail` (optional) says what the webhook changed or why it did not, for
+	 * the entry's view on Tools -> crmhooks Activity, which shows these keys as lists:
+	 *   tags_added, tags_removed  list of tag names
+	 *   fields                    { wp_key: { old: string, new: string } }
+	 *   role                      { old: string, new: string }
+	 *   skipped_reason            string
+	 * and any other key as it is. Never keys, tokens or passwords (see the class comment).
+	 */
+	public static function add( string $action, string $contact_id, string $outcome, int $duration_ms, int $crm_calls, string $message, array $detail = array() ): void {
 		global $wpdb;
 		$wpdb->insert(
 			self::table(),
@@ -25,17 +37,22 @@ final class CrmHooks_Log {
 				'duration_ms' => max( 0, $duration_ms ),
 				'crm_calls'   => max( 0, min( 65535, $crm_calls ) ),
 				'message'     => substr( $message, 0, 1000 ),
+				'detail'      => self::encode_detail( $detail ),
 			),
-			array( '%s', '%s', '%s', '%s', '%d', '%d', '%s' )
+			array( '%s', '%s', '%s', '%s', '%d', '%d', '%s', '%s' )
 		);
 	}
 
-	/** Newest first. */
-	public static function recent( int $limit = 50 ): array {
-		global $wpdb;
-		$table = self::table();
-		$rows  = $wpdb->get_results( $wpdb->prepare( "SELECT * FROM {$table} ORDER BY id DESC LIMIT %d", $limit ), ARRAY_A );
-		return is_array( $rows ) ? $rows : array();
+	/** The stored form of a detail: JSON, or null when there is none. */
+	private static function encode_detail( array $detail ): ?string {
+		if ( $detail === array() ) {
+			return null;
+		}
+		$json = (string) wp_json_encode( $detail, JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE );
+		if ( strlen( $json ) > self::DETAIL_MAX_BYTES ) {
+			return (string) wp_json_encode( array( 'note' => 'the detail was too large to keep' ) );
+		}
+		return $json;
 	}
 
 	/** Cron: drops rows older than the retention setting. */
