@@ -11,8 +11,8 @@ require_once ABSPATH . 'wp-admin/includes/class-wp-list-table.php';
 
 final class CrmHooks_Activity_List_Table extends WP_List_Table {
 
-	public const OUTCOME_ARG = 'crmhooks_outcome';
-	public const ACTION_ARG  = 'crmhooks_action';
+	public const OUTCOME_ARG = 'crmhooks_log_outcome';
+	public const ACTION_ARG  = 'crmhooks_log_action'; // Not crmhooks_action: that names a webhook.
 
 	private const PER_PAGE = 20;
 

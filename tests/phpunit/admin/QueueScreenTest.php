@@ -164,7 +164,9 @@ final class QueueScreenTest extends CrmHooks_Admin_Screens_TestCase
 
     public function test_process_now_runs_the_due_jobs(): void
     {
-        // Two due jobs nobody has started (queued as a webhook queues them, without a drainer).
+        // Two due jobs nobody has started (queued as a webhook queues them, without a drainer);
+        // until Process now, this test holds the drainer lock so no other queue run takes them.
+        $this->hold_drainer_lock();
         $first = $this->enqueue_request('42');
         $second = $this->enqueue_request('43');
         global $wpdb;
@@ -174,7 +176,6 @@ final class QueueScreenTest extends CrmHooks_Admin_Screens_TestCase
         preg_match('/name="action" value="crmhooks_queue_process">.*?name="_wpnonce" value="([0-9a-f]+)"/s', $page['body'], $process);
 
         // While another queue run holds the lock, Process now says so and leaves the jobs.
-        $this->hold_drainer_lock();
         $busy = $this->post('/wp-admin/admin-post.php', array('action' => 'crmhooks_queue_process', '_wpnonce' => $process[1]), $cookie);
         $this->assertStringContainsString('crmhooks_done=process_locked', $busy['location']);
         $this->assertSame('queued', $this->job($first)['status']);
