@@ -4,6 +4,9 @@ APT_PACKAGES=(
     php8.2-cli php8.2-fpm php8.2-opcache php8.2-mysql php8.2-curl php8.2-mbstring php8.2-xml
     mariadb-server nginx wordpress wordpress-theme-twentytwentythree phpunit
     curl ca-certificates python3 git gcc g++ clang libclang-rt-14-dev valgrind
+    # The browser test of the admin screens (tests/browser/admin_screens.py, run by PHPUnit):
+    # headless Chromium driven by Debian's Selenium, with a font to render the text.
+    chromium chromium-driver python3-selenium fonts-liberation
 )
 
 missing_apt_packages() {

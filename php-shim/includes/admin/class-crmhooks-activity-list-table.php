@@ -112,7 +112,7 @@ final class CrmHooks_Activity_List_Table extends WP_List_Table {
 			'action'  => '',
 			'search'  => '',
 		) ) {
-			echo ' <a class="button-link" href="' . esc_url( CrmHooks_Admin_Html::activity_url() ) . '">' . esc_html__( 'Clear filters', 'crmhooks' ) . '</a>';
+			echo ' <a class="button" href="' . esc_url( CrmHooks_Admin_Html::activity_url() ) . '">' . esc_html__( 'Clear filters', 'crmhooks' ) . '</a>';
 		}
 		echo '</div>';
 	}

@@ -94,7 +94,10 @@ final class CrmHooks_Admin_Html {
 			. 'tr.crmhooks-attention td:first-child{box-shadow:inset 4px 0 0 #dba617}'
 			. '.crmhooks-detail{max-width:900px}.crmhooks-detail th{width:12em}'
 			. '.crmhooks-changes ul{margin:0 0 0 1.5em;list-style:disc}.crmhooks-old{text-decoration:line-through;color:#646970}'
-			. '.wp-list-table .column-job{width:7em}.wp-list-table .column-state{width:34%}'
+			. '.crmhooks_jobs .column-job{width:5%}.crmhooks_jobs .column-state{width:27%}.crmhooks_jobs .column-contact{width:13%}'
+			. '.crmhooks_jobs .column-action,.crmhooks_jobs .column-webhooks,.crmhooks_jobs .column-attempts{width:8%}'
+			. '.crmhooks_jobs .column-received,.crmhooks_jobs .column-updated{width:14%}'
+			. '.crmhooks_entries .column-time{width:22%}.crmhooks_entries .column-action,.crmhooks_entries .column-duration,.crmhooks_entries .column-crm_calls{width:10%}'
 		);
 	}
 

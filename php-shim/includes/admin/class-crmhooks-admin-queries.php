@@ -170,13 +170,13 @@ final class CrmHooks_Admin_Queries {
 		return implode( ' AND ', $where );
 	}
 
-	/** One page of log entries, newest first. */
+	/** One page of log entries, newest first (by their time; the ID orders entries of one second). */
 	public static function log_entries( array $filter, int $per_page, int $offset ): array {
 		global $wpdb;
 		$log   = CrmHooks_Log::table();
 		$where = self::log_where( $filter );
 		$limit = $wpdb->prepare( 'LIMIT %d OFFSET %d', $per_page, $offset );
-		$rows  = $wpdb->get_results( "SELECT id, created_at, action, contact_id, outcome, duration_ms, crm_calls, message FROM {$log} WHERE {$where} ORDER BY id DESC {$limit}", ARRAY_A );
+		$rows  = $wpdb->get_results( "SELECT id, created_at, action, contact_id, outcome, duration_ms, crm_calls, message FROM {$log} WHERE {$where} ORDER BY created_at DESC, id DESC {$limit}", ARRAY_A );
 		return is_array( $rows ) ? $rows : array();
 	}
 

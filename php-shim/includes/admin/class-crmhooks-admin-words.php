@@ -23,12 +23,12 @@ final class CrmHooks_Admin_Words {
 			'conflict'          => array( __( 'Conflict', 'crmhooks' ), __( 'Nothing was written: two users are linked to this contact, or the contact\'s email belongs to a user linked to another contact. Fix the users\' contact IDs, then retry.', 'crmhooks' ) ),
 			'contact_not_found' => array( __( 'Contact not found', 'crmhooks' ), __( 'The CRM has no such contact; nothing was written. Check the contact ID or email the CRM sends.', 'crmhooks' ) ),
 			'crm_error'         => array( __( 'CRM error', 'crmhooks' ), __( 'The CRM answered with an error. The message says which; retry once the CRM works again.', 'crmhooks' ) ),
-			'crm_unauthorized'  => array( __( 'CRM refused the credentials', 'crmhooks' ), __( 'The CRM refused the API credentials. Check them in Settings -> crmhooks, then retry.', 'crmhooks' ) ),
+			'crm_unauthorized'  => array( __( 'CRM refused the credentials', 'crmhooks' ), __( 'The CRM refused the API credentials. Check them in Settings → crmhooks, then retry.', 'crmhooks' ) ),
 			'crm_rate_limited'  => array( __( 'CRM rate limit', 'crmhooks' ), __( 'The CRM asked us to slow down; the job waits as long as the CRM asked.', 'crmhooks' ) ),
 			'crm_temporary'     => array( __( 'CRM unavailable', 'crmhooks' ), __( 'The CRM could not be reached or had a temporary error; the job is tried again later.', 'crmhooks' ) ),
 			'crm_permanent'     => array( __( 'CRM refused the request', 'crmhooks' ), __( 'The CRM refused the request. Check the CRM settings and the message, then retry.', 'crmhooks' ) ),
 			'busy'              => array( __( 'Busy', 'crmhooks' ), __( 'Another delivery for this contact was being processed at the same time; the job is tried again.', 'crmhooks' ) ),
-			'unavailable'       => array( __( 'Library unavailable', 'crmhooks' ), __( 'The crmhooks library could not be loaded. Tools -> Site Health says what is missing.', 'crmhooks' ) ),
+			'unavailable'       => array( __( 'Library unavailable', 'crmhooks' ), __( 'The crmhooks library could not be loaded. Tools → Site Health says what is missing.', 'crmhooks' ) ),
 			'failed'            => array( __( 'Failed', 'crmhooks' ), __( 'WordPress refused a change or an error stopped the job. The message says which.', 'crmhooks' ) ),
 			'exception'         => array( __( 'PHP error', 'crmhooks' ), __( 'A PHP error stopped the job; it is tried again. The message names the error.', 'crmhooks' ) ),
 			'worker_died'       => array( __( 'Worker stopped', 'crmhooks' ), __( 'The worker stopped before finishing on every attempt (a PHP time limit or crash). Check the PHP error log, then retry.', 'crmhooks' ) ),
@@ -97,7 +97,11 @@ final class CrmHooks_Admin_Words {
 				/* translators: 1: date and time, 2: what went wrong */
 				return sprintf( __( 'Next try %1$s. Last attempt: %2$s', 'crmhooks' ), $run_at, $last_try );
 			case 'failed':
-				return self::outcome_sentence( $outcome ) . ( $error !== '' && $error !== $outcome ? ' ' . $error : '' );
+				if ( $error === '' || $error === $outcome ) {
+					return self::outcome_sentence( $outcome );
+				}
+				/* translators: 1: what the outcome means, 2: the error as the CRM or WordPress gave it */
+				return sprintf( __( '%1$s Details: %2$s', 'crmhooks' ), self::outcome_sentence( $outcome ), $error );
 			default:
 				return self::outcome_sentence( $outcome );
 		}

@@ -118,7 +118,7 @@ abstract class CrmHooks_Admin_Screens_TestCase extends CrmHooks_Plugin_TestCase
         return array(
             'queued'              => $this->insert_job(array('contact' => '50', 'queued_key' => 'id:50')),
             'deferred_loopback'   => $this->insert_job(array('contact' => '51', 'queued_key' => 'id:51', 'run_after' => $now + 50)),
-            'deferred_settle'     => $this->insert_job(array('contact' => '52', 'queued_key' => 'id:52', 'run_after' => $now + 2, 'received_count' => 3)),
+            'deferred_settle'     => $this->insert_job(array('contact' => '52', 'queued_key' => 'id:52', 'run_after' => $now + 25, 'received_count' => 3)),
             'deferred_rate_limit' => $this->insert_job(array('contact' => '53', 'queued_key' => 'id:53', 'run_after' => $now + 30, 'attempts' => 1, 'outcome' => 'crm_rate_limited', 'last_error' => 'crm_rate_limited')),
             'running'             => $this->insert_job(array('contact' => '54', 'status' => 'running', 'attempts' => 1, 'lease_until' => $now + 50, 'worker' => 'web1:4242')),
             'running_expired'     => $this->insert_job(array('contact' => '55', 'status' => 'running', 'attempts' => 1, 'lease_until' => $now - 5, 'worker' => 'web1:4243')),
