@@ -50,7 +50,7 @@ final class CrmHooks_Admin_Words {
 		return self::outcomes()[ $code ][1] ?? $code;
 	}
 
-	/** Job states (CrmHooks_Admin_Queries::job_state_sql() derives them), in list order. */
+	/** Job states (CrmHooks_Admin_Queries::job_state_columns() derives them), in list order. */
 	public static function states(): array {
 		return array(
 			'queued'   => __( 'Queued', 'crmhooks' ),
@@ -68,11 +68,15 @@ final class CrmHooks_Admin_Words {
 	 * or how it ended. `$job` is a row of CrmHooks_Admin_Queries::jobs() (state and why derived).
 	 */
 	public static function job_state_sentence( array $job ): string {
-		$state    = (string) $job['state'];
-		$outcome  = (string) $job['outcome'];
-		$error    = trim( (string) $job['last_error'] );
-		$run_at   = self::when( (int) $job['run_after'] );
-		$last_try = $error !== '' && $error !== $outcome ? $error : self::outcome_sentence( $outcome );
+		$state   = (string) $job['state'];
+		$outcome = (string) $job['outcome'];
+		$error   = trim( (string) $job['last_error'] );
+		$run_at  = self::when( (int) $job['run_after'] );
+		// The last attempt in words: what the outcome means, and the error when it says more.
+		$last_try = $error !== '' && $error !== $outcome
+			/* translators: 1: short name of what went wrong, 2: the error as the CRM or WordPress gave it */
+			? sprintf( __( '%1$s (%2$s)', 'crmhooks' ), self::outcome_label( $outcome ), $error )
+			: self::outcome_sentence( $outcome );
 		switch ( $state ) {
 			case 'queued':
 				return __( 'Due now: the next queue run processes it.', 'crmhooks' );
