@@ -104,6 +104,16 @@ crmh_result crmh_crm_fetch_contact(const char *config,
                                    struct crmh_buf *out);
 
 /*
+ Load the contact a stored webhook request names (`{"contact_id":..,"email":..,"event":{..}}`)
+ -> Contact JSON; `CRM_NOT_FOUND` when the CRM has none.
+ */
+crmh_result crmh_crm_load_contact(const char *config,
+                                  size_t config_len,
+                                  const char *request_json,
+                                  size_t request_len,
+                                  struct crmh_buf *out);
+
+/*
  Find a contact by email -> `{"contact_id":"42"}` or `{"contact_id":null}`.
  */
 crmh_result crmh_crm_find_contact(const char *config,
@@ -131,10 +141,18 @@ crmh_result crmh_crm_change_tags(const char *config,
                                  struct crmh_buf *out);
 
 /*
- The account's request window after the last CRM call on this thread (JSON array of Unix ms,
- or `null` when that call was not given one), for the host to store for every worker.
+ What the last CRM call on this thread leaves for the host to store for every worker:
+ `{"rate_window":[Unix ms]|null,"names":{..}|null,"requests":n}` (`names` is null when the
+ call listed nothing anew; `requests` counts the HTTP requests it sent).
  */
-crmh_result crmh_last_rate_window(struct crmh_buf *out);
+crmh_result crmh_last_account_state(struct crmh_buf *out);
+
+/*
+ The account's tags and fields, listed anew (which refreshes the shared name caches):
+ `{"tags":[{id,name}],"fields":[{key,label}]}`. For the settings screen and its
+ "refresh tags and fields" action.
+ */
+crmh_result crmh_crm_list_schema(const char *config, size_t config_len, struct crmh_buf *out);
 
 /*
  Request + contact + current user + settings -> the ordered operations to apply.
@@ -152,6 +170,25 @@ crmh_result crmh_settings_review(const char *json, size_t len, struct crmh_buf *
  Queue verdicts (admission and key, merge, claim, finish, inline answer); see queue.rs.
  */
 crmh_result crmh_queue_decide(const char *json, size_t len, struct crmh_buf *out);
+
+/*
+ The user's stored tags and names to add and remove -> `{tags, added, removed}`, names
+ matched as the plan's tag diff matches them.
+ */
+crmh_result crmh_tags_change(const char *json, size_t len, struct crmh_buf *out);
+
+/*
+ The plan's login for a new user, its numbering and the existing logins sharing its stem ->
+ `{"user_login": the first free login}`.
+ */
+crmh_result crmh_login_choose(const char *json, size_t len, struct crmh_buf *out);
+
+/*
+ The settings document: `{"stored":{..},"submitted":{..}|null,"roles":[..],"allow_http_loopback":b}`
+ -> `{"settings": every key valid, "problems": [{field, code, message, value, min?, max?}]}`.
+ Defaults and rules live here only (settings/normalize.rs).
+ */
+crmh_result crmh_settings_normalize(const char *json, size_t len, struct crmh_buf *out);
 
 /*
  Generate a new access key (URL-safe, at least 128 bits from the OS random source).
@@ -251,13 +288,6 @@ crmh_result crmh_key_verify(const char *given,
                             size_t given_len,
                             const char *expected,
                             size_t expected_len);
-#endif
-
-#if defined(CRMHOOKS_TEST_EXPORTS)
-/*
- The account's tags and fields: `{"tags":[..],"fields":[..]}`.
- */
-crmh_result crmh_crm_list_schema(const char *config, size_t config_len, struct crmh_buf *out);
 #endif
 
 /*

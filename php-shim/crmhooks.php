@@ -46,7 +46,7 @@ require_once CRMHOOKS_INCLUDES . 'class-crmhooks-secrets.php';
 require_once CRMHOOKS_INCLUDES . 'class-crmhooks-installer.php';
 require_once CRMHOOKS_INCLUDES . 'class-crmhooks-log.php';
 require_once CRMHOOKS_INCLUDES . 'class-crmhooks-refusals.php';
-require_once CRMHOOKS_INCLUDES . 'class-crmhooks-crm-rate.php';
+require_once CRMHOOKS_INCLUDES . 'class-crmhooks-crm.php';
 require_once CRMHOOKS_INCLUDES . 'class-crmhooks-user-store.php';
 require_once CRMHOOKS_INCLUDES . 'class-crmhooks-plan-applier.php';
 require_once CRMHOOKS_INCLUDES . 'class-crmhooks-processor.php';

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::contact::Contact;
+use crate::contact::{Contact, Tag};
 use crate::error::{Error, Result};
 use crate::settings::FieldMapping;
 
@@ -15,6 +15,52 @@ pub mod meta_guard;
 pub mod php_json;
 
 pub use meta_guard::is_protected_meta_key;
+
+/// `crmh_tags_change` input: the user's stored tags and the names another plugin or the admin
+/// applied or removed (`crmhooks_apply_tags` / `crmhooks_remove_tags`) once the CRM took them.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
+#[serde(default)]
+pub struct TagChangeInput {
+    #[serde(deserialize_with = "php_json::list")]
+    pub current: Vec<Tag>,
+    #[serde(deserialize_with = "php_json::list")]
+    pub add: Vec<String>,
+    #[serde(deserialize_with = "php_json::list")]
+    pub remove: Vec<String>,
+}
+
+/// The user's tags after the change, and the names that really changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct TagChange {
+    pub tags: Vec<Tag>,
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+}
+
+/// Apply a change by names to stored tags, matching names as the diff does (`tag_match_key`).
+pub fn change_tags(input: &TagChangeInput) -> TagChange {
+    let remove: HashSet<String> = input.remove.iter().map(|n| tag_match_key(n)).collect();
+    let mut change = TagChange::default();
+    for tag in &input.current {
+        if remove.contains(&tag_match_key(&tag.name)) {
+            change.removed.push(tag.name.clone());
+        } else {
+            change.tags.push(tag.clone());
+        }
+    }
+    for name in unique_trimmed(&input.add) {
+        if !change.tags.iter().any(|t| tag_match_key(&t.name) == tag_match_key(&name)) {
+            change.tags.push(Tag { id: String::new(), name: name.clone() });
+            change.added.push(name);
+        }
+    }
+    change
+}
+
+pub fn change_tags_json(json: &str) -> Result<String> {
+    let input: TagChangeInput = serde_json::from_str(json).map_err(|e| Error::from_json(&e))?;
+    serde_json::to_string(&change_tags(&input)).map_err(|e| Error::from_json(&e))
+}
 
 /// `crmh_diff_tags` input.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -349,5 +395,20 @@ mod tests {
         let out = diff_fields_json(r#"{"contact":{"id":"1"}}"#).unwrap();
         assert_eq!(out, r#"{"set":{},"cleared":[],"unchanged":[],"refused":[]}"#);
         assert!(matches!(diff_fields_json(r#"{"field_map":"x"}"#), Err(Error::InvalidJson(_))));
+    }
+
+    #[test]
+    fn a_tag_change_matches_names_like_the_diff() {
+        let tag = |id: &str, name: &str| Tag { id: id.into(), name: name.into() };
+        let input = TagChangeInput {
+            current: vec![tag("3", "Member"), tag("5", "Ärger"), tag("7", "VIP")],
+            add: names(&["vip", " Gold ", "gold", ""]),
+            remove: names(&["ärger", "absent"]),
+        };
+        let change = change_tags(&input);
+        assert_eq!(change.tags, vec![tag("3", "Member"), tag("7", "VIP"), tag("", "Gold")]);
+        assert_eq!((change.added, change.removed), (names(&["Gold"]), names(&["Ärger"])));
+        let json = change_tags_json(r#"{"current":{"0":{"id":"1","name":"a"}},"add":[],"remove":["A"]}"#).unwrap();
+        assert_eq!(json, r#"{"tags":[],"added":[],"removed":["a"]}"#);
     }
 }

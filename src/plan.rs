@@ -14,7 +14,7 @@ use crate::contact::{Contact, Tag};
 use crate::diff::{self, php_json, FieldDiffInput};
 use crate::error::{Error, Result};
 use crate::request::{Action, WebhookRequest};
-use crate::settings::Settings;
+use crate::settings::{Settings, UsernameFormat};
 
 pub mod login;
 pub mod roles;
@@ -94,9 +94,12 @@ pub enum SkipReason {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Op {
-    /// The shim appends 2, 3, .. to `user_login` while it is taken.
+    /// The shim makes `user_login` unique with `crmh_login_choose` (given the logins that
+    /// start with `login_stem`) right before it inserts the user.
     CreateUser {
         user_login: String,
+        login_stem: String,
+        login_numbered: bool,
         user_email: String,
         user_pass: Password,
         password_generated: bool,
@@ -328,7 +331,8 @@ impl<'a> Planner<'a> {
         }
         let first_name = self.core_value("first_name");
         let last_name = self.core_value("last_name");
-        let user_login = self.new_user_login(&email, &first_name, &last_name);
+        let (user_login, login_numbered) = self.new_user_login(&email, &first_name, &last_name);
+        let login_stem = login::login_stem(&user_login, login_numbered).to_string();
 
         let mapped_password = self.mapped_value("user_pass").filter(|p| !p.trim().is_empty());
         let password_generated = mapped_password.is_none();
@@ -342,6 +346,8 @@ impl<'a> Planner<'a> {
         let role = self.role_for_new_user();
         self.ops.push(Op::CreateUser {
             user_login,
+            login_stem,
+            login_numbered,
             user_email: email,
             user_pass: Password(user_pass),
             password_generated,
@@ -463,18 +469,19 @@ impl<'a> Planner<'a> {
     }
 
     /// The login mapped from the CRM when it is one WordPress stores unchanged, else one made
-    /// by the site's username format.
-    fn new_user_login(&mut self, email: &str, first_name: &str, last_name: &str) -> String {
+    /// by the site's username format; and whether it counts on (`jane1`, `jane2`) when taken.
+    fn new_user_login(&mut self, email: &str, first_name: &str, last_name: &str) -> (String, bool) {
         if let Some(mapped) = self.mapped_value("user_login") {
             let mapped = mapped.trim();
             if login::is_valid_login(mapped) {
-                return mapped.to_string();
+                return (mapped.to_string(), false);
             }
             if !mapped.is_empty() {
                 self.warn("login_invalid", "the mapped username is not a valid WordPress login; one was generated");
             }
         }
-        login::generated_login(self.settings().username_format, email, first_name, last_name)
+        let format = self.settings().username_format;
+        (login::generated_login(format, email, first_name, last_name), format == UsernameFormat::FirstNumber)
     }
 
     /// set_meta / delete_meta for mapped fields other than core and creation-only ones, with a

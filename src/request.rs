@@ -25,7 +25,7 @@ pub enum Action {
 /// What the body says about the CRM event (ActiveCampaign account or automation webhook,
 /// Ontraport ping). Every member is optional: an Ontraport ping usually has none.
 ///
-/// Only the event type and its origin are serialized: that JSON is what the shim stores in a
+/// Only the event type, its origin and a digest of the tag names are serialized: that JSON is what the shim stores in a
 /// job row, and a body's field values (a password the CRM echoes back, say), tag lists and
 /// names must never rest in the database. The contact is always re-read from the CRM.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -48,6 +48,9 @@ pub struct Event {
     /// `contact[tags]` split on commas and trimmed; `None` when the body has no such member.
     #[serde(skip_serializing)]
     pub tags: Option<Vec<String>>,
+    /// `crm::tag_lookup::tag_set_digest` of `tags`: what the stored job keeps of them, so the
+    /// CRM client can tell a renamed tag without the names resting in the database.
+    pub tags_digest: Option<String>,
     /// `contact[fields][KEY]` by KEY as a string (numeric IDs or perstag names).
     #[serde(skip_serializing, deserialize_with = "crate::diff::php_json::string_map")]
     pub fields: BTreeMap<String, String>,
@@ -399,6 +402,9 @@ fn event(body: &Params) -> Event {
         seriesid: text(&["seriesid"]),
         tag: text(&["tag"]),
         tags: body.get(&["contact", "tags"]).map(split_tags),
+        tags_digest: body
+            .get(&["contact", "tags"])
+            .map(|joined| crate::crm::tag_lookup::tag_set_digest(&split_tags(joined))),
         fields: body
             .children(&["contact", "fields"])
             .map(|(key, value)| (key.to_string(), value.to_string()))

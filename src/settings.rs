@@ -2,6 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
+mod normalize;
+pub use normalize::{normalize, normalize_json, NormalizeInput, Normalized};
+
 /// Which CRM the site is connected to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -86,8 +89,13 @@ pub struct SettingsProblem {
     pub field: String,
     pub code: String,
     pub message: String,
-    /// The offending entry (a role slug or meta key as the admin typed it).
+    /// The offending entry (a role slug or meta key as the admin typed it; never a credential).
     pub value: String,
+    /// The allowed range, for numbers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<u64>,
 }
 
 /// What the settings screen must tell the admin, decided by the same rules webhooks obey.
@@ -113,6 +121,8 @@ pub fn review(settings: &Settings) -> SettingsReview {
         code: code.into(),
         message: message.into(),
         value: value.into(),
+        min: None,
+        max: None,
     };
     let mut problems = Vec::new();
     for slug in settings.role_allowlist.iter().filter(|s| is_privileged(s)) {

@@ -750,3 +750,76 @@ fn https_certificates_are_verified() {
     let error = client_for(&config).unwrap().fetch_contact("42").unwrap_err();
     assert_eq!(error, CrmError::Permanent("TLS failure".into()));
 }
+
+// ---- names shared through the host's document ---------------------------------------------------
+
+fn load(config: &CrmConfig, request: &Value) -> (Contact, Value) {
+    let config = serde_json::to_string(config).unwrap();
+    let contact = serde_json::from_str(&client::load_contact_json(&config, &request.to_string()).unwrap()).unwrap();
+    (contact, serde_json::from_str(&client::last_account_state_json().unwrap()).unwrap())
+}
+
+fn digest(names: &[&str]) -> String {
+    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    crmhooks::crm::tag_lookup::tag_set_digest(&names)
+}
+
+#[test]
+fn names_travel_in_the_host_document_and_a_renamed_tag_is_listed_again() {
+    let _guard = fresh();
+    let mut config = ac_config();
+    config.names = Some(serde_json::Map::new());
+    let request = json!({"contact_id": "42", "event": {"tags_digest": digest(&["member"])}});
+
+    // The first worker lists tags and fields once and hands the names back to the host.
+    let (contact, state) = load(&config, &request);
+    assert_eq!(tag_names(&contact), vec!["member"]);
+    let names = state["names"].as_object().expect("a listing is handed back").clone();
+    assert!(names.contains_key("ac_tags") && names.contains_key("ac_fields"), "{names:?}");
+
+    // Another worker (nothing cached in its process) reads the host's document: 2 requests.
+    client::clear_caches();
+    clear_log();
+    config.names = Some(names.clone());
+    let (contact, state) = load(&config, &request);
+    assert_eq!(tag_names(&contact), vec!["member"]);
+    assert_eq!(api_log("ac").len(), 2, "{:?}", api_log("ac"));
+    assert_eq!((state["names"].clone(), state["requests"].clone()), (Value::Null, json!(2)));
+
+    // The tag is renamed in the CRM; the next webhook carries the new name: listed again first.
+    let url = format!("http://127.0.0.1:{}/api/3/tags/3", standin().port);
+    std::thread::sleep(Duration::from_millis(1100)); // the stand-in's own limit counts this request too
+    let renamed = control_agent()
+        .put(&url)
+        .header("Api-Token", AC_TOKEN)
+        .content_type("application/json")
+        .send(json!({"tag": {"tag": "Member Plus", "tagType": "contact"}}).to_string())
+        .unwrap();
+    assert_eq!(renamed.status().as_u16(), 200);
+    clear_log();
+    let (contact, state) =
+        load(&config, &json!({"contact_id": "42", "event": {"tags_digest": digest(&["member plus"])}}));
+    assert_eq!(tag_names(&contact), vec!["Member Plus"]);
+    assert!(api_log("ac").iter().any(|r| r.starts_with("GET /api/3/tags")), "{:?}", api_log("ac"));
+    assert_eq!(state["requests"], json!(3));
+    let listed = state["names"]["ac_tags"]["value"].as_object().expect("the new listing is handed back");
+    assert_eq!(listed.get("3"), Some(&json!("Member Plus")));
+
+    // A webhook without tag names trusts the document until it expires.
+    clear_log();
+    let (contact, _) = load(&config, &json!({"contact_id": "42"}));
+    assert_eq!(tag_names(&contact), vec!["member"], "the old document, as handed in");
+    assert!(!api_log("ac").iter().any(|r| r.starts_with("GET /api/3/tags")), "{:?}", api_log("ac"));
+}
+
+#[test]
+fn load_contact_finds_by_email_only_without_a_contact_id() {
+    let _guard = fresh();
+    let config = ac_config();
+    let (contact, _) = load(&config, &json!({"email": "jane.doe@example.com"}));
+    assert_eq!(contact.id, "42");
+    let error = client::load_contact_json(&serde_json::to_string(&config).unwrap(), r#"{"email":"none@example.com"}"#);
+    assert_eq!(error.unwrap_err(), crmhooks::error::Error::Crm(CrmError::NotFound));
+    let error = client::load_contact_json(&serde_json::to_string(&config).unwrap(), r#"{"contact_id":" "}"#);
+    assert_eq!(error.unwrap_err(), crmhooks::error::Error::MissingParameter("contact_id"));
+}

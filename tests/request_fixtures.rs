@@ -652,8 +652,10 @@ fn serialized_shape_matches_the_abi() {
     let expected = serde_json::json!({
         "action": "update_tags", "contact_id": "42", "email": null, "role": null,
         "send_notification": false, "async": null,
-        // Routing facts only: field values, tags and names from the body never leave the library.
-        "event": {"type": "contact_tag_added", "initiated_from": "admin"}
+        // Routing facts only: field values, tags and names from the body never leave the library;
+        // of the tag names only their digest does (for the CRM client's rename check).
+        "event": {"type": "contact_tag_added", "initiated_from": "admin",
+                  "tags_digest": crmhooks::crm::tag_lookup::tag_set_digest(&["vip".into(), "member".into()])}
     });
     assert_eq!(v, expected);
     assert_eq!(r.event.tags, Some(vec!["member".to_string(), "vip".to_string()]), "still parsed for the library");

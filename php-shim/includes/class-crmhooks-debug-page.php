@@ -48,7 +48,7 @@ final class CrmHooks_Debug_Page {
 		if ( $password_field !== '' ) {
 			$keys[] = $password_field;
 		}
-		foreach ( CrmHooks_Settings::sanitize_field_map( CrmHooks_Settings::get( 'field_map' ) ) as $mapping ) {
+		foreach ( (array) CrmHooks_Settings::get( 'field_map' ) as $mapping ) {
 			if ( $mapping['wp_key'] === 'user_pass' ) {
 				$keys[] = $mapping['crm_key'];
 			}

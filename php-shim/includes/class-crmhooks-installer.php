@@ -58,12 +58,12 @@ final class CrmHooks_Installer {
 			dbDelta( $sql );
 		}
 		CrmHooks_Queue::install();
-		$settings = get_option( CrmHooks_Settings::OPTION, array() );
-		$settings = is_array( $settings ) ? $settings : array();
+		// Stored whole, as the library normalizes it (defaults for every key).
+		$settings = CrmHooks_Settings::all();
 		if ( empty( $settings['access_key'] ) ) {
 			$settings['access_key'] = self::new_access_key();
 		}
-		update_option( CrmHooks_Settings::OPTION, array_merge( CrmHooks_Settings::defaults(), $settings ) );
+		update_option( CrmHooks_Settings::OPTION, $settings );
 		update_option( self::DB_VERSION_OPTION, self::db_version() );
 		if ( ! wp_next_scheduled( self::CRON_HOOK ) ) {
 			wp_schedule_event( time() + HOUR_IN_SECONDS, 'daily', self::CRON_HOOK );

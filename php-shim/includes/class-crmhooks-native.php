@@ -287,24 +287,33 @@ final class CrmHooks_Native implements CrmHooks_Result_Codes {
 		return $this->json_call( 'crmh_queue_decide', $json );
 	}
 
+	/** {stored, submitted?, roles, allow_http_loopback} -> {settings: every key valid, problems}. */
+	public function settings_normalize( string $json ): array {
+		return $this->json_call( 'crmh_settings_normalize', $json );
+	}
+
 	/** Settings (with the site's roles) -> privileged_roles and problems, by the webhook rules. */
 	public function settings_review( string $json ): array {
 		return $this->json_call( 'crmh_settings_review', $json );
+	}
+
+	/** Stored tags + names to add and remove -> {tags, added, removed} (the plan's name matching). */
+	public function tags_change( string $json ): array {
+		return $this->json_call( 'crmh_tags_change', $json );
+	}
+
+	/** The plan's login + numbering + taken logins -> {user_login}: the first free one. */
+	public function login_choose( string $json ): array {
+		return $this->json_call( 'crmh_login_choose', $json );
 	}
 
 	public function plan( string $json ): array {
 		return $this->json_call( 'crmh_plan', $json );
 	}
 
-	public function crm_fetch_contact( string $config, string $contact_id ): array {
-		return $this->decode( $this->call_out( 'crmh_crm_fetch_contact', array( $config, strlen( $config ), $contact_id, strlen( $contact_id ) ) ) );
-	}
-
-	/** @return string|null the contact ID, or null when no contact has this email */
-	public function crm_find_contact( string $config, string $email ): ?string {
-		$out = $this->decode( $this->call_out( 'crmh_crm_find_contact', array( $config, strlen( $config ), $email, strlen( $email ) ) ) );
-		$id  = $out['contact_id'] ?? null;
-		return ( $id === null || $id === '' ) ? null : (string) $id;
+	/** The contact a stored webhook request names (by contact ID, else its lookup email). */
+	public function crm_load_contact( string $config, string $request_json ): array {
+		return $this->decode( $this->call_out( 'crmh_crm_load_contact', array( $config, strlen( $config ), $request_json, strlen( $request_json ) ) ) );
 	}
 
 	public function crm_write_field( string $config, string $json ): array {
@@ -315,10 +324,15 @@ final class CrmHooks_Native implements CrmHooks_Result_Codes {
 		return $this->decode( $this->call_out( 'crmh_crm_change_tags', array( $config, strlen( $config ), $json, strlen( $json ) ) ) );
 	}
 
-	/** The account's request window after the last CRM call (Unix ms), or null when it had none. */
-	public function last_rate_window(): ?array {
-		$window = json_decode( $this->call_out( 'crmh_last_rate_window', array() ), true );
-		return is_array( $window ) ? $window : null;
+	/** The account's tags and fields, listed anew: {tags:[{id,name}], fields:[{key,label}]}. */
+	public function crm_list_schema( string $config ): array {
+		return $this->decode( $this->call_out( 'crmh_crm_list_schema', array( $config, strlen( $config ) ) ) );
+	}
+
+	/** What the last CRM call leaves to store: {rate_window, names (null: unchanged), requests}. */
+	public function last_account_state(): array {
+		$state = json_decode( $this->call_out( 'crmh_last_account_state', array() ), true );
+		return is_array( $state ) ? $state : array();
 	}
 
 	// ----- marshalling -----

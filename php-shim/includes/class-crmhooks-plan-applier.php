@@ -10,17 +10,10 @@ final class CrmHooks_Plan_Applier {
 	/** Fields update_user may change. */
 	private const UPDATABLE = array( 'user_email', 'first_name', 'last_name', 'display_name', 'nickname', 'user_url' );
 
-	private CrmHooks_Native $native;
-	private string $crm_config;
 	private array $contact;
 
-	/** CRM calls made while applying (return_password). */
-	public int $crm_calls = 0;
-
-	public function __construct( CrmHooks_Native $native, string $crm_config, array $contact ) {
-		$this->native     = $native;
-		$this->crm_config = $crm_config;
-		$this->contact    = $contact;
+	public function __construct( array $contact ) {
+		$this->contact = $contact;
 	}
 
 	/**
@@ -59,7 +52,7 @@ final class CrmHooks_Plan_Applier {
 				$password = (string) ( $op['user_pass'] ?? '' );
 				$id       = wp_insert_user(
 					array(
-						'user_login' => CrmHooks_User_Store::unique_login( (string) ( $op['user_login'] ?? $email ), self::login_is_numbered() ),
+						'user_login' => CrmHooks_User_Store::free_login( $op ),
 						'user_email' => $email,
 						'user_pass'  => $password,
 						'first_name' => (string) ( $op['first_name'] ?? '' ),
@@ -67,6 +60,10 @@ final class CrmHooks_Plan_Applier {
 						'role'       => (string) ( $op['role'] ?? '' ),
 					)
 				);
+				if ( is_wp_error( $id ) && $id->get_error_code() === 'existing_user_login' ) {
+					$result['replan'] = true; // Another webhook took this login a moment ago.
+					return $result;
+				}
 				if ( is_wp_error( $id ) ) {
 					$result['error'] = 'create_user: ' . $id->get_error_code();
 					return $result;
@@ -182,17 +179,8 @@ final class CrmHooks_Plan_Applier {
 		if ( $field === '' ) {
 			return 'return_password_no_field';
 		}
-		$json = (string) wp_json_encode(
-			array(
-				'contact_id' => $contact_id,
-				'field'      => $field,
-				'value'      => $password,
-			),
-			JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE
-		);
-		++$this->crm_calls;
 		try {
-			CrmHooks_Crm_Rate::call( $this->crm_config, fn( string $c ) => $this->native->crm_write_field( $c, $json ) );
+			CrmHooks_Crm::write_field( $contact_id, $field, $password );
 			return 'password_returned';
 		} catch ( CrmHooks_Native_Error $e ) {
 			return 'return_password_failed:' . CrmHooks_Native::result_name( $e->getCode() );
@@ -200,18 +188,5 @@ final class CrmHooks_Plan_Applier {
 			CrmHooks_Loopback::record_write( $contact_id ); // Internal: no listener can switch it off.
 			do_action( 'crmhooks_crm_write', $contact_id );
 		}
-	}
-
-	/** "First name + number" logins count on (jane1, jane2) unless a CRM field gives the login. */
-	private static function login_is_numbered(): bool {
-		if ( CrmHooks_Settings::get( 'username_format' ) !== 'first_number' ) {
-			return false;
-		}
-		foreach ( (array) CrmHooks_Settings::get( 'field_map' ) as $row ) {
-			if ( is_array( $row ) && ( $row['wp_key'] ?? '' ) === 'user_login' ) {
-				return false;
-			}
-		}
-		return true;
 	}
 }

@@ -8,18 +8,16 @@ declare(strict_types=1);
 
 final class CrmHooks_Processor {
 
-	private int $crm_calls = 0;
-
 	/**
 	 * @param array $request WebhookRequest as decoded from crmh_webhook_receive
 	 * @return array outcome: outcome, action, contact_id, user_id, crm_calls, duration_ms, message,
 	 *               notices, code (crmh_result name for CRM errors), retry_after
 	 */
 	public function process( array $request ): array {
-		$started                = microtime( true );
-		$this->crm_calls        = 0;
+		$started = microtime( true );
+		CrmHooks_Crm::take_requests();
 		$outcome                = $this->run( $request, false );
-		$outcome['crm_calls']   = $this->crm_calls;
+		$outcome['crm_calls']   = CrmHooks_Crm::take_requests();
 		$outcome['duration_ms'] = (int) round( ( microtime( true ) - $started ) * 1000 );
 		$outcome['action']      = (string) ( $request['action'] ?? '' );
 		return $outcome;
@@ -27,7 +25,6 @@ final class CrmHooks_Processor {
 
 	/** Dry run for the admin debug page: contact, user state and plan; nothing is written. */
 	public function preview( array $request ): array {
-		$this->crm_calls = 0;
 		return $this->run( $request, true );
 	}
 
@@ -52,60 +49,23 @@ final class CrmHooks_Processor {
 				)
 			);
 		}
-		$config = CrmHooks_Settings::crm_config_json();
-
 		try {
-			$contact_id = (string) ( $request['contact_id'] ?? '' );
-			if ( $contact_id === '' ) {
-				// The lookup email only finds the CRM contact; it never selects a WordPress user.
-				$email = trim( (string) ( $request['email'] ?? '' ) );
-				if ( $email === '' ) {
-					return array_merge(
-						$out,
-						array(
-							'outcome' => 'contact_not_found',
-							'message' => 'no contact_id or email in the request',
-						)
-					);
-				}
-				++$this->crm_calls;
-				$found = CrmHooks_Crm_Rate::call( $config, static fn( string $c ) => $native->crm_find_contact( $c, $email ) );
-				if ( $found === null ) {
-					return array_merge(
-						$out,
-						array(
-							'outcome' => 'contact_not_found',
-							'message' => 'no CRM contact with that email',
-						)
-					);
-				}
-				$contact_id        = $found;
-				$out['contact_id'] = $found;
-			}
-			++$this->crm_calls;
-			$contact = CrmHooks_Crm_Rate::call( $config, static fn( string $c ) => $native->crm_fetch_contact( $c, $contact_id ) );
+			// By contact ID; the lookup email only finds the CRM contact, never a WordPress user.
+			$contact = CrmHooks_Crm::load_contact( $request );
 		} catch ( CrmHooks_Native_Error $e ) {
-			if ( $e->getCode() === CrmHooks_Native::CRM_NOT_FOUND ) {
-				return array_merge(
-					$out,
-					array(
-						'outcome' => 'contact_not_found',
-						'message' => 'contact not found in the CRM',
-					)
-				);
-			}
+			$not_found = in_array( $e->getCode(), array( CrmHooks_Native::CRM_NOT_FOUND, CrmHooks_Native::BAD_REQUEST ), true );
 			return array_merge(
 				$out,
 				array(
-					'outcome'     => 'crm_error',
-					'code'        => CrmHooks_Native::result_name( $e->getCode() ),
+					'outcome'     => $not_found ? 'contact_not_found' : 'crm_error',
+					'code'        => $not_found ? '' : CrmHooks_Native::result_name( $e->getCode() ),
 					'retry_after' => $e->retry_after,
-					'message'     => $e->last_error !== '' ? $e->last_error : CrmHooks_Native::result_name( $e->getCode() ),
+					'message'     => $not_found ? 'contact not found in the CRM' : ( $e->last_error !== '' ? $e->last_error : CrmHooks_Native::result_name( $e->getCode() ) ),
 				)
 			);
 		}
 
-		$out['contact_id'] = (string) ( $contact['id'] ?? $contact_id );
+		$out['contact_id'] = (string) ( $contact['id'] ?? $out['contact_id'] );
 		$settings          = CrmHooks_Settings::plan_settings();
 		$contact_email     = (string) ( $contact['email'] ?? '' );
 
@@ -137,14 +97,13 @@ final class CrmHooks_Processor {
 				);
 			}
 
-			$applier = new CrmHooks_Plan_Applier( $native, $config, $contact );
+			$applier = new CrmHooks_Plan_Applier( $contact );
 			$result  = $applier->apply( $plan );
 			if ( $result['replan'] ) {
 				// A user with this email appeared between lookup and insert: gather and plan again.
 				$plan   = $this->plan( $native, $request, $contact, $settings );
 				$result = $applier->apply( $plan );
 			}
-			$this->crm_calls += $applier->crm_calls;
 		} catch ( CrmHooks_Native_Error $e ) {
 			return array_merge(
 				$out,

@@ -15,23 +15,8 @@ declare(strict_types=1);
 final class CrmHooks_Queue {
 
 	/** Schema of the queue tables; a different stored value runs dbDelta on plugins_loaded. */
-	public const DB_VERSION        = '4';
+	public const DB_VERSION        = '5';
 	public const DB_VERSION_OPTION = 'crmhooks_queue_db_version';
-
-	/**
-	 * Defaults of the queue's tuning keys, which crmhooks_settings may override (tests use short
-	 * values). The user-facing ones (async, queue_max, max_attempts, retention_days) have their
-	 * defaults in CrmHooks_Settings::defaults().
-	 */
-	public const DEFAULTS = array(
-		'settle_secs'       => 2,
-		'coalesce_cap_secs' => 30,
-		'lease_secs'        => 60,
-		'retry_base_secs'   => 30,
-		'retry_max_secs'    => 3600,
-		'drain_budget_secs' => 20,
-		'drain_batch'       => 100,
-	);
 
 	/** The queue's hooks, all in one place (called from crmhooks_bootstrap()). */
 	public static function register(): void {
@@ -48,13 +33,9 @@ final class CrmHooks_Queue {
 		return $wpdb->prefix . 'crmhooks_jobs';
 	}
 
-	/** A queue setting: crmhooks_settings value, else the default above. */
+	/** A queue setting (the library gives every key its default and range). */
 	public static function setting( string $key ): int {
-		$value = CrmHooks_Settings::get( $key );
-		if ( $value === null || $value === '' || ( ! is_numeric( $value ) && ! is_bool( $value ) ) ) {
-			$value = self::DEFAULTS[ $key ] ?? ( CrmHooks_Settings::defaults()[ $key ] ?? 0 );
-		}
-		return max( 0, (int) $value );
+		return (int) CrmHooks_Settings::get( $key );
 	}
 
 	// ----- schema -----
@@ -102,29 +83,15 @@ final class CrmHooks_Queue {
 ) $collate;",
 			CrmHooks_Loopback::table_sql( $prefix, $collate ),
 			CrmHooks_Refusals::table_sql( $prefix, $collate ),
-			CrmHooks_Crm_Rate::table_sql( $prefix, $collate ),
+			CrmHooks_Crm::table_sql( $prefix, $collate ),
 		);
 	}
 
 	// ----- keys and merging (pure) -----
 
-	/** The queue's tuning for the library (queue verdicts), from the settings and defaults. */
-	public static function queue_settings(): array {
-		return array(
-			'settle_secs'          => self::setting( 'settle_secs' ),
-			'coalesce_cap_secs'    => self::setting( 'coalesce_cap_secs' ),
-			'lease_secs'           => max( 1, self::setting( 'lease_secs' ) ),
-			'retry_base_secs'      => self::setting( 'retry_base_secs' ),
-			'retry_max_secs'       => self::setting( 'retry_max_secs' ),
-			'max_attempts'         => max( 1, self::setting( 'max_attempts' ) ),
-			'queue_max'            => max( 1, self::setting( 'queue_max' ) ),
-			'loopback_window_secs' => CrmHooks_Loopback::window_secs(),
-		);
-	}
-
 	/** One queue verdict from the library (crmh_queue_decide); `$query['kind']` picks which. */
 	public static function decide( array $query ): array {
-		$query['settings'] = self::queue_settings();
+		$query['settings'] = CrmHooks_Settings::public_settings();
 		return CrmHooks_Native::get()->queue_decide( (string) wp_json_encode( $query, JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE ) );
 	}
 
@@ -132,11 +99,7 @@ final class CrmHooks_Queue {
 
 	/** Async unless the request says async=false or the site setting is off. */
 	public static function is_async( array $request ): bool {
-		if ( isset( $request['async'] ) && is_bool( $request['async'] ) ) {
-			return $request['async'];
-		}
-		$setting = CrmHooks_Settings::get( 'async' );
-		return $setting === null ? true : CrmHooks_Settings::to_bool( $setting );
+		return is_bool( $request['async'] ?? null ) ? $request['async'] : (bool) CrmHooks_Settings::get( 'async' );
 	}
 
 	/** queued + running jobs. */

@@ -130,24 +130,15 @@ final class CrmHooks_User_Store {
 		return $names;
 	}
 
-	/**
-	 * Login made unique by appending 2, 3, ... while it is taken (WP Fusion's behaviour). A
-	 * numbered login (username format "first name + number": jane1) counts on instead: jane2.
-	 */
-	public static function unique_login( string $login, bool $numbered = false ): string {
-		$base = substr( sanitize_user( $login, true ), 0, 50 );
-		if ( $base === '' ) {
-			$base = 'user';
-		}
-		$n = 2;
-		if ( $numbered && preg_match( '/^(.*\D)(\d+)$/', $base, $parts ) === 1 ) {
-			$base = $parts[1];
-			$n    = (int) $parts[2];
-		}
-		$candidate = $numbered ? $base . ( $n++ ) : $base;
-		while ( username_exists( $candidate ) ) {
-			$candidate = $base . ( $n++ );
-		}
-		return $candidate;
+	/** The first free login for the plan's create_user op: the logins sharing its stem, the library picks. */
+	public static function free_login( array $op ): string {
+		global $wpdb;
+		$taken = $wpdb->get_col( $wpdb->prepare( "SELECT user_login FROM {$wpdb->users} WHERE user_login LIKE %s LIMIT 100000", $wpdb->esc_like( (string) ( $op['login_stem'] ?? '' ) ) . '%' ) );
+		$doc   = array(
+			'user_login'     => (string) ( $op['user_login'] ?? '' ),
+			'login_numbered' => (bool) ( $op['login_numbered'] ?? false ),
+			'taken'          => array_map( 'strval', (array) $taken ),
+		);
+		return (string) CrmHooks_Native::get()->login_choose( (string) wp_json_encode( $doc, JSON_UNESCAPED_UNICODE ) )['user_login'];
 	}
 }

@@ -36,6 +36,12 @@ crmh_result crmh_crm_fetch_contact(const char *config,
                                    size_t contact_id_len,
                                    struct crmh_buf *out);
 
+crmh_result crmh_crm_load_contact(const char *config,
+                                  size_t config_len,
+                                  const char *request_json,
+                                  size_t request_len,
+                                  struct crmh_buf *out);
+
 crmh_result crmh_crm_find_contact(const char *config,
                                   size_t config_len,
                                   const char *email,
@@ -54,13 +60,21 @@ crmh_result crmh_crm_change_tags(const char *config,
                                  size_t len,
                                  struct crmh_buf *out);
 
-crmh_result crmh_last_rate_window(struct crmh_buf *out);
+crmh_result crmh_last_account_state(struct crmh_buf *out);
+
+crmh_result crmh_crm_list_schema(const char *config, size_t config_len, struct crmh_buf *out);
 
 crmh_result crmh_plan(const char *json, size_t len, struct crmh_buf *out);
 
 crmh_result crmh_settings_review(const char *json, size_t len, struct crmh_buf *out);
 
 crmh_result crmh_queue_decide(const char *json, size_t len, struct crmh_buf *out);
+
+crmh_result crmh_tags_change(const char *json, size_t len, struct crmh_buf *out);
+
+crmh_result crmh_login_choose(const char *json, size_t len, struct crmh_buf *out);
+
+crmh_result crmh_settings_normalize(const char *json, size_t len, struct crmh_buf *out);
 
 crmh_result crmh_key_generate(struct crmh_buf *out);
 

@@ -32,8 +32,8 @@ function crmhooks_remove_tags( $user_id, array $tags ) {
  * @return bool|WP_Error
  */
 function crmhooks_change_tags( int $user_id, array $add, array $remove ) {
-	$add    = array_values( array_filter( array_map( 'strval', $add ), static fn( string $t ): bool => trim( $t ) !== '' ) );
-	$remove = array_values( array_filter( array_map( 'strval', $remove ), static fn( string $t ): bool => trim( $t ) !== '' ) );
+	$add    = array_values( array_filter( array_map( 'strval', $add ), 'strlen' ) );
+	$remove = array_values( array_filter( array_map( 'strval', $remove ), 'strlen' ) );
 	if ( $add === array() && $remove === array() ) {
 		return true;
 	}
@@ -42,17 +42,8 @@ function crmhooks_change_tags( int $user_id, array $add, array $remove ) {
 		return new WP_Error( 'crmhooks_no_contact', __( 'This user has no CRM contact ID.', 'crmhooks' ) );
 	}
 	try {
-		$native = CrmHooks_Native::get();
-		$json   = (string) wp_json_encode(
-			array(
-				'contact_id' => $contact_id,
-				'add'        => $add,
-				'remove'     => $remove,
-			),
-			JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE
-		);
 		try {
-			CrmHooks_Crm_Rate::call( CrmHooks_Settings::crm_config_json(), static fn( string $c ) => $native->crm_change_tags( $c, $json ) );
+			CrmHooks_Crm::change_tags( $contact_id, $add, $remove );
 		} finally {
 			CrmHooks_Loopback::record_write( $contact_id ); // Internal: no listener can switch it off.
 			do_action( 'crmhooks_crm_write', $contact_id );
@@ -63,29 +54,20 @@ function crmhooks_change_tags( int $user_id, array $add, array $remove ) {
 		return new WP_Error( 'crmhooks_crm_error', $e->getMessage() );
 	}
 
-	// Local tags: drop removed names, add new ones; names match case-insensitively, like the library's diff.
-	$remove_lower = array_map( static fn( string $t ): string => strtolower( trim( $t ) ), $remove );
-	$tags         = array();
-	$removed      = array();
-	foreach ( CrmHooks_User_Store::tags( $user_id ) as $tag ) {
-		if ( in_array( strtolower( trim( $tag['name'] ) ), $remove_lower, true ) ) {
-			$removed[] = $tag['name'];
-		} else {
-			$tags[] = $tag;
-		}
-	}
-	$added = array();
-	foreach ( $add as $name ) {
-		$present = array_map( static fn( array $t ): string => strtolower( trim( $t['name'] ) ), $tags );
-		if ( ! in_array( strtolower( trim( $name ) ), $present, true ) ) {
-			$tags[]  = array(
-				'id'   => '',
-				'name' => trim( $name ),
-			);
-			$added[] = trim( $name );
-		}
-	}
-	$all = CrmHooks_User_Store::store_tags( $user_id, $tags );
+	// Local tags follow, names matched as the library's tag diff matches them.
+	$change  = CrmHooks_Native::get()->tags_change(
+		(string) wp_json_encode(
+			array(
+				'current' => CrmHooks_User_Store::tags( $user_id ),
+				'add'     => $add,
+				'remove'  => $remove,
+			),
+			JSON_UNESCAPED_UNICODE
+		)
+	);
+	$all     = CrmHooks_User_Store::store_tags( $user_id, (array) $change['tags'] );
+	$added   = (array) $change['added'];
+	$removed = (array) $change['removed'];
 	do_action( 'crmhooks_tags_modified', $user_id, $added, $removed, $all );
 	return true;
 }

@@ -94,9 +94,7 @@ if ( $more_defaults ) {
 	}
 	$settings += $more_defaults;
 }
-if ( class_exists( 'CrmHooks_Settings' ) ) {
-	$settings += CrmHooks_Settings::defaults();
-}
+// Every other key takes the library's default when the plugin reads the option.
 // Always: the key and the CRM endpoints of this stack.
 $settings['access_key']   = crmhooks_setup_env( 'CRMHOOKS_ACCESS_KEY' );
 $settings['ac_base_url']  = $standin;

@@ -15,7 +15,7 @@ use super::cache::AccountCache;
 use super::http::{
     self, check_id, encode, expect_object, string_of, BaseUrl, HttpClient, Method, RawResponse, Timeouts,
 };
-use super::tag_lookup::{resolve_change, schema};
+use super::tag_lookup::{names_disagree, resolve_change, schema};
 use super::{rate_limit, Crm, CrmConfig, CrmError, Schema};
 use crate::contact::{Contact, Field, Tag};
 
@@ -33,9 +33,9 @@ const STANDARD_FIELDS: [(&str, &str, &str); 4] = [
 ];
 
 /// Tag ID -> name, contact tags only.
-static TAG_NAMES: AccountCache<HashMap<String, String>> = AccountCache::new();
+static TAG_NAMES: AccountCache<HashMap<String, String>> = AccountCache::new("ac_tags");
 /// Field ID -> title.
-static FIELD_TITLES: AccountCache<HashMap<String, String>> = AccountCache::new();
+static FIELD_TITLES: AccountCache<HashMap<String, String>> = AccountCache::new("ac_fields");
 
 pub struct ActiveCampaign {
     http: HttpClient,
@@ -296,11 +296,27 @@ fn contact_from(
 impl Crm for ActiveCampaign {
     /// 2 requests; more when the tag or field cache misses an ID (tag and field listings).
     fn fetch_contact(&self, contact_id: &str) -> Result<Contact, CrmError> {
+        self.fetch_contact_expecting(contact_id, None)
+    }
+
+    /// As `fetch_contact`; 1 more request (the tag listing) when the webhook's tag names
+    /// disagree with the cached names of the contact's tags.
+    fn fetch_contact_expecting(&self, contact_id: &str, tags_digest: Option<&str>) -> Result<Contact, CrmError> {
         let id = check_id(contact_id)?;
         let deadline = self.http.deadline();
         let (record, sideloaded) = contact_answer(id, self.get_object(&format!("contacts/{id}"), deadline)?)?;
         let tag_ids: Vec<String> = self.contact_tag_rows(id, deadline)?.into_iter().map(|(_, tag)| tag).collect();
-        let names = TAG_NAMES.covering(&self.account, &tag_ids, || self.refresh_tags(deadline))?;
+        let mut listed = false;
+        let mut names = TAG_NAMES.covering(&self.account, &tag_ids, || {
+            listed = true;
+            self.refresh_tags(deadline)
+        })?;
+        if let Some(expected) = tags_digest.filter(|_| !listed) {
+            let resolved: Vec<String> = tag_ids.iter().filter_map(|id| names.get(id).cloned()).collect();
+            if names_disagree(expected, &resolved) {
+                names = self.refresh_tags(deadline)?;
+            }
+        }
         // fieldValues are sideloaded by GET contacts/{id}; a server that leaves them out costs
         // one more request rather than a contact with no custom fields.
         let field_values = match sideloaded {

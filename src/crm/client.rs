@@ -64,6 +64,38 @@ pub fn find_contact_json(config_json: &str, email: &str) -> Result<String> {
     })
 }
 
+/// What `load_contact_json` reads of a stored webhook request.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct LoadArgs {
+    contact_id: Option<String>,
+    email: Option<String>,
+    event: LoadEvent,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct LoadEvent {
+    tags_digest: Option<String>,
+}
+
+/// The contact a webhook request names -> Contact JSON: by its contact ID, else the CRM
+/// contact with its lookup email (1 more request; `CrmError::NotFound` when none), checked
+/// against the tag names the webhook carried (`Crm::fetch_contact_expecting`).
+pub fn load_contact_json(config_json: &str, request_json: &str) -> Result<String> {
+    shared(config_json, || {
+        let crm = client(config_json)?;
+        let args: LoadArgs = serde_json::from_str(request_json).map_err(|e| Error::from_json(&e))?;
+        let given = |value: Option<String>| value.map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let contact_id = match (given(args.contact_id), given(args.email)) {
+            (Some(id), _) => id,
+            (None, Some(email)) => crm.find_contact_by_email(&email)?.ok_or(super::CrmError::NotFound)?,
+            (None, None) => return Err(Error::MissingParameter("contact_id")),
+        };
+        to_json(&crm.fetch_contact_expecting(&contact_id, args.event.tags_digest.as_deref())?)
+    })
+}
+
 #[derive(Deserialize)]
 struct WriteFieldArgs {
     contact_id: String,
@@ -114,30 +146,40 @@ pub fn list_schema_json(config_json: &str) -> Result<String> {
     shared(config_json, || to_json(&client(config_json)?.list_schema()?))
 }
 
-/// Run one call, paced by the host's shared request window when the config carries one; the
-/// window afterwards is kept for `last_rate_window` (None when the call had none).
+/// Run one call with the account state the host shares between its workers (when the config
+/// carries it): requests are paced by its request window and names come from its cache
+/// document. What the host must store afterwards is kept for `last_account_state_json`.
 fn shared(config_json: &str, call: impl FnOnce() -> Result<String>) -> Result<String> {
-    let window = parse_config(config_json).ok().and_then(|config| config.rate_window);
-    match window {
+    let config = parse_config(config_json).ok();
+    let window = config.as_ref().and_then(|config| config.rate_window.clone());
+    let names = config.and_then(|config| config.names);
+    super::http::take_request_count();
+    let with_names = |call: Box<dyn FnOnce() -> Result<String> + '_>| match names {
+        Some(names) => super::cache::with_shared_names(names, call),
+        None => (call(), None),
+    };
+    let ((result, names), window) = match window {
         Some(recent) => {
-            let (result, after) = super::rate_limit::with_shared_window(recent, call);
-            LAST_WINDOW.with(|last| *last.borrow_mut() = Some(after));
-            result
+            let (inner, after) = super::rate_limit::with_shared_window(recent, || with_names(Box::new(call)));
+            (inner, Some(after))
         }
-        None => {
-            LAST_WINDOW.with(|last| *last.borrow_mut() = None);
-            call()
-        }
-    }
+        None => (with_names(Box::new(call)), None),
+    };
+    let requests = super::http::take_request_count();
+    LAST_STATE.with(|last| *last.borrow_mut() = json!({"rate_window": window, "names": names, "requests": requests}));
+    result
 }
 
 thread_local! {
-    static LAST_WINDOW: std::cell::RefCell<Option<Vec<u64>>> = const { std::cell::RefCell::new(None) };
+    static LAST_STATE: std::cell::RefCell<serde_json::Value> = const { std::cell::RefCell::new(serde_json::Value::Null) };
 }
 
-/// The shared window after the last CRM call on this thread, as JSON (`null` when it had none).
-pub fn last_rate_window_json() -> Result<String> {
-    LAST_WINDOW.with(|last| to_json(&*last.borrow()))
+/// What the last CRM call on this thread leaves for the host to store, as JSON:
+/// `{"rate_window": [Unix ms]|null, "names": {..}|null (null: unchanged), "requests": n}`.
+/// Taken: a second read gives `null`, so a call that failed before it reached the CRM can never
+/// hand on an earlier call's state.
+pub fn last_account_state_json() -> Result<String> {
+    LAST_STATE.with(|last| to_json(&last.replace(serde_json::Value::Null)))
 }
 
 #[cfg(test)]

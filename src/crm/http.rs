@@ -32,6 +32,17 @@ pub const MAX_RETRY_AFTER_SECS: u64 = 3_600;
 /// Agents kept per process; the map is cleared when full (a site uses one or two).
 const MAX_CACHED_AGENTS: usize = 32;
 
+thread_local! {
+    /// HTTP requests sent on this thread since the last `take_request_count` (retries count).
+    static REQUESTS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// How many HTTP requests this thread sent since the last call, and start counting anew:
+/// the host reports CRM requests per job from it.
+pub fn take_request_count() -> u32 {
+    REQUESTS.with(|n| n.replace(0))
+}
+
 /// A base URL that passed the policy: https, or http to a loopback host when allowed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BaseUrl {
@@ -295,6 +306,7 @@ impl HttpClient {
         body: Option<&Value>,
         deadline: Instant,
     ) -> Result<RawResponse, CrmError> {
+        REQUESTS.with(|n| n.set(n.get().saturating_add(1)));
         let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
             return Err(CrmError::Temporary("timeout".into()));

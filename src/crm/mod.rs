@@ -49,9 +49,14 @@ pub struct CrmConfig {
     pub allow_http_loopback: bool,
     /// The account's recent request times (Unix ms) as the host's database holds them; when
     /// present, requests are paced by this shared window (see `rate_limit::with_shared_window`)
-    /// and the updated window is read back with `crmh_last_rate_window`.
+    /// and the updated window is read back with `crmh_last_account_state`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rate_window: Option<Vec<u64>>,
+    /// The account's cached tag names and field labels as the host's database holds them (see
+    /// `cache::with_shared_names`); a listing made during the call is handed back through
+    /// `crmh_last_account_state` for the host to store.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub names: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// Written by hand so a `{:?}` in a log, a panic message or a test failure never shows a
@@ -68,6 +73,7 @@ impl std::fmt::Debug for CrmConfig {
             timeout_ms,
             allow_http_loopback,
             rate_window,
+            names,
         } = self;
         f.debug_struct("CrmConfig")
             .field("crm", crm)
@@ -79,6 +85,7 @@ impl std::fmt::Debug for CrmConfig {
             .field("timeout_ms", timeout_ms)
             .field("allow_http_loopback", allow_http_loopback)
             .field("rate_window", &rate_window.as_ref().map(Vec::len))
+            .field("names", &names.as_ref().map(serde_json::Map::len))
             .finish()
     }
 }
@@ -117,6 +124,14 @@ pub struct Schema {
 /// What crmhooks needs from a CRM.
 pub trait Crm {
     fn fetch_contact(&self, contact_id: &str) -> Result<Contact, CrmError>;
+    /// The contact, checked against the tag names the webhook body carried (their
+    /// `tag_lookup::tag_set_digest`): when they disagree with the cached names of its tag IDs,
+    /// the tag listing is read again first, so a renamed tag never reaches a user under its old
+    /// name. CRMs whose webhooks carry no tag names fetch as usual.
+    fn fetch_contact_expecting(&self, contact_id: &str, tags_digest: Option<&str>) -> Result<Contact, CrmError> {
+        let _ = tags_digest;
+        self.fetch_contact(contact_id)
+    }
     fn find_contact_by_email(&self, email: &str) -> Result<Option<String>, CrmError>;
     fn write_field(&self, contact_id: &str, field_key: &str, value: &str) -> Result<(), CrmError>;
     /// Add and remove tags by name; tags that do not exist yet are created when adding.
@@ -147,6 +162,7 @@ mod tests {
             timeout_ms: 1000,
             allow_http_loopback: false,
             rate_window: None,
+            names: Some(serde_json::Map::new()),
         };
         for shown in [format!("{config:?}"), format!("{config:#?}"), format!("{:?}", Some(&config))] {
             assert!(!shown.contains("SECRET"), "{shown}");

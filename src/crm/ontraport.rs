@@ -32,16 +32,16 @@ const STANDARD_FIELDS: [(&str, &str, &str); 4] = [
 ];
 
 /// A custom field's label and, for drop-downs, option ID -> option label.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 struct FieldMeta {
     alias: String,
     options: HashMap<String, String>,
 }
 
 /// Tag ID -> name (contact tags only).
-static TAG_NAMES: AccountCache<HashMap<String, String>> = AccountCache::new();
+static TAG_NAMES: AccountCache<HashMap<String, String>> = AccountCache::new("op_tags");
 /// Custom field key (`f1557`) -> label and options.
-static FIELD_META: AccountCache<HashMap<String, FieldMeta>> = AccountCache::new();
+static FIELD_META: AccountCache<HashMap<String, FieldMeta>> = AccountCache::new("op_fields");
 
 pub struct Ontraport {
     http: HttpClient,

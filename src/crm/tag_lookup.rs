@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use crate::contact::{Field, Tag};
+use crate::diff::tag_match_key;
 
 use super::{CrmError, Schema};
 
@@ -12,7 +13,7 @@ pub fn clean_names(names: &[String]) -> Vec<String> {
     let mut seen: Vec<String> = Vec::new();
     for name in names {
         let name = name.trim();
-        if !name.is_empty() && !seen.iter().any(|s| s.eq_ignore_ascii_case(name)) {
+        if !name.is_empty() && !seen.iter().any(|s| tag_match_key(s) == tag_match_key(name)) {
             seen.push(name.to_string());
         }
     }
@@ -48,6 +49,25 @@ pub fn resolve_change(
     Ok(Some((add_ids, remove_ids)))
 }
 
+/// A digest of a set of tag names (trimmed, case-folded, order and duplicates ignored): what a
+/// queued job keeps of the names its webhook carried (ActiveCampaign's `contact[tags]`), so the
+/// names themselves never rest in the database. FNV-1a, stable across builds.
+pub fn tag_set_digest(names: &[String]) -> String {
+    let keys: std::collections::BTreeSet<String> = clean_names(names).iter().map(|n| tag_match_key(n)).collect();
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in keys.iter().flat_map(|key| key.bytes().chain(std::iter::once(b'\n'))) {
+        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{hash:016x}")
+}
+
+/// Whether the tag names a webhook body carried (as `tag_set_digest`) disagree with the names
+/// the cache gave the contact's tag IDs: then a tag was renamed, created or deleted since the
+/// listing, and the listing must be read again before anything is written.
+pub fn names_disagree(expected_digest: &str, resolved: &[String]) -> bool {
+    tag_set_digest(resolved) != expected_digest
+}
+
 /// The settings screen's schema: tags by name, then the standard fields, then custom fields
 /// in key order. `standard` rows are `(our key, wire name, label)`.
 pub fn schema(tag_names: HashMap<String, String>, standard: &[(&str, &str, &str)], custom: Vec<Field>) -> Schema {
@@ -67,8 +87,8 @@ pub fn schema(tag_names: HashMap<String, String>, standard: &[(&str, &str, &str)
 /// case-insensitive match; then the shortest, lowest ID, so the choice is stable.
 pub fn find_by_name(names: &HashMap<String, String>, wanted: &str) -> Option<String> {
     let wanted = wanted.trim();
-    let mut matches: Vec<(&String, &String)> =
-        names.iter().filter(|(_, name)| name.trim().eq_ignore_ascii_case(wanted)).collect();
+    let key = tag_match_key(wanted);
+    let mut matches: Vec<(&String, &String)> = names.iter().filter(|(_, name)| tag_match_key(name) == key).collect();
     matches.sort_by_key(|(id, name)| (name.trim() != wanted, id.len(), (*id).clone()));
     matches.first().map(|(id, _)| (*id).clone())
 }
@@ -145,6 +165,19 @@ mod tests {
 
     fn known() -> HashMap<String, String> {
         HashMap::from([("3".into(), "Member".into()), ("12".into(), "member".into()), ("7".into(), "VIP".into())])
+    }
+
+    #[test]
+    fn names_disagree_only_when_the_sets_differ() {
+        let names = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let digest = |list: &[&str]| tag_set_digest(&names(list));
+        assert!(!names_disagree(&digest(&["Gold", " vip", "gold"]), &names(&["VIP", "gold"])));
+        assert!(!names_disagree(&digest(&["Ärger"]), &names(&["ärger "])), "Unicode case folds too");
+        assert!(names_disagree(&digest(&["Platinum"]), &names(&["Gold"])), "a renamed tag");
+        assert!(names_disagree(&digest(&["Gold", "New"]), &names(&["Gold"])), "a tag unknown to the cache");
+        assert!(names_disagree(&digest(&[]), &names(&["Gold"])));
+        assert_ne!(digest(&["ab", "c"]), digest(&["a", "bc"]), "names are delimited");
+        assert_eq!(digest(&[]).len(), 16);
     }
 
     #[test]

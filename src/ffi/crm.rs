@@ -41,6 +41,19 @@ pub extern "C" fn crmh_crm_fetch_contact(
     })
 }
 
+/// Load the contact a stored webhook request names (`{"contact_id":..,"email":..,"event":{..}}`)
+/// -> Contact JSON; `CRM_NOT_FOUND` when the CRM has none.
+#[no_mangle]
+pub extern "C" fn crmh_crm_load_contact(
+    config: *const c_char,
+    config_len: size_t,
+    request_json: *const c_char,
+    request_len: size_t,
+    out: *mut crmh_buf,
+) -> crmh_result {
+    ffi_boundary!(config_and_json(config, config_len, request_json, request_len, out, client::load_contact_json))
+}
+
 /// Find a contact by email -> `{"contact_id":"42"}` or `{"contact_id":null}`.
 #[no_mangle]
 pub extern "C" fn crmh_crm_find_contact(
@@ -82,12 +95,25 @@ pub extern "C" fn crmh_crm_change_tags(
     ffi_boundary!(config_and_json(config, config_len, json, len, out, client::change_tags_json))
 }
 
-/// The account's request window after the last CRM call on this thread (JSON array of Unix ms,
-/// or `null` when that call was not given one), for the host to store for every worker.
+/// What the last CRM call on this thread leaves for the host to store for every worker:
+/// `{"rate_window":[Unix ms]|null,"names":{..}|null,"requests":n}` (`names` is null when the
+/// call listed nothing anew; `requests` counts the HTTP requests it sent).
 #[no_mangle]
-pub extern "C" fn crmh_last_rate_window(out: *mut crmh_buf) -> crmh_result {
+pub extern "C" fn crmh_last_account_state(out: *mut crmh_buf) -> crmh_result {
     ffi_boundary!({
         let out = try_input!(out_ptr(out));
-        finish(out, client::last_rate_window_json())
+        finish(out, client::last_account_state_json())
+    })
+}
+
+/// The account's tags and fields, listed anew (which refreshes the shared name caches):
+/// `{"tags":[{id,name}],"fields":[{key,label}]}`. For the settings screen and its
+/// "refresh tags and fields" action.
+#[no_mangle]
+pub extern "C" fn crmh_crm_list_schema(config: *const c_char, config_len: size_t, out: *mut crmh_buf) -> crmh_result {
+    ffi_boundary!({
+        let out = try_input!(out_ptr(out));
+        let config = try_input!(text(config, config_len, "config"));
+        finish(out, client::list_schema_json(config))
     })
 }

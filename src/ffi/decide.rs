@@ -50,3 +50,39 @@ pub extern "C" fn crmh_queue_decide(json: *const c_char, len: size_t, out: *mut 
         finish(out, crate::queue::decide(json))
     })
 }
+
+/// The user's stored tags and names to add and remove -> `{tags, added, removed}`, names
+/// matched as the plan's tag diff matches them.
+#[no_mangle]
+pub extern "C" fn crmh_tags_change(json: *const c_char, len: size_t, out: *mut crmh_buf) -> crmh_result {
+    ffi_boundary!({
+        let out = try_input!(out_ptr(out));
+        let json = try_input!(text(json, len, "input"));
+        finish(out, crate::diff::change_tags_json(json))
+    })
+}
+
+/// The plan's login for a new user, its numbering and the existing logins sharing its stem ->
+/// `{"user_login": the first free login}`.
+#[no_mangle]
+pub extern "C" fn crmh_login_choose(json: *const c_char, len: size_t, out: *mut crmh_buf) -> crmh_result {
+    ffi_boundary!({
+        let out = try_input!(out_ptr(out));
+        let json = try_input!(text(json, len, "input"));
+        let result = parse::<crate::plan::login::LoginChoice>(json)
+            .and_then(|choice| render(&serde_json::json!({"user_login": crate::plan::login::unique_login(&choice)})));
+        finish(out, result)
+    })
+}
+
+/// The settings document: `{"stored":{..},"submitted":{..}|null,"roles":[..],"allow_http_loopback":b}`
+/// -> `{"settings": every key valid, "problems": [{field, code, message, value, min?, max?}]}`.
+/// Defaults and rules live here only (settings/normalize.rs).
+#[no_mangle]
+pub extern "C" fn crmh_settings_normalize(json: *const c_char, len: size_t, out: *mut crmh_buf) -> crmh_result {
+    ffi_boundary!({
+        let out = try_input!(out_ptr(out));
+        let json = try_input!(text(json, len, "input"));
+        finish(out, crate::settings::normalize_json(json))
+    })
+}

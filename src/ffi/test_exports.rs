@@ -194,13 +194,3 @@ pub extern "C" fn crmh_key_verify(
         }
     })
 }
-
-/// The account's tags and fields: `{"tags":[..],"fields":[..]}`.
-#[no_mangle]
-pub extern "C" fn crmh_crm_list_schema(config: *const c_char, config_len: size_t, out: *mut crmh_buf) -> crmh_result {
-    ffi_boundary!({
-        let out = try_input!(out_ptr(out));
-        let config = try_input!(text(config, config_len, "config"));
-        finish(out, crate::crm::client::list_schema_json(config))
-    })
-}

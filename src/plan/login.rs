@@ -77,6 +77,50 @@ pub fn generated_login(format: UsernameFormat, email: &str, first_name: &str, la
     }
 }
 
+/// `crmh_login_choose` input: the plan's login, how it counts on, and the existing logins that
+/// share its stem (the shim reads them with `LIKE 'stem%'`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, Default)]
+#[serde(default)]
+pub struct LoginChoice {
+    pub user_login: String,
+    pub login_numbered: bool,
+    #[serde(deserialize_with = "crate::diff::php_json::list")]
+    pub taken: Vec<String>,
+}
+
+/// What every candidate login starts with: the login, or for a numbered one (`jane1`) the login
+/// without its trailing number.
+pub fn login_stem(login: &str, numbered: bool) -> &str {
+    let stem = login.trim_end_matches(|c: char| c.is_ascii_digit());
+    if numbered && !stem.is_empty() && stem.len() < login.len() {
+        stem
+    } else {
+        login
+    }
+}
+
+/// The first free login (WordPress compares logins case-insensitively): the login itself, then
+/// with 2, 3, .. appended (WP Fusion's behaviour). A numbered login (username format "first
+/// name + number": `jane1`) counts on instead: `jane2`, `jane3`.
+pub fn unique_login(choice: &LoginChoice) -> String {
+    let login = choice.user_login.trim();
+    let login = if login.is_empty() { "user" } else { login };
+    let taken: std::collections::HashSet<String> = choice.taken.iter().map(|t| t.trim().to_ascii_lowercase()).collect();
+    let is_free = |candidate: &str| !taken.contains(&candidate.to_ascii_lowercase());
+    let stem = login_stem(login, choice.login_numbered);
+    let mut n: u64 = if stem.len() < login.len() { login[stem.len()..].parse().unwrap_or(1) } else { 1 };
+    if is_free(login) {
+        return login.to_string();
+    }
+    loop {
+        n = n.saturating_add(1);
+        let candidate = format!("{stem}{n}");
+        if is_free(&candidate) || n == u64::MAX {
+            return candidate;
+        }
+    }
+}
+
 fn local_part_login(email: &str) -> String {
     let local = email.split('@').next().unwrap_or("");
     let login = keep_login_chars(local).to_ascii_lowercase();
@@ -164,6 +208,27 @@ mod tests {
         assert_eq!(generated_login(UsernameFormat::FirstLast, "jo@example.com", "张", "伟"), "jo");
         assert_eq!(generated_login(UsernameFormat::FirstLast, "+++@example.com", "", ""), "user");
         assert_eq!(generated_login(UsernameFormat::FirstLast, "j@example.com", &"x".repeat(80), "").len(), 50);
+    }
+
+    #[test]
+    fn unique_logins_count_on_past_taken_ones() {
+        let choose = |login: &str, numbered: bool, taken: &[&str]| {
+            unique_login(&LoginChoice {
+                user_login: login.into(),
+                login_numbered: numbered,
+                taken: taken.iter().map(|t| t.to_string()).collect(),
+            })
+        };
+        assert_eq!(choose("jane@example.com", false, &[]), "jane@example.com");
+        assert_eq!(choose("jane@example.com", false, &["JANE@example.com"]), "jane@example.com2", "case-insensitive");
+        assert_eq!(choose("janedoe", false, &["janedoe", "janedoe2"]), "janedoe3");
+        assert_eq!(choose("jane1", true, &["jane1", "jane2"]), "jane3", "a numbered login counts on");
+        assert_eq!(choose("jane1", true, &["jane"]), "jane1");
+        assert_eq!(choose("agent007", false, &["agent007"]), "agent0072", "only numbered logins count on");
+        assert_eq!(choose("2024", true, &["2024"]), "20242", "all digits: no stem to count on");
+        assert_eq!(choose(" ", false, &["user"]), "user2");
+        assert_eq!(login_stem("jane12", true), "jane");
+        assert_eq!(login_stem("jane12", false), "jane12");
     }
 
     #[test]

@@ -491,6 +491,8 @@ fn add_creates_a_user_with_all_steps_in_order() {
         vec![
             Op::CreateUser {
                 user_login: "jane.doe@example.com".into(),
+                login_stem: "jane.doe@example.com".into(),
+                login_numbered: false,
                 user_email: "jane.doe@example.com".into(),
                 user_pass: Password(GENERATED.into()),
                 password_generated: true,
@@ -687,6 +689,8 @@ fn op_json_shapes_match_the_brief() {
         (
             Op::CreateUser {
                 user_login: "jane@example.com".into(),
+                login_stem: "jane@example.com".into(),
+                login_numbered: false,
                 user_email: "jane@example.com".into(),
                 user_pass: Password("pw".into()),
                 password_generated: true,
@@ -694,7 +698,8 @@ fn op_json_shapes_match_the_brief() {
                 last_name: "Doe".into(),
                 role: "subscriber".into(),
             },
-            json!({"op":"create_user","user_login":"jane@example.com","user_email":"jane@example.com","user_pass":"pw",
+            json!({"op":"create_user","user_login":"jane@example.com","login_stem":"jane@example.com",
+                   "login_numbered":false,"user_email":"jane@example.com","user_pass":"pw",
                    "password_generated":true,"first_name":"Jane","last_name":"Doe","role":"subscriber"}),
         ),
     ];
@@ -736,7 +741,7 @@ fn plan_json_for_a_new_user_matches_the_brief() {
     assert_eq!(
         value,
         json!({"action": "add", "outcome": "created", "user_id": null, "privileged": false, "notices": [], "ops": [
-            {"op": "create_user", "user_login": "jane.doe@example.com", "user_email": "jane.doe@example.com",
+            {"op": "create_user", "user_login": "jane.doe@example.com", "login_stem": "jane.doe@example.com", "login_numbered": false, "user_email": "jane.doe@example.com",
              "user_pass": GENERATED, "password_generated": true, "first_name": "Jane", "last_name": "Doe",
              "role": "customer"},
             {"op": "set_contact_id", "contact_id": "42"},

@@ -549,6 +549,23 @@ def handle_ac(st, method, path, query, body):
     if len(parts) == 2 and parts[0] == "tags" and method == "GET":
         tag = ac["tags"].get(parts[1])
         return json_reply(200, {"tag": ac_tag_json(tag, True)}) if tag else ac_not_found("Tag", parts[1])
+    if len(parts) == 2 and parts[0] == "tags" and method == "PUT":
+        # "Update a tag" (PUT /api/3/tags/{id}): how an admin renames a tag.
+        tag = ac["tags"].get(parts[1])
+        if not tag:
+            return ac_not_found("Tag", parts[1])
+        data, error = parse_body()
+        if error:
+            return error
+        item = data.get("tag")
+        if not isinstance(item, dict) or not isinstance(item.get("tag"), str) or not item["tag"].strip():
+            return ac_unprocessable("Tag name is required", "field_missing", "/data/attributes/tag")
+        if any(t["name"].lower() == item["tag"].lower() and t["id"] != tag["id"] for t in ac["tags"].values()):
+            return ac_unprocessable("Duplicate entry for tag", "duplicate", "/data/attributes/tag")
+        tag["name"] = item["tag"]
+        if isinstance(item.get("description"), str):
+            tag["description"] = item["description"]
+        return json_reply(200, {"tag": ac_tag_json(tag, True)})
     if parts == ["fields"] and method == "GET":
         perstag = query.get("filters[perstag]", [None])[0]
         rows = sorted(ac["fields"].values(), key=lambda f: id_sort_key(f["id"]))

@@ -280,6 +280,14 @@ class ActiveCampaignTest(StandinCase):
         self.assertEqual(self.ac("GET", f"/tags/{tag['id']}").json()["tag"]["tag"], "Newbie")
         self.assertEqual(self.ac("POST", "/tags", {"tag": {"tag": "newbie"}}).status, 422)
 
+    def test_rename_tag(self):
+        r = self.ac("PUT", "/tags/4", {"tag": {"tag": "Renamed", "tagType": "contact"}})
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.json()["tag"]["tag"], "Renamed")
+        self.assertEqual(self.ac("GET", "/tags/4").json()["tag"]["tag"], "Renamed")
+        self.assertEqual(self.ac("PUT", "/tags/999", {"tag": {"tag": "x"}}).status, 404)
+        self.assertEqual(self.ac("PUT", "/tags/4", {"tag": {"tag": " "}}).status, 422)
+
     def test_fields(self):
         doc = self.ac("GET", "/fields?limit=100").json()
         self.assertEqual([(f["id"], f["title"], f["perstag"]) for f in doc["fields"]],

@@ -14,6 +14,7 @@ final class CrmHooks_Admin {
 	private const PAGE              = 'crmhooks';
 	private const REGENERATE_ACTION = 'crmhooks_regenerate_key';
 	private const REVEAL_ACTION     = 'crmhooks_reveal_key';
+	private const REFRESH_ACTION    = 'crmhooks_refresh_names';
 
 	/** Stands for the key in the page's URLs until the administrator asks to see it. */
 	private const KEY_PLACEHOLDER = 'YOURACCESSKEY';
@@ -23,6 +24,7 @@ final class CrmHooks_Admin {
 		add_action( 'admin_init', array( self::class, 'register_settings' ) );
 		add_action( 'admin_post_' . self::REGENERATE_ACTION, array( self::class, 'regenerate_key' ) );
 		add_action( 'wp_ajax_' . self::REVEAL_ACTION, array( self::class, 'reveal_key' ) );
+		add_action( 'admin_post_' . self::REFRESH_ACTION, array( self::class, 'refresh_names' ) );
 	}
 
 	public static function add_menu(): void {
@@ -61,6 +63,33 @@ final class CrmHooks_Admin {
 	}
 
 	/**
+	 * admin-post handler: list the CRM's tags and fields anew (capability and nonce). The listing
+	 * replaces the names every worker uses, so a tag renamed in the CRM reaches users at once.
+	 */
+	public static function refresh_names(): void {
+		if ( ! current_user_can( 'manage_options' ) ) {
+			wp_die( esc_html__( 'You are not allowed to do this.', 'crmhooks' ), '', array( 'response' => 403 ) );
+		}
+		check_admin_referer( self::REFRESH_ACTION );
+		try {
+			$schema = CrmHooks_Crm::list_schema();
+			$result = count( (array) ( $schema['tags'] ?? array() ) ) . '-' . count( (array) ( $schema['fields'] ?? array() ) );
+		} catch ( Throwable $e ) {
+			$result = 'failed';
+		}
+		wp_safe_redirect(
+			add_query_arg(
+				array(
+					'page'           => self::PAGE,
+					'crmhooks_names' => $result,
+				),
+				admin_url( 'options-general.php' )
+			)
+		);
+		exit;
+	}
+
+	/**
 	 * admin-ajax: the access key, for an administrator who asks for it (capability and nonce).
 	 * The key is never part of the page's HTML, so cached pages, saved pages and screenshots of
 	 * the settings screen do not carry it.
@@ -85,6 +114,15 @@ final class CrmHooks_Admin {
 		// A fixed word after our own redirect, only compared: no state changes here.
 		if ( isset( $_GET['crmhooks_key'] ) && 'regenerated' === sanitize_key( wp_unslash( $_GET['crmhooks_key'] ) ) ) { // phpcs:ignore WordPress.Security.NonceVerification.Recommended
 			echo '<div class="notice notice-success"><p>' . esc_html__( 'A new access key was generated. Update the webhook URLs in your CRM.', 'crmhooks' ) . '</p></div>';
+		}
+
+		// Counts after our own redirect, only compared and printed as numbers.
+		$names = isset( $_GET['crmhooks_names'] ) ? sanitize_key( wp_unslash( $_GET['crmhooks_names'] ) ) : ''; // phpcs:ignore WordPress.Security.NonceVerification.Recommended
+		if ( preg_match( '/^(\d+)-(\d+)$/', $names, $counts ) === 1 ) {
+			/* translators: 1: number of tags, 2: number of fields */
+			echo '<div class="notice notice-success"><p>' . esc_html( sprintf( __( 'Loaded %1$d tags and %2$d fields from the CRM; every webhook uses these names from now on.', 'crmhooks' ), (int) $counts[1], (int) $counts[2] ) ) . '</p></div>';
+		} elseif ( $names === 'failed' ) {
+			echo '<div class="notice notice-error"><p>' . esc_html__( 'The CRM could not be reached to load its tags and fields. Check the connection settings and try again.', 'crmhooks' ) . '</p></div>';
 		}
 
 		// Settings form (options.php checks the nonce and manage_options).
@@ -123,12 +161,17 @@ final class CrmHooks_Admin {
 			: '';
 		self::row( __( 'Roles a webhook may set (slugs, comma separated)', 'crmhooks' ), self::text( $name . '[role_allowlist]', implode( ', ', (array) $s['role_allowlist'] ) ) . $never );
 		$map_lines = array();
-		foreach ( CrmHooks_Settings::sanitize_field_map( $s['field_map'] ) as $m ) {
+		foreach ( (array) $s['field_map'] as $m ) {
 			$map_lines[] = $m['crm_key'] . ' = ' . $m['wp_key'];
 		}
 		self::row(
 			__( 'Field map (one "CRM field key = WordPress key" per line)', 'crmhooks' ),
 			'<textarea class="large-text code" rows="5" name="' . esc_attr( $name . '[field_map]' ) . '">' . esc_textarea( implode( "\n", $map_lines ) ) . '</textarea>'
+		);
+		self::row(
+			__( 'Protected meta keys (never written by a webhook; comma separated, * ends a prefix)', 'crmhooks' ),
+			self::text( $name . '[meta_denylist]', implode( ', ', (array) ( $s['meta_denylist'] ?? array() ) ) )
+				. '<p class="description">' . esc_html__( 'Roles, capabilities, sessions, passwords and private (_) keys are always protected; add keys other plugins own, e.g. billing_*.', 'crmhooks' ) . '</p>'
 		);
 		self::row(
 			__( 'Usernames', 'crmhooks' ),
@@ -165,6 +208,14 @@ final class CrmHooks_Admin {
 		echo '<input type="hidden" name="action" value="' . esc_attr( self::REGENERATE_ACTION ) . '">';
 		wp_nonce_field( self::REGENERATE_ACTION );
 		submit_button( __( 'Generate a new access key', 'crmhooks' ), 'secondary', 'submit', false );
+		echo '</form>';
+
+		echo '<h2>' . esc_html__( 'CRM tags and fields', 'crmhooks' ) . '</h2>';
+		echo '<p class="description">' . esc_html__( 'Tag names and field labels are cached for every webhook; a webhook that names other tags than the cache lists them again by itself. Refresh now after renaming tags or fields in the CRM.', 'crmhooks' ) . '</p>';
+		echo '<form method="post" action="' . esc_url( admin_url( 'admin-post.php' ) ) . '">';
+		echo '<input type="hidden" name="action" value="' . esc_attr( self::REFRESH_ACTION ) . '">';
+		wp_nonce_field( self::REFRESH_ACTION );
+		submit_button( __( 'Refresh tags and fields', 'crmhooks' ), 'secondary', 'submit', false );
 		echo '</form>';
 
 		echo '<h2>' . esc_html__( 'Webhook URLs', 'crmhooks' ) . '</h2><ul>';

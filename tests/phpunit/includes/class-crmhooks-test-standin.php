@@ -20,8 +20,13 @@ final class CrmHooks_Test_Standin {
 		return self::call( 'GET', '/_control/health' );
 	}
 
-	/** Resets state, log, faults and counters; with `$seed`, loads that seed document instead. */
+	/**
+	 * Resets state, log, faults and counters; with `$seed`, loads that seed document instead.
+	 * The site's cached CRM names go too: they described the CRM as it was before the reset.
+	 */
 	public static function reset( ?array $seed = null ): array {
+		global $wpdb;
+		$wpdb->query( "UPDATE {$wpdb->prefix}crmhooks_rate SET names_json = '{}'" );
 		return self::call( 'POST', '/_control/reset', $seed );
 	}
 

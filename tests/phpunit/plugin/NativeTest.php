@@ -97,7 +97,7 @@ final class NativeTest extends CrmHooks_Plugin_TestCase
         // The library the plugin loads is built without the `test-exports` feature.
         $lib = CrmHooks_Native::library_path();
         $this->assertInstanceOf(\FFI::class, \FFI::cdef('const char *crmh_abi_version(void);', $lib), 'control: a shipped export resolves');
-        foreach (array('crmh_selftest_panic', 'crmh_request_parse', 'crmh_webhook_accept', 'crmh_diff_tags', 'crmh_diff_fields', 'crmh_lock_decide', 'crmh_key_verify', 'crmh_crm_list_schema') as $symbol) {
+        foreach (array('crmh_selftest_panic', 'crmh_request_parse', 'crmh_webhook_accept', 'crmh_diff_tags', 'crmh_diff_fields', 'crmh_lock_decide', 'crmh_key_verify') as $symbol) {
             try {
                 \FFI::cdef('unsigned int ' . $symbol . '(void);', $lib);
                 $this->fail($symbol . ' is exported by the shipped library');
@@ -133,13 +133,13 @@ final class NativeTest extends CrmHooks_Plugin_TestCase
 
     public function test_crm_calls_against_the_standin(): void
     {
-        $contact = $this->native->crm_fetch_contact($this->ac_config(), '42');
+        $contact = $this->native->crm_load_contact($this->ac_config(), '{"contact_id":"42"}');
         $this->assertSame('42', $contact['id']);
         $this->assertSame('jane.doe@example.com', $contact['email']);
         $this->assertSame(array('member'), array_column($contact['tags'], 'name'));
 
-        $this->assertSame('42', $this->native->crm_find_contact($this->ac_config(), 'jane.doe@example.com'));
-        $this->assertNull($this->native->crm_find_contact($this->ac_config(), 'nobody@example.com'));
+        $this->assertSame('42', $this->native->crm_load_contact($this->ac_config(), '{"email":"jane.doe@example.com"}')['id']);
+        $this->expect_error(CrmHooks_Native::CRM_NOT_FOUND, fn() => $this->native->crm_load_contact($this->ac_config(), '{"email":"nobody@example.com"}'));
 
         $this->assertSame(array('ok' => true), $this->native->crm_write_field($this->ac_config(), '{"contact_id":"42","field":"9","value":"pw-from-test"}'));
         $this->assertSame('pw-from-test', $this->standin_contact('ac', '42')['fields']['9']);
@@ -147,25 +147,25 @@ final class NativeTest extends CrmHooks_Plugin_TestCase
         $this->assertSame(array('ok' => true), $this->native->crm_change_tags($this->ac_config(), '{"contact_id":"42","add":["vip"],"remove":["member"]}'));
         $this->assertSame(array('vip'), $this->standin_contact('ac', '42')['tag_names']);
 
-        $op = $this->native->crm_fetch_contact($this->op_config(), '27');
+        $op = $this->native->crm_load_contact($this->op_config(), '{"contact_id":"27"}');
         $this->assertSame('jane.doe@example.com', $op['email']);
         $this->assertEqualsCanonicalizing(array('Member', 'VIP'), array_column($op['tags'], 'name'));
     }
 
     public function test_crm_errors_map_to_codes_without_secrets(): void
     {
-        $this->expect_error(CrmHooks_Native::CRM_NOT_FOUND, fn() => $this->native->crm_fetch_contact($this->ac_config(), '99999'));
-        $this->expect_error(CrmHooks_Native::CRM_NOT_FOUND, fn() => $this->native->crm_fetch_contact($this->op_config(), '99999'));
-        $e = $this->expect_error(CrmHooks_Native::CRM_UNAUTHORIZED, fn() => $this->native->crm_fetch_contact($this->ac_config('wrong-token-xyz'), '42'));
+        $this->expect_error(CrmHooks_Native::CRM_NOT_FOUND, fn() => $this->native->crm_load_contact($this->ac_config(), '{"contact_id":"99999"}'));
+        $this->expect_error(CrmHooks_Native::CRM_NOT_FOUND, fn() => $this->native->crm_load_contact($this->op_config(), '{"contact_id":"99999"}'));
+        $e = $this->expect_error(CrmHooks_Native::CRM_UNAUTHORIZED, fn() => $this->native->crm_load_contact($this->ac_config('wrong-token-xyz'), '{"contact_id":"42"}'));
         $this->assertStringNotContainsString('wrong-token-xyz', $e->last_error);
 
         CrmHooks_Test_Standin::add_fault(array('crm' => 'ac', 'path_regex' => null, 'kind' => 'status', 'status' => 429, 'retry_after' => 30, 'count' => 20));
-        $e = $this->expect_error(CrmHooks_Native::CRM_RATE_LIMITED, fn() => $this->native->crm_fetch_contact($this->ac_config(), '42'));
+        $e = $this->expect_error(CrmHooks_Native::CRM_RATE_LIMITED, fn() => $this->native->crm_load_contact($this->ac_config(), '{"contact_id":"42"}'));
         $this->assertSame(30, $e->retry_after);
         CrmHooks_Test_Standin::clear_faults();
 
         CrmHooks_Test_Standin::add_fault(array('crm' => 'ac', 'path_regex' => null, 'kind' => 'status', 'status' => 500, 'count' => 20));
-        $this->expect_error(CrmHooks_Native::CRM_TEMPORARY, fn() => $this->native->crm_fetch_contact($this->ac_config(), '42'));
+        $this->expect_error(CrmHooks_Native::CRM_TEMPORARY, fn() => $this->native->crm_load_contact($this->ac_config(), '{"contact_id":"42"}'));
     }
 
     public function test_missing_library_gives_an_actionable_message(): void

@@ -223,7 +223,7 @@ final class MultisiteTest extends CrmHooks_Plugin_TestCase
                 'log_table'      => (string) $wpdb->get_var($wpdb->prepare('SHOW TABLES LIKE %s', crmh_ms_log_table())),
                 'active'         => is_plugin_active('crmhooks/crmhooks.php'),
                 'home'           => home_url('/'),
-                'async'          => CrmHooks_Settings::to_bool($settings['async']),
+                'async'          => (bool) $settings['async'],
                 'role_allowlist' => $settings['role_allowlist'],
                 'key_matches'    => hash_equals((string) $settings['access_key'], (string) $in['key']),
                 'ac_base_url'    => $settings['ac_base_url'],
