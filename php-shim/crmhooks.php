@@ -77,7 +77,7 @@ function crmhooks_bootstrap(): void {
 	// Housekeeping once a day.
 	add_action( CrmHooks_Installer::CRON_HOOK, array( 'CrmHooks_Log', 'purge' ) );
 
-	// Admin views: settings, jobs, FFI status (notice and Site Health).
+	// Admin views: Settings -> crmhooks, Tools -> crmhooks Queue and Activity, FFI status (notice, Site Health).
 	if ( is_admin() ) {
 		require_once CRMHOOKS_INCLUDES . 'admin/class-crmhooks-health.php';
 		require_once CRMHOOKS_INCLUDES . 'admin/class-crmhooks-admin.php';
@@ -86,6 +86,8 @@ function crmhooks_bootstrap(): void {
 		add_filter( 'site_status_tests', array( 'CrmHooks_Health', 'register_site_health_test' ) );
 		CrmHooks_Admin::register();
 		CrmHooks_Jobs_Admin::register();
+		require_once CRMHOOKS_INCLUDES . 'admin/class-crmhooks-activity-admin.php';
+		CrmHooks_Activity_Admin::register();
 	}
 }
 

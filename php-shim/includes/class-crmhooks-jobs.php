@@ -18,7 +18,7 @@ declare(strict_types=1);
 final class CrmHooks_Jobs {
 
 	/** Schema of the queue tables; a different stored value runs dbDelta on plugins_loaded. */
-	public const DB_VERSION        = '5';
+	public const DB_VERSION        = '6';
 	public const DB_VERSION_OPTION = 'crmhooks_queue_db_version';
 
 	/** Row of the writes table holding when the last drainer run that called the CRM ended (ms). */

@@ -32,6 +32,7 @@ final class CrmHooks_Log {
   duration_ms int(10) unsigned NOT NULL DEFAULT 0,
   crm_calls smallint(5) unsigned NOT NULL DEFAULT 0,
   message text NOT NULL,
+  detail text NULL,
   PRIMARY KEY  (id),
   KEY created_at (created_at),
   KEY contact_id (contact_id)
@@ -47,15 +48,29 @@ final class CrmHooks_Log {
 		);
 	}
 
-	public static function add( string $action, string $contact_id, string $outcome, int $duration_ms, int $crm_calls, string $message ): void {
-		global $wpdb;
-		$wpdb->query( $wpdb->prepare( "INSERT INTO {$wpdb->prefix}crmhooks_log (created_at, action, contact_id, outcome, duration_ms, crm_calls, message) VALUES (%s, %s, %s, %s, %d, %d, %s)", current_time( 'mysql', true ), substr( $action, 0, 20 ), substr( $contact_id, 0, 64 ), substr( $outcome, 0, 40 ), max( 0, $duration_ms ), max( 0, min( 65535, $crm_calls ) ), substr( $message, 0, 1000 ) ) );
-	}
+	/** Longest stored detail JSON (the column is TEXT); a longer one is replaced by a note. */
+	private const DETAIL_MAX_BYTES = 65535;
 
-	/** Newest first. */
-	public static function recent( int $limit = 50 ): array {
+	/**
+	 * Adds one entry. `$detail` (optional) says what the webhook changed or why it did not, for
+	 * the entry's view on Tools -> crmhooks Activity: tags_added, tags_removed (names), fields
+	 * (changed keys), role { old, new }, skipped_reason. Never keys, tokens or values.
+	 */
+	public static function add( string $action, string $contact_id, string $outcome, int $duration_ms, int $crm_calls, string $message, array $detail = array() ): void {
 		global $wpdb;
-		return (array) $wpdb->get_results( $wpdb->prepare( "SELECT * FROM {$wpdb->prefix}crmhooks_log ORDER BY id DESC LIMIT %d", $limit ), ARRAY_A );
+		$json = $detail === array() ? null : (string) wp_json_encode( $detail, JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE );
+		$json = $json !== null && strlen( $json ) > self::DETAIL_MAX_BYTES ? '{"note":"the detail was too large to keep"}' : $json;
+		$row  = array(
+			'created_at'  => current_time( 'mysql', true ),
+			'action'      => substr( $action, 0, 20 ),
+			'contact_id'  => substr( $contact_id, 0, 64 ),
+			'outcome'     => substr( $outcome, 0, 40 ),
+			'duration_ms' => max( 0, $duration_ms ),
+			'crm_calls'   => max( 0, min( 65535, $crm_calls ) ),
+			'message'     => substr( $message, 0, 1000 ),
+			'detail'      => $json,
+		);
+		$wpdb->insert( self::table(), $row );
 	}
 
 	/** Counts one refused request under $reason, with the client's address as the web server saw it (proxy headers are forgeable). */

@@ -5,6 +5,9 @@ APT_PACKAGES=(
     mariadb-server nginx wordpress wordpress-theme-twentytwentythree phpunit
     curl ca-certificates python3 git gcc g++ clang libclang-rt-14-dev valgrind
     binutils gettext zip unzip python3-venv
+    # The browser test of the admin screens (tests/browser/admin_screens.py, run by PHPUnit):
+    # headless Chromium driven by Debian's Selenium, with a font to render the text.
+    chromium chromium-driver python3-selenium fonts-liberation
 )
 
 # scripts/release.sh: the library for both architectures against glibc 2.17, linked by Zig.

@@ -1,10 +1,13 @@
 <?php
 /**
- * Settings -> crmhooks: settings (Settings API), access key (show + regenerate), webhook URLs, log.
+ * Settings -> crmhooks: settings (Settings API), access key (show + regenerate), webhook URLs.
+ * What the webhooks did is on Tools -> crmhooks Activity and Queue (tabs above the form).
  * Loaded only in is_admin().
  */
 
 declare(strict_types=1);
+
+require_once __DIR__ . '/class-crmhooks-admin-html.php';
 
 final class CrmHooks_Admin {
 
@@ -107,6 +110,7 @@ final class CrmHooks_Admin {
 		$s    = CrmHooks_Settings::all();
 		$name = CrmHooks_Settings::OPTION;
 		echo '<div class="wrap"><h1>' . esc_html__( 'crmhooks', 'crmhooks' ) . '</h1>';
+		CrmHooks_Admin_Html::tabs( self::PAGE );
 		// A fixed word after our own redirect, only compared: no state changes here.
 		if ( isset( $_GET['crmhooks_key'] ) && 'regenerated' === sanitize_key( wp_unslash( $_GET['crmhooks_key'] ) ) ) { // phpcs:ignore WordPress.Security.NonceVerification.Recommended
 			echo '<div class="notice notice-success"><p>' . esc_html__( 'A new access key was generated. Update the webhook URLs in your CRM.', 'crmhooks' ) . '</p></div>';
@@ -223,39 +227,6 @@ final class CrmHooks_Admin {
 		echo '</ul>';
 		self::print_reveal_script();
 
-		// Log.
-		echo '<h2>' . esc_html__( 'Recent webhooks', 'crmhooks' ) . '</h2>';
-		echo '<table class="widefat striped"><thead><tr>';
-		foreach ( array( __( 'Time (UTC)', 'crmhooks' ), __( 'Action', 'crmhooks' ), __( 'Contact', 'crmhooks' ), __( 'Outcome', 'crmhooks' ), __( 'ms', 'crmhooks' ), __( 'CRM calls', 'crmhooks' ), __( 'Message', 'crmhooks' ) ) as $head ) {
-			echo '<th>' . esc_html( $head ) . '</th>';
-		}
-		echo '</tr></thead><tbody>';
-		foreach ( CrmHooks_Log::recent( 50 ) as $row ) {
-			echo '<tr>';
-			foreach ( array( 'created_at', 'action', 'contact_id', 'outcome', 'duration_ms', 'crm_calls', 'message' ) as $col ) {
-				echo '<td>' . esc_html( (string) ( $row[ $col ] ?? '' ) ) . '</td>';
-			}
-			echo '</tr>';
-		}
-		echo '</tbody></table>';
-
-		// Refused requests are counted per hour, not logged one by one.
-		echo '<h2>' . esc_html__( 'Refused requests (last 24 hours)', 'crmhooks' ) . '</h2>';
-		$refusals = CrmHooks_Log::refusals( time() - DAY_IN_SECONDS );
-		if ( $refusals === array() ) {
-			echo '<p>' . esc_html__( 'None.', 'crmhooks' ) . '</p>';
-		} else {
-			echo '<table class="widefat striped"><thead><tr>';
-			foreach ( array( __( 'Reason', 'crmhooks' ), __( 'Requests', 'crmhooks' ), __( 'Last (UTC)', 'crmhooks' ), __( 'Last address', 'crmhooks' ) ) as $head ) {
-				echo '<th>' . esc_html( $head ) . '</th>';
-			}
-			echo '</tr></thead><tbody>';
-			foreach ( $refusals as $row ) {
-				echo '<tr><td>' . esc_html( (string) $row['reason'] ) . '</td><td>' . esc_html( (string) $row['refused'] ) . '</td><td>'
-					. esc_html( gmdate( 'Y-m-d H:i:s', (int) $row['last_at'] ) ) . '</td><td>' . esc_html( (string) $row['last_addr'] ) . '</td></tr>';
-			}
-			echo '</tbody></table>';
-		}
 		echo '</div>';
 	}
 

@@ -1,156 +1,176 @@
 <?php
 /**
- * Tools -> crmhooks jobs: queue counts, failed jobs with their reason, retry one / all failed,
- * process now. Every action checks manage_options and a nonce; all output is escaped.
+ * Tools -> crmhooks Queue: every job in every state (CrmHooks_Queue_List_Table), a chart of the
+ * last 48 hours, Retry and Delete (per row and in bulk) and Process now. Every action checks
+ * manage_options and a nonce, then redirects back; all output is escaped.
+ * Registered by CrmHooks_Jobs::register().
  */
 
 declare(strict_types=1);
 
+require_once __DIR__ . '/class-crmhooks-admin-words.php';
+require_once __DIR__ . '/class-crmhooks-admin-html.php';
+require_once __DIR__ . '/class-crmhooks-admin-queries.php';
+
 final class CrmHooks_Jobs_Admin {
 
-	public const PAGE             = 'crmhooks-jobs';
-	public const ACTION_RETRY     = 'crmhooks_jobs_retry';
-	public const ACTION_RETRY_ALL = 'crmhooks_jobs_retry_all';
-	public const ACTION_PROCESS   = 'crmhooks_jobs_process';
+	public const PAGE           = CrmHooks_Admin_Html::QUEUE_PAGE;
+	public const ACTION_PROCESS = 'crmhooks_queue_process';
+
+	private const CHART_HOURS = 48;
+
+	/** Longest "Process now" keeps the administrator's request busy. */
+	private const PROCESS_BUDGET_SECS = 20;
 
 	public static function register(): void {
 		add_action( 'admin_menu', array( self::class, 'add_menu' ) );
-		add_action( 'admin_post_' . self::ACTION_RETRY, array( self::class, 'handle_retry' ) );
-		add_action( 'admin_post_' . self::ACTION_RETRY_ALL, array( self::class, 'handle_retry_all' ) );
+		add_action( 'admin_enqueue_scripts', array( 'CrmHooks_Admin_Html', 'enqueue_styles' ) );
 		add_action( 'admin_post_' . self::ACTION_PROCESS, array( self::class, 'handle_process' ) );
 	}
 
 	public static function add_menu(): void {
-		add_management_page( __( 'crmhooks jobs', 'crmhooks' ), __( 'crmhooks jobs', 'crmhooks' ), 'manage_options', self::PAGE, array( self::class, 'render_page' ) );
+		$hook = add_management_page( __( 'crmhooks Queue', 'crmhooks' ), __( 'crmhooks Queue', 'crmhooks' ), 'manage_options', self::PAGE, array( self::class, 'render_page' ) );
+		if ( $hook !== false ) {
+			add_action( 'load-' . $hook, array( self::class, 'load_page' ) );
+		}
 	}
 
-	public static function handle_retry(): void {
-		self::authorize( self::ACTION_RETRY );
-		$id = isset( $_POST['job_id'] ) ? absint( wp_unslash( $_POST['job_id'] ) ) : 0; // phpcs:ignore WordPress.Security.NonceVerification.Missing -- authorize() checked the capability and the nonce.
-		$ok = $id > 0 && CrmHooks_Jobs::retry_failed( $id );
-		self::back( array( 'crmhooks_done' => $ok ? 'retried' : 'not_retried' ) );
+	/**
+	 * Before the page prints (WordPress has checked manage_options for it): loads the table, and
+	 * acts on a row or bulk action (Retry, Delete) on the jobs in `job`, then goes back to the
+	 * same view.
+	 */
+	public static function load_page(): void {
+		require_once __DIR__ . '/class-crmhooks-queue-list-table.php';
+		require_once __DIR__ . '/class-crmhooks-queue-chart.php';
+		$action = self::requested_action();
+		if ( $action === '' ) {
+			return;
+		}
+		self::authorize( CrmHooks_Queue_List_Table::NONCE );
+		// authorize() checked the capability and the nonce.
+		$ids  = isset( $_REQUEST['job'] ) ? array_map( 'absint', (array) wp_unslash( $_REQUEST['job'] ) ) : array(); // phpcs:ignore WordPress.Security.NonceVerification.Recommended
+		$ids  = array_values( array_filter( $ids ) );
+		$back = CrmHooks_Admin_Html::queue_url( self::view_args() );
+		if ( $action === 'delete' ) {
+			$deleted = CrmHooks_Admin_Queries::delete_jobs( $ids );
+			CrmHooks_Admin_Html::redirect( $back, 'deleted', $deleted, count( $ids ) - $deleted );
+		}
+		$retried = 0;
+		foreach ( $ids as $id ) {
+			$retried += CrmHooks_Jobs::retry_failed( $id ) ? 1 : 0;
+		}
+		CrmHooks_Admin_Html::redirect( $back, 'retried', $retried, count( $ids ) - $retried );
 	}
 
-	public static function handle_retry_all(): void {
-		self::authorize( self::ACTION_RETRY_ALL );
-		$count = CrmHooks_Jobs::retry_all_failed();
-		self::back(
-			array(
-				'crmhooks_done'  => 'retried_all',
-				'crmhooks_count' => $count,
-			)
-		);
-	}
-
+	/** admin-post: runs the due jobs now, within a time budget, and says how many ran. */
 	public static function handle_process(): void {
 		self::authorize( self::ACTION_PROCESS );
 		ignore_user_abort( true );
-		$summary = CrmHooks_Worker::run( 'admin', min( 20, max( 1, (int) CrmHooks_Settings::get( 'drain_budget_secs' ) ) ) );
-		self::back(
-			array(
-				'crmhooks_done'    => 'processed',
-				'crmhooks_count'   => (int) $summary['processed'],
-				'crmhooks_stopped' => sanitize_key( (string) $summary['stopped'] ),
-			)
-		);
+		$summary = CrmHooks_Worker::run( 'admin', min( self::PROCESS_BUDGET_SECS, max( 1, (int) CrmHooks_Settings::get( 'drain_budget_secs' ) ) ) );
+		$done    = (string) $summary['stopped'] === 'locked' ? 'process_locked' : 'processed';
+		CrmHooks_Admin_Html::redirect( CrmHooks_Admin_Html::queue_url(), $done, (int) $summary['processed'] );
 	}
 
 	public static function render_page(): void {
 		if ( ! current_user_can( 'manage_options' ) ) {
 			return;
 		}
-		echo '<div class="wrap"><h1>' . esc_html__( 'crmhooks jobs', 'crmhooks' ) . '</h1>';
+		$table = new CrmHooks_Queue_List_Table();
+		$table->prepare_items();
+
+		echo '<div class="wrap"><h1>' . esc_html__( 'crmhooks Queue', 'crmhooks' ) . '</h1>';
+		CrmHooks_Admin_Html::tabs( self::PAGE );
 		self::render_notice();
 
-		$stats = CrmHooks_Jobs::stats();
-		echo '<table class="widefat" style="max-width:40em"><tbody>';
-		$rows = array(
-			__( 'Queued', 'crmhooks' )  => $stats['queued'],
-			__( 'Running', 'crmhooks' ) => $stats['running'],
-			__( 'Done (kept for the retention period)', 'crmhooks' ) => $stats['done'],
-			__( 'Failed', 'crmhooks' )  => $stats['failed'],
-			__( 'Oldest pending job (seconds)', 'crmhooks' ) => $stats['oldest_pending_secs'],
-		);
-		foreach ( $rows as $label => $value ) {
-			echo '<tr><th scope="row">' . esc_html( $label ) . '</th><td>' . esc_html( (string) $value ) . '</td></tr>';
-		}
-		echo '</tbody></table>';
-
+		echo '<form method="post" action="' . esc_url( admin_url( 'admin-post.php' ) ) . '" class="crmhooks-process">';
+		echo '<input type="hidden" name="action" value="' . esc_attr( self::ACTION_PROCESS ) . '">';
+		wp_nonce_field( self::ACTION_PROCESS );
 		echo '<p>';
-		self::button( self::ACTION_PROCESS, __( 'Process now', 'crmhooks' ), array(), 'primary' );
-		echo ' ';
-		if ( $stats['failed'] > 0 ) {
-			self::button( self::ACTION_RETRY_ALL, __( 'Retry all failed jobs', 'crmhooks' ) );
-		}
-		echo '</p>';
+		submit_button( __( 'Process now', 'crmhooks' ), 'primary', 'submit', false, array( 'id' => 'crmhooks-process-now' ) );
+		/* translators: %d: seconds */
+		echo ' <span class="description">' . esc_html( sprintf( __( 'Runs the jobs that are due now, for up to %d seconds, instead of waiting for the next background run.', 'crmhooks' ), self::PROCESS_BUDGET_SECS ) ) . '</span></p>';
+		echo '</form>';
 
-		echo '<h2>' . esc_html__( 'Failed jobs', 'crmhooks' ) . '</h2>';
-		$failed = CrmHooks_Jobs::failed_jobs( 100 );
-		if ( $failed === array() ) {
-			echo '<p>' . esc_html__( 'No failed jobs.', 'crmhooks' ) . '</p></div>';
-			return;
-		}
-		echo '<table class="widefat striped"><thead><tr>';
-		foreach ( array( __( 'Job', 'crmhooks' ), __( 'Contact', 'crmhooks' ), __( 'Action', 'crmhooks' ), __( 'Attempts', 'crmhooks' ), __( 'Webhooks', 'crmhooks' ), __( 'Reason', 'crmhooks' ), __( 'Last try (UTC)', 'crmhooks' ), '' ) as $head ) {
-			echo '<th>' . esc_html( $head ) . '</th>';
-		}
-		echo '</tr></thead><tbody>';
-		foreach ( $failed as $job ) {
-			echo '<tr>';
-			echo '<td>' . esc_html( (string) $job['id'] ) . '</td>';
-			echo '<td>' . esc_html( (string) $job['contact_key'] ) . '</td>';
-			echo '<td>' . esc_html( (string) $job['action'] ) . '</td>';
-			echo '<td>' . esc_html( (string) $job['attempts'] ) . '</td>';
-			echo '<td>' . esc_html( (string) $job['received_count'] ) . '</td>';
-			echo '<td>' . esc_html( trim( (string) $job['outcome'] . ': ' . (string) $job['last_error'], ': ' ) ) . '</td>';
-			echo '<td>' . esc_html( gmdate( 'Y-m-d H:i:s', (int) $job['updated_at'] ) ) . '</td>';
-			echo '<td>';
-			self::button( self::ACTION_RETRY, __( 'Retry', 'crmhooks' ), array( 'job_id' => (int) $job['id'] ) );
-			echo '</td></tr>';
-		}
-		echo '</tbody></table></div>';
+		echo CrmHooks_Queue_Chart::render( CrmHooks_Admin_Queries::hourly_activity( time(), self::CHART_HOURS ) ); // phpcs:ignore WordPress.Security.EscapeOutput.OutputNotEscaped -- Built from escaped parts and numbers by CrmHooks_Queue_Chart.
+
+		echo '<h2 class="screen-reader-text">' . esc_html__( 'Jobs', 'crmhooks' ) . '</h2>';
+		$table->views();
+		echo '<form method="post" action="' . esc_url( CrmHooks_Admin_Html::queue_url( self::view_args() ) ) . '" id="crmhooks-jobs-form">';
+		$table->display();
+		echo '</form></div>';
 	}
 
 	private static function render_notice(): void {
-		// Fixed words and a count after our own redirect, only used to pick a message.
+		$result = CrmHooks_Admin_Html::redirect_result();
+		if ( $result === null ) {
+			return;
+		}
+		$count   = $result['count'];
+		$refused = $result['refused'];
+		switch ( $result['done'] ) {
+			case 'retried':
+				/* translators: %d: number of jobs */
+				$text = sprintf( _n( '%d job is queued again.', '%d jobs are queued again.', $count, 'crmhooks' ), $count );
+				if ( $refused > 0 ) {
+					/* translators: %d: number of jobs */
+					$text .= ' ' . sprintf( _n( '%d job was left as it is: only failed jobs can be retried.', '%d jobs were left as they are: only failed jobs can be retried.', $refused, 'crmhooks' ), $refused );
+				}
+				break;
+			case 'deleted':
+				/* translators: %d: number of jobs */
+				$text = sprintf( _n( '%d job deleted.', '%d jobs deleted.', $count, 'crmhooks' ), $count );
+				if ( $refused > 0 ) {
+					/* translators: %d: number of jobs */
+					$text .= ' ' . sprintf( _n( '%d job no longer existed.', '%d jobs no longer existed.', $refused, 'crmhooks' ), $refused );
+				}
+				break;
+			case 'processed':
+				/* translators: %d: number of jobs */
+				$text = sprintf( _n( 'Processed %d job.', 'Processed %d jobs.', $count, 'crmhooks' ), $count );
+				break;
+			case 'process_locked':
+				$text    = __( 'Another queue run is working right now; it processes the due jobs.', 'crmhooks' );
+				$refused = 1;
+				break;
+			default:
+				return;
+		}
+		CrmHooks_Admin_Html::notice( $refused > 0 ? 'warning' : 'success', $text );
+	}
+
+	/** The bulk action of either bulk menu (top: action, bottom: action2), or a row action. */
+	private static function requested_action(): string {
+		// Only compared against the two actions; authorize() checks the nonce before anything runs.
 		// phpcs:disable WordPress.Security.NonceVerification.Recommended
-		$done  = isset( $_GET['crmhooks_done'] ) ? sanitize_key( wp_unslash( $_GET['crmhooks_done'] ) ) : '';
-		$count = isset( $_GET['crmhooks_count'] ) ? absint( wp_unslash( $_GET['crmhooks_count'] ) ) : 0;
+		foreach ( array( 'action', 'action2' ) as $field ) {
+			$value = isset( $_REQUEST[ $field ] ) ? sanitize_key( wp_unslash( $_REQUEST[ $field ] ) ) : '';
+			if ( in_array( $value, array( 'retry', 'delete' ), true ) ) {
+				return $value;
+			}
+		}
 		// phpcs:enable
-		$messages = array(
-			'retried'     => __( 'The job is queued again.', 'crmhooks' ),
-			'not_retried' => __( 'That job is not a failed job (any more).', 'crmhooks' ),
-			/* translators: %d: number of jobs */
-			'retried_all' => sprintf( __( '%d failed jobs are queued again.', 'crmhooks' ), $count ),
-			/* translators: %d: number of jobs */
-			'processed'   => sprintf( __( 'Processed %d jobs.', 'crmhooks' ), $count ),
-		);
-		if ( isset( $messages[ $done ] ) ) {
-			echo '<div class="notice notice-info"><p>' . esc_html( $messages[ $done ] ) . '</p></div>';
-		}
+		return '';
 	}
 
-	/** A one-button form posting to admin-post.php with its own nonce. */
-	private static function button( string $action, string $label, array $fields = array(), string $type = 'secondary' ): void {
-		echo '<form method="post" action="' . esc_url( admin_url( 'admin-post.php' ) ) . '" style="display:inline">';
-		echo '<input type="hidden" name="action" value="' . esc_attr( $action ) . '">';
-		foreach ( $fields as $name => $value ) {
-			echo '<input type="hidden" name="' . esc_attr( (string) $name ) . '" value="' . esc_attr( (string) $value ) . '">';
+	/** The state view and page to come back to. */
+	private static function view_args(): array {
+		$args  = array();
+		$state = CrmHooks_Queue_List_Table::current_state();
+		if ( $state !== '' ) {
+			$args[ CrmHooks_Queue_List_Table::STATE_ARG ] = $state;
 		}
-		wp_nonce_field( $action );
-		submit_button( $label, $type, 'submit', false );
-		echo '</form>';
+		$paged = isset( $_REQUEST['paged'] ) ? absint( wp_unslash( $_REQUEST['paged'] ) ) : 0; // phpcs:ignore WordPress.Security.NonceVerification.Recommended -- A page number to return to.
+		if ( $paged > 1 ) {
+			$args['paged'] = $paged;
+		}
+		return $args;
 	}
 
-	private static function authorize( string $action ): void {
+	private static function authorize( string $nonce_action ): void {
 		if ( ! current_user_can( 'manage_options' ) ) {
 			wp_die( esc_html__( 'You are not allowed to do this.', 'crmhooks' ), '', array( 'response' => 403 ) );
 		}
-		check_admin_referer( $action );
-	}
-
-	private static function back( array $args ): void {
-		wp_safe_redirect( add_query_arg( $args, admin_url( 'tools.php?page=' . self::PAGE ) ) );
-		exit;
+		check_admin_referer( $nonce_action );
 	}
 }

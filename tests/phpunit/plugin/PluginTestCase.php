@@ -131,19 +131,23 @@ abstract class CrmHooks_Plugin_TestCase extends TestCase
         return implode('; ', $cookies);
     }
 
-    /** Plain HTTP without following redirects. */
+    /** Plain HTTP without following redirects (a redirect's target is in 'location'). */
     protected function http(string $method, string $url, ?string $body = null, array $headers = array()): array
     {
         $set_cookies = array();
+        $location = '';
         $ch = curl_init($url);
         curl_setopt_array($ch, array(
             CURLOPT_CUSTOMREQUEST  => $method,
             CURLOPT_RETURNTRANSFER => true,
             CURLOPT_HTTPHEADER     => $headers,
             CURLOPT_TIMEOUT        => 30,
-            CURLOPT_HEADERFUNCTION => static function ($ch, string $line) use (&$set_cookies): int {
+            CURLOPT_HEADERFUNCTION => static function ($ch, string $line) use (&$set_cookies, &$location): int {
                 if (stripos($line, 'Set-Cookie:') === 0) {
                     $set_cookies[] = trim(substr($line, 11));
+                }
+                if (stripos($line, 'Location:') === 0) {
+                    $location = trim(substr($line, 9));
                 }
                 return strlen($line);
             },
@@ -155,7 +159,7 @@ abstract class CrmHooks_Plugin_TestCase extends TestCase
         $status = (int) curl_getinfo($ch, CURLINFO_RESPONSE_CODE);
         $type = (string) curl_getinfo($ch, CURLINFO_CONTENT_TYPE);
         curl_close($ch);
-        return array('status' => $status, 'body' => is_string($text) ? $text : '', 'content_type' => $type, 'set_cookies' => $set_cookies);
+        return array('status' => $status, 'body' => is_string($text) ? $text : '', 'content_type' => $type, 'set_cookies' => $set_cookies, 'location' => $location);
     }
 
     /** The webhook URL (front page) with the right key. */

@@ -1,7 +1,8 @@
 <?php
 /**
  * The queue around the library's verdicts (tested where they live, in src/queue.rs): the schema
- * upgrade, retention, the REST route, WP-Cron, and the admin screen's access checks.
+ * upgrade, retention, the REST route and WP-Cron. The Queue screen is tested in
+ * tests/phpunit/admin/QueueScreenTest.php.
  */
 
 declare(strict_types=1);
@@ -69,90 +70,5 @@ final class QueueRulesTest extends CrmHooks_Queue_TestCase
         do_action(CrmHooks_Worker::CRON_HOOK);
         $this->assertSame('done', $this->jobs()[0]['status']);
         $this->assertCount(1, $this->users_for('jane.doe@example.com', '42'));
-    }
-
-    public function test_jobs_admin_actions_need_manage_options_and_a_nonce(): void
-    {
-        $password = (string) @file_get_contents(getenv('CRMHOOKS_STACK_DIR') . '/admin-password');
-        if (trim($password) === '') {
-            $this->markTestSkipped('admin password file not readable');
-        }
-        global $wpdb;
-        $wpdb->insert($wpdb->prefix . 'crmhooks_jobs', array('contact_key' => 'id:42', 'action' => 'update', 'request_json' => '{"action":"update","contact_id":"42"}', 'status' => 'failed', 'attempts' => 8, 'created_at' => time(), 'updated_at' => time(), 'outcome' => 'crm_temporary', 'last_error' => '<script>alert(1)</script>'));
-        $failed_id = (int) $wpdb->insert_id;
-
-        $cookie = $this->login_cookie('admin', trim($password));
-        $page = $this->http('GET', CrmHooks_Test_Site::url('/wp-admin/tools.php?page=crmhooks-jobs'), null, array('Cookie: ' . $cookie));
-        $this->assertSame(200, $page['status']);
-        $this->assertStringContainsString('crmhooks jobs', $page['body']);
-        $this->assertStringNotContainsString('<script>alert(1)</script>', $page['body'], 'the reason is escaped');
-        $this->assertStringContainsString('&lt;script&gt;alert(1)&lt;/script&gt;', $page['body'], 'the reason is shown');
-
-        // Retry one failed job with the nonce of its button.
-        $this->assertMatchesRegularExpression('/name="action" value="crmhooks_jobs_retry"><input type="hidden" name="job_id" value="' . $failed_id . '"><input type="hidden" id="_wpnonce" name="_wpnonce" value="([0-9a-f]+)"/', $page['body']);
-        preg_match('/name="action" value="crmhooks_jobs_retry"><input type="hidden" name="job_id" value="' . $failed_id . '"><input type="hidden" id="_wpnonce" name="_wpnonce" value="([0-9a-f]+)"/', $page['body'], $retry);
-        $retried = $this->http('POST', CrmHooks_Test_Site::url('/wp-admin/admin-post.php'), http_build_query(array('action' => 'crmhooks_jobs_retry', 'job_id' => $failed_id, '_wpnonce' => $retry[1])), array('Cookie: ' . $cookie, 'Content-Type: application/x-www-form-urlencoded'));
-        $this->assertSame(302, $retried['status'], $retried['body']);
-        $this->assertStringContainsString('crmhooks_done=retried', $retried['location']);
-        $this->assertSame('queued', $this->jobs()[0]['status']);
-        $wpdb->query("DELETE FROM {$wpdb->prefix}crmhooks_jobs");
-        $this->assertMatchesRegularExpression('/name="action" value="crmhooks_jobs_process".*?name="_wpnonce" value="[0-9a-f]+"/s', $page['body']);
-
-        // No nonce: refused, nothing runs.
-        $forged = $this->http('POST', CrmHooks_Test_Site::url('/wp-admin/admin-post.php'), 'action=crmhooks_jobs_retry_all', array('Cookie: ' . $cookie, 'Content-Type: application/x-www-form-urlencoded'));
-        $this->assertContains($forged['status'], array(403), $forged['body']);
-        // Not logged in: no access.
-        $anonymous = $this->http('POST', CrmHooks_Test_Site::url('/wp-admin/admin-post.php'), 'action=crmhooks_jobs_process', array('Content-Type: application/x-www-form-urlencoded'));
-        $this->assertStringNotContainsString('crmhooks_done', $anonymous['location']);
-        $this->assertStringNotContainsString('crmhooks_done', $anonymous['body']);
-
-        // With the page's nonce: "process now" runs and redirects back with a count.
-        preg_match('/name="action" value="crmhooks_jobs_process".*?name="_wpnonce" value="([0-9a-f]+)"/s', $page['body'], $m);
-        $done = $this->http('POST', CrmHooks_Test_Site::url('/wp-admin/admin-post.php'), http_build_query(array('action' => 'crmhooks_jobs_process', '_wpnonce' => $m[1], '_wp_http_referer' => '/wp-admin/tools.php?page=crmhooks-jobs')), array('Cookie: ' . $cookie, 'Content-Type: application/x-www-form-urlencoded'));
-        $this->assertSame(302, $done['status'], $done['body']);
-        $this->assertStringContainsString('crmhooks_done=processed', $done['location']);
-    }
-
-    private function login_cookie(string $login, string $password): string
-    {
-        $response = $this->http('POST', CrmHooks_Test_Site::url('/wp-login.php'), http_build_query(array('log' => $login, 'pwd' => $password, 'wp-submit' => 'Log In', 'testcookie' => '1')), array('Content-Type: application/x-www-form-urlencoded', 'Cookie: wordpress_test_cookie=WP%20Cookie%20check'));
-        $cookies = array();
-        foreach ($response['set_cookies'] as $line) {
-            $pair = explode(';', $line, 2)[0];
-            if (strpos($pair, '=deleted') === false) {
-                $cookies[] = $pair;
-            }
-        }
-        $this->assertNotEmpty(preg_grep('/^wordpress_logged_in_/', $cookies), 'admin login failed');
-        return implode('; ', $cookies);
-    }
-
-    /** Plain HTTP without following redirects. */
-    private function http(string $method, string $url, ?string $body, array $headers): array
-    {
-        $set_cookies = array();
-        $location = '';
-        $ch = curl_init($url);
-        curl_setopt_array($ch, array(
-            CURLOPT_CUSTOMREQUEST  => $method,
-            CURLOPT_RETURNTRANSFER => true,
-            CURLOPT_HTTPHEADER     => $headers,
-            CURLOPT_TIMEOUT        => 60,
-            CURLOPT_HEADERFUNCTION => static function ($ch, string $line) use (&$set_cookies, &$location): int {
-                if (stripos($line, 'Set-Cookie:') === 0) {
-                    $set_cookies[] = trim(substr($line, 11));
-                } elseif (stripos($line, 'Location:') === 0) {
-                    $location = trim(substr($line, 9));
-                }
-                return strlen($line);
-            },
-        ));
-        if ($body !== null) {
-            curl_setopt($ch, CURLOPT_POSTFIELDS, $body);
-        }
-        $text = curl_exec($ch);
-        $status = (int) curl_getinfo($ch, CURLINFO_RESPONSE_CODE);
-        curl_close($ch);
-        return array('status' => $status, 'body' => is_string($text) ? $text : '', 'set_cookies' => $set_cookies, 'location' => $location);
     }
 }

@@ -92,6 +92,16 @@ final class SecretsSweepTest extends CrmHooks_Plugin_TestCase
         $this->keep(array('status' => $debug['status'], 'headers' => array(), 'body' => $debug['body']));
         $settings_page = $this->http('GET', CrmHooks_Test_Site::url('/wp-admin/options-general.php?page=crmhooks'), null, array('Cookie: ' . $cookie));
         $this->assertSame(200, $settings_page['status']);
+        // The screens that show what the webhooks did, with every entry's detail view.
+        $screen_paths = array('/wp-admin/tools.php?page=crmhooks-queue', '/wp-admin/tools.php?page=crmhooks-activity');
+        foreach ($wpdb->get_col("SELECT id FROM {$wpdb->prefix}crmhooks_log") as $entry) {
+            $screen_paths[] = '/wp-admin/tools.php?page=crmhooks-activity&entry=' . $entry;
+        }
+        $screens = array();
+        foreach ($screen_paths as $path) {
+            $screens[ $path ] = $this->http('GET', CrmHooks_Test_Site::url($path), null, array('Cookie: ' . $cookie));
+            $this->assertSame(200, $screens[ $path ]['status'], $path);
+        }
 
         $needles = array(
             'generated password'   => $password,
@@ -134,6 +144,11 @@ final class SecretsSweepTest extends CrmHooks_Plugin_TestCase
         foreach ($key_needles as $what => $needle) {
             if (strpos($settings_page['body'], $needle) !== false) {
                 $hits[] = "$what on the settings page";
+            }
+            foreach ($screens as $path => $screen) {
+                if (strpos($screen['body'], $needle) !== false) {
+                    $hits[] = "$what on $path";
+                }
             }
         }
         $this->assertSame(array(), $hits);

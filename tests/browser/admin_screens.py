@@ -1,0 +1,179 @@
+#!/usr/bin/python3
+"""Drives the Queue and Activity screens in a real headless Chromium, as an administrator.
+
+Logs in through wp-login.php, opens Tools -> crmhooks Queue and Activity, uses a state view, the
+filters, the detail view and Process now, and saves a full-page screenshot of every screen it
+visits. Prints one JSON object: {"checks": {name: value}, "screenshots": [paths]}; the PHPUnit
+test (tests/phpunit/admin/BrowserTest.php) seeds the site first and asserts every check.
+
+Needs Debian's chromium, chromium-driver and python3-selenium (scripts/lib/install.sh).
+
+    admin_screens.py SITE_URL USER PASSWORD SCREENSHOT_DIR ENTRY_ID
+"""
+
+import json
+import os
+import sys
+
+from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException, TimeoutException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+WIDTH = 1280
+
+
+def browser():
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--window-size=%d,900" % WIDTH, "--hide-scrollbars", "--lang=en-US"):
+        options.add_argument(arg)
+    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+
+
+class Run:
+    def __init__(self, driver, site, out):
+        self.driver = driver
+        self.site = site.rstrip("/")
+        self.out = out
+        self.checks = {}
+        self.screenshots = []
+
+    def open(self, path, ready):
+        self.driver.get(self.site + path)
+        return self.wait_for(ready)
+
+    def wait_for(self, css, timeout=20):
+        return WebDriverWait(self.driver, timeout).until(ec.presence_of_element_located((By.CSS_SELECTOR, css)))
+
+    def all(self, css):
+        return self.driver.find_elements(By.CSS_SELECTOR, css)
+
+    def text(self, css):
+        try:
+            return self.driver.find_element(By.CSS_SELECTOR, css).text
+        except NoSuchElementException:
+            return ""
+
+    def shot(self, name):
+        """A full-page PNG: the window as tall as the page, then back."""
+        height = self.driver.execute_script(
+            "return Math.max(document.body.scrollHeight, document.documentElement.scrollHeight)")
+        self.driver.set_window_size(WIDTH, max(900, int(height)))
+        path = os.path.join(self.out, name + ".png")
+        self.driver.save_screenshot(path)
+        self.screenshots.append(path)
+        self.driver.set_window_size(WIDTH, 900)
+
+    def login(self, user, password):
+        self.open("/wp-login.php", "#user_login")
+        self.driver.find_element(By.ID, "user_login").send_keys(user)
+        self.driver.find_element(By.ID, "user_pass").send_keys(password)
+        self.driver.find_element(By.ID, "wp-submit").click()
+        self.wait_for("#wpadminbar")
+        self.checks["logged_in"] = True
+
+    def queue(self):
+        self.open("/wp-admin/tools.php?page=crmhooks-queue", "#crmhooks-chart svg")
+        self.checks["queue_title"] = self.text(".wrap h1")
+        self.checks["queue_menu_entries"] = [a.text for a in self.all("#menu-tools .wp-submenu a") if "crmhooks" in a.text]
+        self.checks["queue_active_tab"] = self.text(".nav-tab-wrapper .nav-tab-active")
+        self.checks["queue_views"] = [li.text.split(" (")[0] for li in self.all(".subsubsub li")]
+        self.checks["queue_rows"] = len(self.all("#the-list tr"))
+        self.checks["queue_states_shown"] = sorted({s.text for s in self.all("#the-list .crmhooks-state")})
+        self.checks["chart_hours"] = len(self.all("#crmhooks-chart g.crmhooks-hour"))
+        self.checks["chart_bars"] = len(self.all("#crmhooks-chart g.crmhooks-hour rect[fill^='#']"))
+        svg = self.driver.find_element(By.CSS_SELECTOR, "#crmhooks-chart svg")
+        self.checks["chart_width_px"] = svg.size["width"]
+        self.checks["chart_height_px"] = svg.size["height"]
+        self.checks["process_now_button"] = self.driver.find_element(By.ID, "crmhooks-process-now").is_displayed()
+        self.checks["bulk_actions"] = [o.get_attribute("value") for o in Select(
+            self.driver.find_element(By.ID, "bulk-action-selector-top")).options]
+        self.checks["pagination"] = self.text(".tablenav.top .displaying-num")
+        self.shot("queue")
+
+        # A state view: only deferred jobs.
+        self.driver.find_element(By.CSS_SELECTOR, ".subsubsub li.deferred a").click()
+        self.wait_for(".subsubsub li.deferred a.current")
+        self.checks["deferred_view_states"] = sorted({s.text for s in self.all("#the-list .crmhooks-state")})
+        self.shot("queue-deferred")
+
+        # Process now (the test holds the drainer lock: the screen says another run is working).
+        self.driver.find_element(By.ID, "crmhooks-process-now").click()
+        notice = self.wait_for(".wrap .notice")
+        self.checks["process_now_notice"] = notice.text
+        self.shot("queue-process-now")
+
+    def activity(self, entry_id):
+        self.open("/wp-admin/tools.php?page=crmhooks-activity", "#crmhooks-activity-form")
+        self.checks["activity_title"] = self.text(".wrap h1")
+        self.checks["activity_rows"] = len(self.all("#the-list tr"))
+        self.checks["activity_pagination"] = self.text(".tablenav.top .displaying-num")
+        self.checks["refusals_notice"] = self.text(".crmhooks-refusals")
+        highlighted = self.all("#the-list tr.crmhooks-attention")
+        self.checks["highlighted_rows"] = len(highlighted)
+        if highlighted:
+            cell = highlighted[0].find_element(By.CSS_SELECTOR, "td")
+            self.checks["highlight_background"] = cell.value_of_css_property("background-color")
+        self.checks["contact_links"] = len(self.all("#the-list td.column-contact a[href*='user-edit.php']"))
+        self.shot("activity")
+
+        # Filter by outcome, then search by email.
+        Select(self.driver.find_element(By.ID, "crmhooks-filter-outcome")).select_by_value("created")
+        self.driver.find_element(By.ID, "crmhooks-filter-submit").click()
+        self.wait_for("#crmhooks-filter-outcome option[value='created'][selected]")
+        self.checks["filtered_url"] = self.driver.current_url
+        self.checks["filtered_outcomes"] = sorted({c.text.split("\n")[0] for c in self.all("#the-list td.column-outcome")})
+        self.shot("activity-filtered")
+        Select(self.driver.find_element(By.ID, "crmhooks-filter-outcome")).select_by_value("")
+        search = self.driver.find_element(By.ID, "crmhooks-activity-search-input")
+        search.clear()
+        search.send_keys("jane.doe@")
+        self.driver.find_element(By.ID, "search-submit").click()
+        self.wait_for("#crmhooks-activity-search-input[value='jane.doe@']")
+        self.checks["search_rows"] = len(self.all("#the-list tr:not(.no-items)"))
+        self.checks["search_contacts"] = sorted({c.text.split(" ")[0] for c in self.all("#the-list td.column-contact")})
+        self.shot("activity-search")
+
+        # One entry's detail view.
+        self.open("/wp-admin/tools.php?page=crmhooks-activity&entry=%d" % entry_id, ".crmhooks-entry")
+        self.checks["entry_heading"] = self.text(".wrap h2")
+        self.checks["entry_changes"] = self.text(".crmhooks-changes")
+        self.shot("activity-entry")
+
+        # The tabs lead to the settings page, which has them too.
+        self.driver.find_element(By.CSS_SELECTOR, ".nav-tab-wrapper a[href*='options-general.php?page=crmhooks']").click()
+        self.wait_for("form[action='options.php'] input[name^='crmhooks_settings']")
+        self.checks["settings_active_tab"] = self.text(".nav-tab-wrapper .nav-tab-active")
+        self.shot("settings")
+
+
+def main():
+    site, user, password, out, entry_id = sys.argv[1:6]
+    os.makedirs(out, exist_ok=True)
+    driver = browser()
+    run = Run(driver, site, out)
+    error = ""
+    try:
+        run.login(user, password)
+        run.queue()
+        run.activity(int(entry_id))
+    except (TimeoutException, NoSuchElementException) as exc:
+        error = "%s at %s" % (exc.__class__.__name__, driver.current_url)
+        try:
+            run.shot("failure")
+        except Exception:  # noqa: BLE001 - the failure itself is what gets reported
+            pass
+    finally:
+        driver.quit()
+    print(json.dumps({"checks": run.checks, "screenshots": run.screenshots, "error": error}))
+    return 1 if error else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
