@@ -293,11 +293,12 @@ final class CrmHooks_Admin {
 	 */
 	private static function render_webhook_urls(): void {
 		$crm     = (string) CrmHooks_Settings::get( 'crm' );
+		// Action => [label, what it does].
 		$actions = array(
-			'add'         => __( 'Add: creates the WordPress user when there is none, then keeps it up to date. Use it where a contact should get an account (a tag applied, a purchase).', 'crmhooks' ),
-			'update'      => __( 'Update: updates the existing user from the contact; contacts without a user are skipped.', 'crmhooks' ),
-			'update_tags' => __( 'Update tags: updates the existing user\'s tags (and role) only.', 'crmhooks' ),
-			'test'        => __( 'Test: answers success when the URL and key are right, and changes nothing.', 'crmhooks' ),
+			'add'         => array( __( 'Add', 'crmhooks' ), __( 'Creates the WordPress user when there is none, then keeps it up to date. Use it where a contact should get an account (a tag applied, a purchase).', 'crmhooks' ) ),
+			'update'      => array( __( 'Update', 'crmhooks' ), __( 'Updates the existing user from the contact; contacts without a user are skipped.', 'crmhooks' ) ),
+			'update_tags' => array( __( 'Update tags', 'crmhooks' ), __( 'Updates the existing user\'s tags (and role) only.', 'crmhooks' ) ),
+			'test'        => array( __( 'Test', 'crmhooks' ), __( 'Answers success when the URL and key are right, and changes nothing.', 'crmhooks' ) ),
 		);
 		$crms    = array(
 			'activecampaign' => array(
@@ -328,10 +329,10 @@ final class CrmHooks_Admin {
 			foreach ( $actions as $action => $words ) {
 				$id  = 'crmhooks-url-' . $slug . '-' . $action;
 				$url = home_url( '/' ) . '?wpf_action=' . $action . '&access_key=' . self::KEY_PLACEHOLDER . $about[1];
-				echo '<tr><th scope="row"><label for="' . esc_attr( $id ) . '">' . esc_html( (string) strtok( $words, ':' ) ) . '</label></th><td>'
-					. '<input type="text" class="large-text code crmhooks-url" id="' . esc_attr( $id ) . '" readonly value="' . esc_attr( $url ) . '"> '
+				echo '<tr><th scope="row"><label for="' . esc_attr( $id ) . '">' . esc_html( $words[0] ) . '</label></th><td>'
+					. '<input type="text" class="code crmhooks-url" id="' . esc_attr( $id ) . '" readonly value="' . esc_attr( $url ) . '"> '
 					. '<button type="button" class="button crmhooks-copy" data-target="' . esc_attr( $id ) . '">' . esc_html__( 'Copy', 'crmhooks' ) . '</button>'
-					. '<p class="description">' . esc_html( $words ) . '</p></td></tr>';
+					. '<p class="description">' . esc_html( $words[1] ) . '</p></td></tr>';
 			}
 			echo '</table></div>';
 		}
@@ -379,7 +380,7 @@ if(test){test.addEventListener("click",function(){var out=$("crmhooks-test-resul
 })(crmhooks);';
 		wp_print_inline_script_tag( $script );
 		echo '<style>.crmhooks-test-good{color:#007017;font-weight:600}.crmhooks-test-bad{color:#b32d2e;font-weight:600}'
-			. '.crmhooks-field-map{max-width:760px}.crmhooks-field-map td{padding:6px 10px}.crmhooks-field-map select,.crmhooks-field-map input{width:100%;max-width:none}'
+			. '.crmhooks-field-map{max-width:760px}.crmhooks-field-map th,.crmhooks-field-map td{padding:6px 10px;width:auto}.crmhooks-url{width:calc(100% - 90px);max-width:720px}.crmhooks-field-map select,.crmhooks-field-map input{width:100%;max-width:none}'
 			. '#crmhooks-settings-form h2{border-top:1px solid #c3c4c7;padding-top:1em;margin-top:1.5em}</style>';
 	}
 }
