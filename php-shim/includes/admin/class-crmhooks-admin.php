@@ -292,7 +292,7 @@ final class CrmHooks_Admin {
 	 * URLs carry a placeholder until "Show" (or a Copy button) fetches the key.
 	 */
 	private static function render_webhook_urls(): void {
-		$crm     = (string) CrmHooks_Settings::get( 'crm' );
+		$crm = (string) CrmHooks_Settings::get( 'crm' );
 		// Action => [label, what it does].
 		$actions = array(
 			'add'         => array( __( 'Add', 'crmhooks' ), __( 'Creates the WordPress user when there is none, then keeps it up to date. Use it where a contact should get an account (a tag applied, a purchase).', 'crmhooks' ) ),
