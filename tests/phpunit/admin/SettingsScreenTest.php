@@ -92,6 +92,13 @@ final class SettingsScreenTest extends CrmHooks_Admin_Screens_TestCase
         $this->assertSame('unreachable', $dead['data']['result']);
         $this->assertStringStartsWith('Host unreachable:', $dead['data']['message']);
         $this->assertStringNotContainsString('wrong-token', $dead['data']['message']);
+
+        // Ontraport's credentials go through the same test.
+        CrmHooks_Test_Site::restore_settings();
+        CrmHooks_Test_Site::set_settings(array('crm' => 'ontraport'));
+        $this->assertSame('reached', $this->test_connection($cookie)['data']['result']);
+        CrmHooks_Test_Site::set_settings(array('op_api_key' => 'wrong-key'));
+        $this->assertSame('refused', $this->test_connection($cookie)['data']['result']);
     }
 
     public function test_test_connection_needs_the_nonce_and_the_capability(): void
