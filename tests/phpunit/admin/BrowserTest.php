@@ -1,8 +1,8 @@
 <?php
 /**
- * The Queue and Activity screens in a real headless Chromium (tests/browser/admin_screens.py,
+ * The settings, Queue and Activity screens in a real headless Chromium (tests/browser/admin_screens.py,
  * Selenium): the site is given real webhooks, jobs in every state and two days of history, then
- * the script logs in, uses the screens and saves a screenshot of each into the stack's
+ * the script logs in, completes the setup (switch CRM, test connection, copy a URL), uses the screens and saves a screenshot of each into the stack's
  * screenshots/ folder (printed on stderr), and this test asserts what the browser saw.
  */
 
@@ -14,12 +14,20 @@ final class BrowserTest extends CrmHooks_Admin_Screens_TestCase
 {
     private const PYTHON = '/usr/bin/python3'; // Debian's, which has python3-selenium.
 
-    public function test_an_administrator_uses_both_screens_in_a_browser(): void
+    protected function tearDown(): void
+    {
+        delete_option(CrmHooks_Admin::TESTED_OPTION);
+        delete_transient('crmhooks_crm_fields');
+        parent::tearDown();
+    }
+
+    public function test_an_administrator_sets_up_and_uses_the_screens_in_a_browser(): void
     {
         $this->assertTrue(is_executable('/usr/bin/chromium') && is_executable('/usr/bin/chromedriver'), 'chromium and chromium-driver are missing: run scripts/stack.sh install');
         exec(self::PYTHON . ' -c "import selenium" 2>&1', $unused, $rc);
         $this->assertSame(0, $rc, 'python3-selenium is missing: run scripts/stack.sh install');
 
+        delete_option(CrmHooks_Admin::TESTED_OPTION); // a new site: never tested
         $entry = $this->seed_site();
         $out = dirname(CrmHooks_Test_Site::wp_dir()) . '/screenshots';
         $command = implode(' ', array_map('escapeshellarg', array(
@@ -32,6 +40,28 @@ final class BrowserTest extends CrmHooks_Admin_Screens_TestCase
         $this->assertIsArray($result, 'the browser script printed no result: ' . $output);
         $this->assertSame('', $result['error'], 'the browser stopped: ' . $output);
         $checks = $result['checks'];
+
+        // Settings: sections, only the chosen CRM's fields (the select switches them), Test
+        // connection in words, the notice gone after it, the field map from the CRM, Copy.
+        $this->assertSame(array('Connection', 'Users and roles', 'Fields', 'Queue', 'Advanced'), $checks['settings_sections']);
+        $this->assertStringContainsString('crmhooks is not connected yet.', $checks['untested_notice_before']);
+        $this->assertTrue($checks['ac_token_shown']);
+        $this->assertFalse($checks['op_key_shown']);
+        $this->assertFalse($checks['switched_ac_token_shown']);
+        $this->assertTrue($checks['switched_op_key_shown']);
+        $this->assertTrue($checks['switched_op_url_shown']);
+        $this->assertSame('reached', $checks['test_result']);
+        $this->assertStringStartsWith('Account reached:', $checks['test_message']);
+        $this->assertMatchesRegularExpression('/^rgba?\(0, 112, 23(, 1)?\)$/', $checks['test_colour'], 'green');
+        $this->assertSame('', $checks['untested_notice_after']);
+        $this->assertContains('Email (email)', $checks['field_map_options']);
+        $this->assertGreaterThan(5, count($checks['field_map_options']), 'the CRM\'s custom fields too');
+        $this->assertSame('Copied', $checks['copy_button']);
+        $url = CrmHooks_Test_Site::url('/') . '?wpf_action=update&access_key=' . CrmHooks_Test_Site::access_key();
+        $this->assertSame($url, $checks['copied_url_field']);
+        $this->assertSame($url, $checks['clipboard']);
+        $this->assertSame('Settings', $checks['plugins_first_link']);
+        $this->assertSame('Settings', $checks['plugins_link_lands_on']);
 
         // Queue: menu, tabs, views, every state, the chart drawn at a readable size, actions.
         $this->assertSame('crmhooks Queue', $checks['queue_title']);
@@ -68,7 +98,7 @@ final class BrowserTest extends CrmHooks_Admin_Screens_TestCase
 
         $this->assertSame('Settings', $checks['settings_active_tab']);
 
-        $this->assertCount(8, $result['screenshots']);
+        $this->assertCount(13, $result['screenshots']);
         foreach ($result['screenshots'] as $png) {
             $size = getimagesize($png);
             $this->assertIsArray($size, "$png is an image");
