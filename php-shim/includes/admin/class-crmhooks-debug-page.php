@@ -129,6 +129,8 @@ final class CrmHooks_Debug_Page {
 				$rows[] = array( (string) $op['key'], $diff( $old( (string) $op['key'] ), '' ) );
 			} elseif ( $kind === 'set_role' ) {
 				$rows[] = array( __( 'Role', 'crmhooks' ), $diff( $user instanceof WP_User ? implode( ', ', (array) $user->roles ) : '', (string) $op['role'] ) );
+			} elseif ( $kind === 'set_contact_id' ) {
+				$rows[] = array( __( 'CRM contact ID', 'crmhooks' ), $diff( $old( CrmHooks_Users::META_CONTACT_ID ), (string) ( $op['contact_id'] ?? '' ) ) );
 			} elseif ( $kind === 'create_user' ) {
 				foreach ( array( 'user_login', 'user_email', 'first_name', 'last_name', 'role', 'user_pass' ) as $key ) {
 					$rows[] = array( $key, $diff( '', (string) ( $op[ $key ] ?? '' ) ) );
@@ -142,7 +144,8 @@ final class CrmHooks_Debug_Page {
 		}
 		$outcome = (string) ( $plan['outcome'] ?? '' );
 		$html    = '<h2>' . esc_html__( 'What would change (nothing was applied)', 'crmhooks' ) . '</h2><p id="crmhooks-outcome"><strong>'
-			. esc_html( CrmHooks_Admin_Words::outcome_label( $outcome ) ) . ':</strong> ' . esc_html( CrmHooks_Admin_Words::outcome_sentence( $outcome ) ) . '</p><table id="crmhooks-changes">';
+			/* translators: %s: outcome label, e.g. "User created" */
+			. esc_html( sprintf( __( 'If applied: %s.', 'crmhooks' ), CrmHooks_Admin_Words::outcome_label( $outcome ) ) ) . '</strong> ' . esc_html( CrmHooks_Admin_Words::outcome_sentence( $outcome ) ) . '</p><table id="crmhooks-changes">';
 		foreach ( $rows as $row ) {
 			$html .= '<tr><th scope="row">' . esc_html( $row[0] ) . '</th><td>' . $row[1] . '</td></tr>'; // $row[1] is escaped where it was built.
 		}
