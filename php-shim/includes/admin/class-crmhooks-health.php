@@ -121,7 +121,11 @@ final class CrmHooks_Health {
 		}
 	}
 
-	/** The library's verdicts on the queue and on cron, from the facts read here. */
+	/**
+	 * The library's verdicts on the queue and on cron, from the facts read here.
+	 *
+	 * @return array{0:array, 1:array} the verdicts, and the queue facts (for the words)
+	 */
 	private static function verdicts(): array {
 		$kind          = 'health';
 		$now           = time();
@@ -129,17 +133,18 @@ final class CrmHooks_Health {
 		$next          = wp_next_scheduled( CrmHooks_Worker::CRON_HOOK );
 		$next_cron_at  = $next === false ? null : (int) $next;
 		require_once CRMHOOKS_INCLUDES . 'admin/class-crmhooks-admin-queries.php';
-		return CrmHooks_Jobs::decide( compact( 'kind', 'now', 'cron_disabled', 'next_cron_at' ) + CrmHooks_Admin_Queries::health_facts( $now ) );
+		$facts = CrmHooks_Admin_Queries::health_facts( $now );
+		$query = compact( 'kind', 'now', 'cron_disabled', 'next_cron_at' ) + array_intersect_key( $facts, array_flip( array( 'oldest_due_at', 'failed_24h' ) ) );
+		return array( CrmHooks_Jobs::decide( $query ), $facts );
 	}
 
 	public static function queue_test(): array {
 		try {
-			$verdict = self::verdicts();
+			list( $verdict, $facts ) = self::verdicts();
 		} catch ( Throwable $e ) {
 			return self::result( 'crmhooks_queue', 'critical', __( 'crmhooks cannot judge its queue', 'crmhooks' ), $e->getMessage() );
 		}
 		$stats = CrmHooks_Jobs::stats();
-		$facts = CrmHooks_Admin_Queries::health_facts( time() );
 		/* translators: 1: queued jobs, 2: running jobs, 3: failed jobs in the last 24 hours */
 		$counts = sprintf( __( 'Queued: %1$d, running: %2$d, failed in the last 24 hours: %3$d.', 'crmhooks' ), $stats['queued'], $stats['running'], $facts['failed_24h'] );
 		$wait   = human_time_diff( 0, max( 1, (int) $verdict['due_wait_secs'] ) );
@@ -156,7 +161,7 @@ final class CrmHooks_Health {
 
 	public static function background_test(): array {
 		try {
-			$verdict = self::verdicts();
+			list( $verdict, $facts ) = self::verdicts();
 		} catch ( Throwable $e ) {
 			return self::result( 'crmhooks_background', 'critical', __( 'crmhooks cannot judge its background processing', 'crmhooks' ), $e->getMessage() );
 		}
@@ -169,7 +174,11 @@ final class CrmHooks_Health {
 			'cron_overdue'        => array( __( 'WP-Cron does not run crmhooks queue runs', 'crmhooks' ), $late . ' ' . __( 'WP-Cron needs page traffic and working loopback requests; add a system cron that calls wp-cron.php every minute (README).', 'crmhooks' ) ),
 			'system_cron_overdue' => array( __( 'No cron runs crmhooks queue runs', 'crmhooks' ), $late . ' ' . __( 'DISABLE_WP_CRON is set, so a system cron must call wp-cron.php every minute; none does. Add it (README) or remove DISABLE_WP_CRON.', 'crmhooks' ) ),
 		)[ (string) $verdict['background']['reason'] ];
-		return self::result( 'crmhooks_background', (string) $verdict['background']['status'], $words[0], $words[1] );
+		$last  = $facts['last_drainer_end'] === null
+			? __( 'No queue run has processed a job yet.', 'crmhooks' )
+			/* translators: %s: how long ago, e.g. "3 mins" */
+			: sprintf( __( 'The last queue run that processed jobs ended %s ago.', 'crmhooks' ), human_time_diff( $facts['last_drainer_end'] ) );
+		return self::result( 'crmhooks_background', (string) $verdict['background']['status'], $words[0], $words[1] . ' ' . $last );
 	}
 
 	/**
