@@ -33,6 +33,7 @@ final class BrowserTest extends CrmHooks_Admin_Screens_TestCase
         $command = implode(' ', array_map('escapeshellarg', array(
             self::PYTHON, dirname(__DIR__, 2) . '/browser/admin_screens.py',
             CrmHooks_Test_Site::url('/'), 'screens.admin_example.com', self::PASSWORD, $out, (string) $entry,
+            (string) $this->user('jane.doe@example.com')->ID, $this->webhook_url(array('wpf_action' => 'add', 'contact_id' => '45')),
         )));
         $output = (string) shell_exec($command . ' 2>&1');
         fwrite(STDERR, "\nbrowser screenshots: $out\n");
@@ -98,7 +99,21 @@ final class BrowserTest extends CrmHooks_Admin_Screens_TestCase
 
         $this->assertSame('Settings', $checks['settings_active_tab']);
 
-        $this->assertCount(13, $result['screenshots']);
+        // Profile: the tag editor writes to the CRM stand-in and to the user.
+        $this->assertSame('42', $checks['profile_contact_id']);
+        $this->assertContains('member', $checks['profile_tags']);
+        $this->assertSame('The tag changes were saved to the CRM and to this user.', $checks['profile_result']);
+        $this->assertContains('Browser Tag', $checks['profile_tags_after']);
+        $this->assertNotContains('member', $checks['profile_tags_after']);
+        $this->assertContains('Browser Tag', $this->standin_contact('ac', '42')['tag_names'], 'the change arrived in the CRM');
+        $this->assertNotContains('member', $this->standin_contact('ac', '42')['tag_names']);
+
+        // Debug page: readable sections, the JSON folded away until asked for.
+        $this->assertSame(array('Request', 'Contact loaded from the CRM', 'WordPress user the webhook touches', 'What would change (nothing was applied)'), $checks['debug_headings']);
+        $this->assertFalse($checks['debug_raw_visible_before']);
+        $this->assertTrue($checks['debug_raw_visible_after']);
+
+        $this->assertCount(17, $result['screenshots']); // 13 settings, queue and activity + 4 profile and debug
         foreach ($result['screenshots'] as $png) {
             $size = getimagesize($png);
             $this->assertIsArray($size, "$png is an image");
@@ -141,6 +156,8 @@ final class BrowserTest extends CrmHooks_Admin_Screens_TestCase
             }
         }
         $this->jobs_in_every_state(); // after the history: the first page shows them
+        // A contact without a user, for the debug page: an add would create one.
+        CrmHooks_Test_Standin::put_contact('ac', '45', array('email' => 'new.person@example.com', 'first_name' => 'New', 'last_name' => 'Person', 'phone' => '', 'tags' => array('member', 'trial')));
         CrmHooks_Log::add('update', '42', 'updated', 230, 2, 'job 12 attempt 1 (3 received): done', array(
             'tags_added'   => array('vip', 'Gold Customer'),
             'tags_removed' => array('trial'),
