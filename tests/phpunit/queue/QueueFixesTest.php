@@ -99,7 +99,15 @@ final class QueueFixesTest extends CrmHooks_Queue_TestCase
         try {
             $this->assertQueued($this->hook(array('wpf_action' => 'update_tags', 'contact_id' => '42')));
             $this->wait_for_drainers();
-            $summary = CrmHooks_Worker::run('test', 5);
+            // A drainer of this site (after a response, a successor, WP-Cron) may hold the lock a
+            // moment; the other database's lock is held for good: only that would keep us out.
+            for ($try = 0; $try < 30; $try++) {
+                $summary = CrmHooks_Worker::run('test', 1);
+                if ($summary['stopped'] !== 'locked') {
+                    break;
+                }
+                usleep(500000);
+            }
             $this->assertNotSame('locked', $summary['stopped']);
             $this->assertStringContainsString(md5(DB_NAME . '|' . $wpdb->prefix), CrmHooks_Worker::lock_name());
         } finally {

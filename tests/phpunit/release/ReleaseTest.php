@@ -253,6 +253,7 @@ final class ReleaseTest extends TestCase
         try {
             $told = $this->fresh(<<<'PHP'
                 wp_set_current_user(1);
+                require_once CRMHOOKS_INCLUDES . 'admin/class-crmhooks-health.php'; // an admin view, loaded in wp-admin only
                 ob_start();
                 CrmHooks_Health::admin_notice();
                 return array('diagnose' => CrmHooks_Native::diagnose(), 'notice' => ob_get_clean());
