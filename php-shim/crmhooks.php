@@ -51,6 +51,7 @@ require_once CRMHOOKS_INCLUDES . 'class-crmhooks-worker.php';
 require_once CRMHOOKS_INCLUDES . 'class-crmhooks-users.php';
 require_once CRMHOOKS_INCLUDES . 'class-crmhooks-crm.php';
 require_once CRMHOOKS_INCLUDES . 'class-crmhooks-log.php';
+require_once CRMHOOKS_INCLUDES . 'class-crmhooks-reconcile.php';
 require_once CRMHOOKS_INCLUDES . 'class-crmhooks-installer.php';
 require_once CRMHOOKS_INCLUDES . 'functions.php';
 
@@ -74,6 +75,9 @@ function crmhooks_bootstrap(): void {
 	// The drainer: after responses, successor requests, WP-Cron.
 	CrmHooks_Worker::register();
 
+	// The reconcile sweep and import by tag: a WP-Cron tick every minute.
+	CrmHooks_Reconcile::register();
+
 	// Housekeeping once a day.
 	add_action( CrmHooks_Installer::CRON_HOOK, array( 'CrmHooks_Log', 'purge' ) );
 
@@ -88,6 +92,8 @@ function crmhooks_bootstrap(): void {
 		CrmHooks_Jobs_Admin::register();
 		require_once CRMHOOKS_INCLUDES . 'admin/class-crmhooks-activity-admin.php';
 		CrmHooks_Activity_Admin::register();
+		require_once CRMHOOKS_INCLUDES . 'admin/class-crmhooks-import-admin.php';
+		CrmHooks_Import_Admin::register();
 	}
 }
 
