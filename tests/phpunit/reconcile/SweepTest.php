@@ -82,4 +82,23 @@ final class SweepTest extends CrmHooks_Reconcile_TestCase
         $last = CrmHooks_Reconcile::last_sweep();
         $this->assertSame(array(true, 0, $last['seen']), array($last['seen'] >= 5, $last['queued'], $last['skipped']));
     }
+
+    public function test_the_last_sweep_shows_on_the_queue_screen_and_in_site_health(): void
+    {
+        require_once CRMHOOKS_INCLUDES . 'admin/class-crmhooks-import-admin.php';
+        $before = CrmHooks_Import_Admin::site_health_test();
+        $this->assertSame('recommended', $before['status'], 'control: no pass has completed yet');
+
+        $users = $this->linked_contacts(3301, 2);
+        $this->change_while_site_is_down(array_keys($users));
+        CrmHooks_Reconcile::tick(true);
+        $last = CrmHooks_Reconcile::last_sweep();
+        $after = CrmHooks_Import_Admin::site_health_test();
+        $this->assertSame('good', $after['status']);
+        $words = sprintf('%d contacts seen, 2 jobs queued, 0 errors', $last['seen']);
+        $this->assertStringContainsString($words, $after['description']);
+        ob_start();
+        CrmHooks_Import_Admin::render_sweep_box();
+        $this->assertStringContainsString($words, (string) ob_get_clean());
+    }
 }
