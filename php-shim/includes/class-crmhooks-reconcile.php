@@ -72,6 +72,7 @@ final class CrmHooks_Reconcile {
 			'rate_share_percent' => (int) CrmHooks_Settings::get( 'reconcile_rate_share' ),
 		);
 		do {
+			$e     = null; // The failure of this page only.
 			$start = self::decide( 'sweep_start', array( 'state' => self::state( self::SWEEP_OPTION ) ?? new stdClass() ) + compact( 'settings', 'force' ) );
 			$force = false; // Forcing starts one pass, not one after the other.
 			if ( $start['action'] !== 'list' ) {

@@ -17,6 +17,7 @@ final class ImportScreenTest extends CrmHooks_Admin_Screens_TestCase
     {
         parent::setUp();
         $this->clear_import();
+        CrmHooks_Test_Site::delete_test_users();
         CrmHooks_Test_Site::set_settings(array('import_rate_share' => 100, 'settle_secs' => 0));
     }
 
@@ -34,7 +35,7 @@ final class ImportScreenTest extends CrmHooks_Admin_Screens_TestCase
 
     public function test_only_an_administrator_with_the_nonce_starts_an_import_and_the_screen_shows_progress(): void
     {
-        CrmHooks_Test_Standin::create_contacts('ac', array('count' => 3, 'first_id' => 7001, 'email' => 'screen{id}@example.com', 'tags' => array('Screen import')));
+        CrmHooks_Test_Standin::create_contacts('ac', array('count' => 3, 'first_id' => 7001, 'email' => 'tagged{id}@example.com', 'tags' => array('Screen import')));
         $admin = $this->admin_cookie();
         $page = $this->get(self::PAGE, $admin);
         $this->assertSame(200, $page['status']);
@@ -62,6 +63,6 @@ final class ImportScreenTest extends CrmHooks_Admin_Screens_TestCase
         $this->assertStringContainsString('id="crmhooks-import-progress" max="100" value="100"', $body);
         $this->assertStringContainsString('3 of 3 done, 0 failed (100%)', $body);
         global $wpdb;
-        $this->assertSame('3', $wpdb->get_var("SELECT COUNT(*) FROM {$wpdb->users} WHERE user_email LIKE 'screen%@example.com'"));
+        $this->assertSame('3', $wpdb->get_var("SELECT COUNT(*) FROM {$wpdb->users} WHERE user_email LIKE 'tagged%@example.com'"));
     }
 }
