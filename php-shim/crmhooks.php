@@ -71,6 +71,14 @@ function crmhooks_bootstrap(): void {
 	// Webhooks: early on init (the user is known then, for the admin debug page).
 	add_action( 'init', array( 'CrmHooks_Webhook', 'maybe_handle' ), 1 );
 	add_action( 'rest_api_init', array( 'CrmHooks_Webhook', 'register_rest_route' ) );
+	// Site Health's async CRM test calls the REST API, where is_admin() is false.
+	add_action(
+		'rest_api_init',
+		static function (): void {
+			require_once CRMHOOKS_INCLUDES . 'admin/class-crmhooks-health.php';
+			CrmHooks_Health::register_rest_route();
+		}
+	);
 
 	// The drainer: after responses, successor requests, WP-Cron.
 	CrmHooks_Worker::register();
@@ -81,17 +89,22 @@ function crmhooks_bootstrap(): void {
 	// Housekeeping once a day.
 	add_action( CrmHooks_Installer::CRON_HOOK, array( 'CrmHooks_Log', 'purge' ) );
 
-	// Admin views: Settings -> crmhooks, Tools -> crmhooks Queue and Activity, FFI status (notice, Site Health).
+	// Admin views: Settings -> crmhooks, Tools -> crmhooks Queue and Activity, FFI status (notice, Site Health), user profiles.
 	if ( is_admin() ) {
 		require_once CRMHOOKS_INCLUDES . 'admin/class-crmhooks-health.php';
 		require_once CRMHOOKS_INCLUDES . 'admin/class-crmhooks-admin.php';
 		require_once CRMHOOKS_INCLUDES . 'admin/class-crmhooks-jobs-admin.php';
 		add_action( 'admin_notices', array( 'CrmHooks_Health', 'admin_notice' ) );
 		add_filter( 'site_status_tests', array( 'CrmHooks_Health', 'register_site_health_test' ) );
+		add_filter( 'debug_information', array( 'CrmHooks_Health', 'debug_information' ) );
 		CrmHooks_Admin::register();
 		CrmHooks_Jobs_Admin::register();
 		require_once CRMHOOKS_INCLUDES . 'admin/class-crmhooks-activity-admin.php';
 		CrmHooks_Activity_Admin::register();
+		// User profile (contact ID, tag editor, Pull from CRM) and the Users screen's Tags column.
+		require_once CRMHOOKS_INCLUDES . 'admin/class-crmhooks-profile.php';
+		CrmHooks_Profile::register();
+		// Tools -> crmhooks Import, the last-sweep box and its Site Health test.
 		require_once CRMHOOKS_INCLUDES . 'admin/class-crmhooks-import-admin.php';
 		CrmHooks_Import_Admin::register();
 	}

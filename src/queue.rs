@@ -10,6 +10,9 @@ use crate::error::{Error, Result};
 use crate::lock;
 use crate::request::WebhookRequest;
 
+mod health;
+pub use health::{health, Health, HealthFacts};
+
 /// The queue's tuning, as the site's settings give it (defaults for anything missing).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -331,6 +334,11 @@ pub enum QueueQuery {
     InlineAnswer {
         attempt: Attempt,
     },
+    /// Site Health: the queue's and background processing's verdicts (`queue/health.rs`).
+    Health {
+        #[serde(flatten)]
+        facts: HealthFacts,
+    },
 }
 
 /// `kind: accept` output.
@@ -385,6 +393,7 @@ pub fn decide(json: &str) -> Result<String> {
             serde_json::to_string(&finish(now, attempts, &attempt, jitter, &settings))
         }
         QueueQuery::InlineAnswer { attempt } => serde_json::to_string(&inline_answer(&attempt)),
+        QueueQuery::Health { facts } => serde_json::to_string(&health(&facts)),
     };
     out.map_err(|e| Error::from_json(&e))
 }
@@ -591,5 +600,7 @@ mod tests {
         assert!(answer.contains(r#""body":{"success":true,"status":"processed"}"#), "{answer}");
         assert_eq!(out["outcome"], "account_changed");
         assert!(decide(r#"{"kind":"nope"}"#).is_err());
+        let health = decide(r#"{"kind":"health","now":1000,"oldest_due_at":100,"failed_24h":0,"next_cron_at":1030,"cron_disabled":false,"settings":{}}"#).unwrap();
+        assert!(health.contains(r#""queue":{"status":"critical","reason":"stalled"}"#), "{health}");
     }
 }

@@ -22,7 +22,7 @@ final class CrmHooks_Jobs {
 	public const DB_VERSION_OPTION = 'crmhooks_queue_db_version';
 
 	/** Row of the writes table holding when the last drainer run that called the CRM ended (ms). */
-	private const DRAINER_KEY = 'drainer:last_end_ms';
+	public const DRAINER_KEY = 'drainer:last_end_ms';
 
 	public static function table(): string {
 		global $wpdb;

@@ -94,7 +94,9 @@ final class CrmHooks_Settings {
 		if ( ! function_exists( 'add_settings_error' ) ) {
 			return;
 		}
+		// Named as the settings screen labels it (the key itself where the screen is not loaded).
 		$field   = (string) ( $problem['field'] ?? '' );
+		$field   = class_exists( 'CrmHooks_Settings_Fields', false ) ? CrmHooks_Settings_Fields::label( $field ) : $field;
 		$value   = (string) ( $problem['value'] ?? '' );
 		$code    = (string) ( $problem['code'] ?? '' );
 		$message = array(
@@ -108,7 +110,7 @@ final class CrmHooks_Settings {
 			? __( 'The crmhooks library is not available, so the settings could not be checked and were not changed.', 'crmhooks' )
 			/* translators: %s: setting */
 			: sprintf( __( '%s: this value is not valid. The saved value was kept.', 'crmhooks' ), $field ) );
-		add_settings_error( self::OPTION, 'crmhooks_' . $field . '_' . $code, $message, 'error' );
+		add_settings_error( self::OPTION, 'crmhooks_' . sanitize_key( (string) ( $problem['field'] ?? '' ) ) . '_' . $code, $message, 'error' );
 	}
 
 	/**

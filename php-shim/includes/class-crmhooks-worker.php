@@ -207,7 +207,7 @@ final class CrmHooks_Worker {
 			CrmHooks_Reconcile::job_ended( $request, (string) $outcome['outcome'] ); // An import counts its jobs.
 		}
 		$note = sprintf( 'job %d attempt %d (%d received): %s', (int) $job['id'], (int) $job['attempts'], (int) $job['received_count'], $end );
-		CrmHooks_Log::add( (string) ( $request['action'] ?? '' ), (string) $outcome['contact_id'], (string) $outcome['outcome'], (int) $outcome['duration_ms'], (int) $outcome['crm_calls'], $note . ( $outcome['message'] !== '' ? ': ' . substr( (string) $outcome['message'], 0, 800 ) : '' ) );
+		CrmHooks_Log::add( (string) ( $request['action'] ?? '' ), (string) $outcome['contact_id'], (string) $outcome['outcome'], (int) $outcome['duration_ms'], (int) $outcome['crm_calls'], $note . ( $outcome['message'] !== '' ? ': ' . substr( (string) $outcome['message'], 0, 800 ) : '' ), $outcome['detail'] );
 		return $outcome;
 	}
 
@@ -277,6 +277,7 @@ final class CrmHooks_Worker {
 		$outcome            = self::outcome( $found, $result['error'] !== null ? 'failed' : (string) ( $plan['outcome'] ?? 'failed' ), $message );
 		$outcome['user_id'] = $result['user_id'];
 		$outcome['notices'] = array_values( array_filter( array_merge( array_column( $notices, 'code' ), $result['notices'] ) ) );
+		$outcome['detail']  = (array) ( $plan['summary'] ?? array() ); // Names and keys only, for the Activity screen.
 		return $outcome;
 	}
 
@@ -293,6 +294,7 @@ final class CrmHooks_Worker {
 			'retry_after' => 0,
 			'crm_calls'   => 0,
 			'duration_ms' => 0,
+			'detail'      => array(),
 		);
 	}
 

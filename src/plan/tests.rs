@@ -423,6 +423,16 @@ fn update_sets_an_allowed_role_by_slug_or_display_name() {
 }
 
 #[test]
+fn the_summary_names_the_role_change_and_no_values() {
+    let p = update_with_role("customer", user());
+    let role = p.summary.role.expect("a role change");
+    assert_eq!((role["old"].as_str(), role["new"].as_str()), (user().roles.join(", ").as_str(), "customer"));
+    assert!(update_with_role("administrator", user()).summary.role.is_none(), "a refused role changes nothing");
+    let json = serde_json::to_string(&run(&input(Action::Update, Some(user()))).summary).unwrap();
+    assert!(!json.contains("Gold") && !json.contains("555"), "keys only, never values: {json}");
+}
+
+#[test]
 fn update_with_a_refused_role_keeps_the_current_role() {
     for (requested, code) in [
         ("administrator", "role_privileged"),
@@ -749,7 +759,7 @@ fn plan_json_for_a_new_user_matches_the_brief() {
             {"op": "set_tags", "tags": [{"id": "3", "name": "member"}], "added": ["member"], "removed": []},
             {"op": "send_notification"},
             {"op": "return_password", "field": "9"}
-        ]})
+        ], "summary": {"tags_added": ["member"], "fields": ["crmhooks_level"], "role": {"old": "", "new": "customer"}}})
     );
     let back: Plan = serde_json::from_str(&out).unwrap();
     assert_eq!(serde_json::to_value(&back).unwrap(), value);
@@ -769,7 +779,8 @@ fn plan_json_accepts_php_shaped_user_state() {
             {"op": "set_meta", "key": "crmhooks_level", "value": "Gold"},
             {"op": "set_tags", "tags": [{"id": "3", "name": "member"}], "added": ["member"], "removed": ["vip"]}
         ], "notices": [{"level": "warning", "code": "role_privileged",
-            "message": "the requested role is privileged and is never granted by a webhook; the user's role was not changed"}]})
+            "message": "the requested role is privileged and is never granted by a webhook; the user's role was not changed"}],
+        "summary": {"tags_added": ["member"], "tags_removed": ["vip"], "fields": ["crmhooks_level"]}})
     );
     assert!(!out.contains(GENERATED));
 }
@@ -779,7 +790,7 @@ fn plan_json_for_a_missing_user_on_update_tags() {
     let out = plan_json(&brief_input(Value::Null, "update_tags", Value::Null), GENERATED).unwrap();
     assert_eq!(
         out,
-        r#"{"action":"update_tags","outcome":"skipped","user_id":null,"privileged":false,"ops":[{"op":"skip","reason":"no_user"}],"notices":[]}"#
+        r#"{"action":"update_tags","outcome":"skipped","user_id":null,"privileged":false,"ops":[{"op":"skip","reason":"no_user"}],"notices":[],"summary":{"skipped_reason":"no_user"}}"#
     );
 }
 

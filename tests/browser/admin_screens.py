@@ -1,14 +1,17 @@
 #!/usr/bin/python3
-"""Drives the Queue and Activity screens in a real headless Chromium, as an administrator.
+"""Drives the crmhooks admin screens in a real headless Chromium, as an administrator.
 
-Logs in through wp-login.php, opens Tools -> crmhooks Queue and Activity, uses a state view, the
-filters, the detail view and Process now, and saves a full-page screenshot of every screen it
-visits. Prints one JSON object: {"checks": {name: value}, "screenshots": [paths]}; the PHPUnit
+Logs in through wp-login.php, completes the setup on Settings -> crmhooks (switches the CRM,
+tests the connection, copies a webhook URL), follows the Settings link on the Plugins screen,
+opens Tools -> crmhooks Queue and Activity, uses a state view, the filters, the detail view and
+Process now; edits a user's tags on the profile; opens a webhook URL (the debug page) and its
+JSON disclosure; and saves a full-page screenshot of every screen it visits. Prints one JSON
+object: {"checks": {name: value}, "screenshots": [paths]}; the PHPUnit
 test (tests/phpunit/admin/BrowserTest.php) seeds the site first and asserts every check.
 
 Needs Debian's chromium, chromium-driver and python3-selenium (scripts/lib/install.sh).
 
-    admin_screens.py SITE_URL USER PASSWORD SCREENSHOT_DIR ENTRY_ID
+    admin_screens.py SITE_URL USER PASSWORD SCREENSHOT_DIR ENTRY_ID PROFILE_USER_ID WEBHOOK_URL
 """
 
 import json
@@ -61,10 +64,13 @@ class Run:
             return ""
 
     def shot(self, name):
-        """A full-page PNG: the window as tall as the page, then back."""
-        height = self.driver.execute_script(
-            "return Math.max(document.body.scrollHeight, document.documentElement.scrollHeight)")
-        self.driver.set_window_size(WIDTH, max(900, int(height)))
+        """A full-page PNG from the top: the window as tall as the page, then back."""
+        self.driver.execute_script("window.scrollTo(0, 0)")
+        for _ in range(2):  # The viewport is shorter than the window: measure again once resized.
+            height = self.driver.execute_script(
+                "return Math.max(document.body.scrollHeight, document.documentElement.scrollHeight)"
+                " + window.outerHeight - window.innerHeight")
+            self.driver.set_window_size(WIDTH, max(900, int(height)))
         path = os.path.join(self.out, name + ".png")
         self.driver.save_screenshot(path)
         self.screenshots.append(path)
@@ -77,6 +83,58 @@ class Run:
         self.driver.find_element(By.ID, "wp-submit").click()
         self.wait_for("#wpadminbar")
         self.checks["logged_in"] = True
+
+    def settings(self):
+        self.open("/wp-admin/options-general.php?page=crmhooks", "#crmhooks-settings-form")
+        self.checks["settings_sections"] = [h.text for h in self.all("#crmhooks-settings-form h2")]
+        self.checks["untested_notice_before"] = self.text(".crmhooks-untested")
+        self.checks["ac_token_shown"] = self.driver.find_element(By.ID, "crmhooks_ac_api_token").is_displayed()
+        self.checks["op_key_shown"] = self.driver.find_element(By.ID, "crmhooks_op_api_key").is_displayed()
+        self.shot("settings-start")
+
+        # The CRM select shows the other CRM's fields and URLs at once, then back.
+        crm = Select(self.driver.find_element(By.ID, "crmhooks_crm"))
+        crm.select_by_value("ontraport")
+        self.checks["switched_ac_token_shown"] = self.driver.find_element(By.ID, "crmhooks_ac_api_token").is_displayed()
+        self.checks["switched_op_key_shown"] = self.driver.find_element(By.ID, "crmhooks_op_api_key").is_displayed()
+        self.checks["switched_op_url_shown"] = self.driver.find_element(By.ID, "crmhooks-url-ontraport-update").is_displayed()
+        self.shot("settings-ontraport")
+        crm.select_by_value("activecampaign")
+
+        # Test connection answers in words.
+        self.driver.find_element(By.ID, "crmhooks-test-connection").click()
+        result = self.wait_for("#crmhooks-test-result[data-result]")
+        self.checks["test_result"] = result.get_attribute("data-result")
+        self.checks["test_message"] = result.text
+        self.checks["test_colour"] = result.value_of_css_property("color")
+        self.shot("settings-tested")
+
+        # After the test: no notice, the field map offers the CRM's fields.
+        self.open("/wp-admin/options-general.php?page=crmhooks", "#crmhooks-settings-form")
+        self.checks["untested_notice_after"] = self.text(".crmhooks-untested")
+        self.checks["field_map_options"] = [o.text for o in self.all("#crmhooks_field_map_0_crm option")]
+
+        # Copy fetches the key into the URL and puts the URL on the clipboard.
+        self.driver.execute_cdp_cmd("Browser.grantPermissions", {
+            "origin": self.site, "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"]})
+        button = self.driver.find_element(By.CSS_SELECTOR, ".crmhooks-copy[data-target='crmhooks-url-activecampaign-update']")
+        button.click()
+        WebDriverWait(self.driver, 10).until(lambda d: button.text != "Copy")
+        self.checks["copy_button"] = button.text
+        self.checks["copied_url_field"] = self.driver.find_element(By.ID, "crmhooks-url-activecampaign-update").get_attribute("value")
+        self.checks["clipboard"] = self.driver.execute_async_script(
+            "var done=arguments[0];navigator.clipboard.readText().then(done,function(e){done('unreadable: '+e);});")
+        self.driver.execute_script("document.getElementById('crmhooks-urls-activecampaign').scrollIntoView();")
+        self.shot("settings-copied")
+
+        # The Plugins screen links here.
+        self.open("/wp-admin/plugins.php", "tr[data-plugin='crmhooks/crmhooks.php']")
+        link = self.driver.find_element(By.CSS_SELECTOR, "tr[data-plugin='crmhooks/crmhooks.php'] .row-actions a")
+        self.checks["plugins_first_link"] = link.text
+        self.shot("plugins")
+        link.click()
+        self.wait_for("#crmhooks-settings-form")
+        self.checks["plugins_link_lands_on"] = self.text(".nav-tab-wrapper .nav-tab-active")
 
     def queue(self):
         self.open("/wp-admin/tools.php?page=crmhooks-queue", "#crmhooks-chart svg")
@@ -152,17 +210,44 @@ class Run:
         self.checks["settings_active_tab"] = self.text(".nav-tab-wrapper .nav-tab-active")
         self.shot("settings")
 
+    def profile(self, user_id):
+        """The user's crmhooks section: apply one tag, remove another, read the result."""
+        self.open("/wp-admin/user-edit.php?user_id=%d" % user_id, "#crmhooks-profile")
+        self.checks["profile_contact_id"] = self.text("#crmhooks-contact-id")
+        self.checks["profile_tags"] = [label.text for label in self.all("#crmhooks-tags label")]
+        self.shot("profile")
+        self.driver.find_element(By.ID, "crmhooks-add").send_keys("Browser Tag")
+        self.driver.find_element(By.CSS_SELECTOR, "#crmhooks-tags input[value='member']").click()
+        self.driver.find_element(By.ID, "crmhooks-save-tags").click()
+        self.checks["profile_result"] = self.wait_for("#crmhooks-profile-result").text
+        self.checks["profile_tags_after"] = [label.text for label in self.all("#crmhooks-tags label")]
+        self.shot("profile-tags-saved")
+
+    def debug_page(self, webhook_url):
+        """A webhook URL opened by the logged-in administrator: sections, then the JSON."""
+        self.driver.get(webhook_url)
+        self.wait_for("#crmhooks-changes")
+        self.checks["debug_headings"] = [h.text for h in self.all("h2")]
+        self.checks["debug_raw_visible_before"] = self.driver.find_element(By.CSS_SELECTOR, "#crmhooks-raw pre").is_displayed()
+        self.shot("debug-page")
+        self.driver.find_element(By.CSS_SELECTOR, "#crmhooks-raw summary").click()
+        self.checks["debug_raw_visible_after"] = self.driver.find_element(By.CSS_SELECTOR, "#crmhooks-raw pre").is_displayed()
+        self.shot("debug-page-json")
+
 
 def main():
-    site, user, password, out, entry_id = sys.argv[1:6]
+    site, user, password, out, entry_id, profile_user, webhook_url = sys.argv[1:8]
     os.makedirs(out, exist_ok=True)
     driver = browser()
     run = Run(driver, site, out)
     error = ""
     try:
         run.login(user, password)
+        run.settings()
         run.queue()
         run.activity(int(entry_id))
+        run.profile(int(profile_user))
+        run.debug_page(webhook_url)
     except (TimeoutException, NoSuchElementException) as exc:
         error = "%s at %s" % (exc.__class__.__name__, driver.current_url)
         try:

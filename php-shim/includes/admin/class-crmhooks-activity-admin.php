@@ -196,6 +196,11 @@ final class CrmHooks_Activity_Admin {
 		if ( $fields === array() ) {
 			return '—';
 		}
+		if ( array_is_list( $fields ) ) {
+			// The library's summary names the changed keys only: the log keeps no field values.
+			$items = array_map( static fn( $key ): string => '<li><code>' . esc_html( (string) $key ) . '</code>: ' . esc_html__( 'changed', 'crmhooks' ) . '</li>', $fields );
+			return '<ul>' . implode( '', $items ) . '</ul>';
+		}
 		$html = '<ul>';
 		foreach ( $fields as $key => $change ) {
 			$change = is_array( $change ) ? $change : array( 'new' => $change );

@@ -1,8 +1,8 @@
 <?php
 /**
- * The Queue and Activity screens in a real headless Chromium (tests/browser/admin_screens.py,
+ * The settings, Queue and Activity screens in a real headless Chromium (tests/browser/admin_screens.py,
  * Selenium): the site is given real webhooks, jobs in every state and two days of history, then
- * the script logs in, uses the screens and saves a screenshot of each into the stack's
+ * the script logs in, completes the setup (switch CRM, test connection, copy a URL), uses the screens and saves a screenshot of each into the stack's
  * screenshots/ folder (printed on stderr), and this test asserts what the browser saw.
  */
 
@@ -14,17 +14,26 @@ final class BrowserTest extends CrmHooks_Admin_Screens_TestCase
 {
     private const PYTHON = '/usr/bin/python3'; // Debian's, which has python3-selenium.
 
-    public function test_an_administrator_uses_both_screens_in_a_browser(): void
+    protected function tearDown(): void
+    {
+        delete_option(CrmHooks_Admin::TESTED_OPTION);
+        delete_transient('crmhooks_crm_fields');
+        parent::tearDown();
+    }
+
+    public function test_an_administrator_sets_up_and_uses_the_screens_in_a_browser(): void
     {
         $this->assertTrue(is_executable('/usr/bin/chromium') && is_executable('/usr/bin/chromedriver'), 'chromium and chromium-driver are missing: run scripts/stack.sh install');
         exec(self::PYTHON . ' -c "import selenium" 2>&1', $unused, $rc);
         $this->assertSame(0, $rc, 'python3-selenium is missing: run scripts/stack.sh install');
 
+        delete_option(CrmHooks_Admin::TESTED_OPTION); // a new site: never tested
         $entry = $this->seed_site();
         $out = dirname(CrmHooks_Test_Site::wp_dir()) . '/screenshots';
         $command = implode(' ', array_map('escapeshellarg', array(
             self::PYTHON, dirname(__DIR__, 2) . '/browser/admin_screens.py',
             CrmHooks_Test_Site::url('/'), 'screens.admin_example.com', self::PASSWORD, $out, (string) $entry,
+            (string) $this->user('jane.doe@example.com')->ID, $this->webhook_url(array('wpf_action' => 'add', 'contact_id' => '45')),
         )));
         $output = (string) shell_exec($command . ' 2>&1');
         fwrite(STDERR, "\nbrowser screenshots: $out\n");
@@ -32,6 +41,28 @@ final class BrowserTest extends CrmHooks_Admin_Screens_TestCase
         $this->assertIsArray($result, 'the browser script printed no result: ' . $output);
         $this->assertSame('', $result['error'], 'the browser stopped: ' . $output);
         $checks = $result['checks'];
+
+        // Settings: sections, only the chosen CRM's fields (the select switches them), Test
+        // connection in words, the notice gone after it, the field map from the CRM, Copy.
+        $this->assertSame(array('Connection', 'Users and roles', 'Fields', 'Queue', 'Advanced'), $checks['settings_sections']);
+        $this->assertStringContainsString('crmhooks is not connected yet.', $checks['untested_notice_before']);
+        $this->assertTrue($checks['ac_token_shown']);
+        $this->assertFalse($checks['op_key_shown']);
+        $this->assertFalse($checks['switched_ac_token_shown']);
+        $this->assertTrue($checks['switched_op_key_shown']);
+        $this->assertTrue($checks['switched_op_url_shown']);
+        $this->assertSame('reached', $checks['test_result']);
+        $this->assertStringStartsWith('Account reached:', $checks['test_message']);
+        $this->assertMatchesRegularExpression('/^rgba?\(0, 112, 23(, 1)?\)$/', $checks['test_colour'], 'green');
+        $this->assertSame('', $checks['untested_notice_after']);
+        $this->assertContains('Email (email)', $checks['field_map_options']);
+        $this->assertGreaterThan(5, count($checks['field_map_options']), 'the CRM\'s custom fields too');
+        $this->assertSame('Copied', $checks['copy_button']);
+        $url = CrmHooks_Test_Site::url('/') . '?wpf_action=update&access_key=' . CrmHooks_Test_Site::access_key();
+        $this->assertSame($url, $checks['copied_url_field']);
+        $this->assertSame($url, $checks['clipboard']);
+        $this->assertSame('Settings', $checks['plugins_first_link']);
+        $this->assertSame('Settings', $checks['plugins_link_lands_on']);
 
         // Queue: menu, tabs, views, every state, the chart drawn at a readable size, actions.
         $this->assertSame('crmhooks Queue', $checks['queue_title']);
@@ -68,7 +99,21 @@ final class BrowserTest extends CrmHooks_Admin_Screens_TestCase
 
         $this->assertSame('Settings', $checks['settings_active_tab']);
 
-        $this->assertCount(8, $result['screenshots']);
+        // Profile: the tag editor writes to the CRM stand-in and to the user.
+        $this->assertSame('42', $checks['profile_contact_id']);
+        $this->assertContains('member', $checks['profile_tags']);
+        $this->assertSame('The tag changes were saved to the CRM and to this user.', $checks['profile_result']);
+        $this->assertContains('Browser Tag', $checks['profile_tags_after']);
+        $this->assertNotContains('member', $checks['profile_tags_after']);
+        $this->assertContains('Browser Tag', $this->standin_contact('ac', '42')['tag_names'], 'the change arrived in the CRM');
+        $this->assertNotContains('member', $this->standin_contact('ac', '42')['tag_names']);
+
+        // Debug page: readable sections, the JSON folded away until asked for.
+        $this->assertSame(array('Request', 'Contact loaded from the CRM', 'WordPress user the webhook touches', 'What would change (nothing was applied)'), $checks['debug_headings']);
+        $this->assertFalse($checks['debug_raw_visible_before']);
+        $this->assertTrue($checks['debug_raw_visible_after']);
+
+        $this->assertCount(17, $result['screenshots']); // 13 settings, queue and activity + 4 profile and debug
         foreach ($result['screenshots'] as $png) {
             $size = getimagesize($png);
             $this->assertIsArray($size, "$png is an image");
@@ -111,6 +156,8 @@ final class BrowserTest extends CrmHooks_Admin_Screens_TestCase
             }
         }
         $this->jobs_in_every_state(); // after the history: the first page shows them
+        // A contact without a user, for the debug page: an add would create one.
+        CrmHooks_Test_Standin::put_contact('ac', '45', array('email' => 'new.person@example.com', 'first_name' => 'New', 'last_name' => 'Person', 'phone' => '', 'tags' => array('member', 'trial')));
         CrmHooks_Log::add('update', '42', 'updated', 230, 2, 'job 12 attempt 1 (3 received): done', array(
             'tags_added'   => array('vip', 'Gold Customer'),
             'tags_removed' => array('trial'),
