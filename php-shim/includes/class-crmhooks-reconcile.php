@@ -97,7 +97,7 @@ final class CrmHooks_Reconcile {
 				return 'failed';
 			}
 		} while ( microtime( true ) < $deadline );
-		return 'listed';
+		return 'page_queued';
 	}
 
 	/** The import's next pages, under the import's lock (its jobs count their ends meanwhile). */
@@ -122,12 +122,12 @@ final class CrmHooks_Reconcile {
 						$error = self::error_of( $e );
 					}
 					if ( $error === null ) {
-						return array( 'listed', null );
+						return array( 'page_queued', null ); // Not 'listed': that is the library's "every page is queued".
 					}
 					return array( 'failed', self::decide( 'import_failed', compact( 'state', 'error' ) + array( 'retry_after' => self::retry_after( $e ?? null ) ) )['state'] );
 				}
 			);
-		} while ( in_array( $step, array( 'listed', 'waited' ), true ) && microtime( true ) < $deadline );
+		} while ( in_array( $step, array( 'page_queued', 'waited' ), true ) && microtime( true ) < $deadline );
 		return $step;
 	}
 
