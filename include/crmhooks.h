@@ -219,9 +219,11 @@ crmh_result crmh_settings_normalize(const char *json, size_t len, struct crmh_bu
  from `since` at `cursor`), `sweep_page` (a listed page and the users it names -> `update`
  jobs paced to the sweep's rate share, and the state to store in the same transaction),
  `sweep_failed`; `import_start`, `import_next`, `import_page` (`add` jobs), `import_failed`,
- `import_job_finished` (the progress figures); `budget` (what a rate share allows).
+ `import_job_finished`, `import_progress` (the progress figures); `budget` (what a rate share allows).
  */
-crmh_result crmh_reconcile_decide(const char *json, size_t len, struct crmh_buf *out);
+crmh_result crmh_reconcile_decide(const char *json,
+                                  size_t len,
+                                  struct crmh_buf *out);
 
 /*
  Generate a new access key (URL-safe, at least 128 bits from the OS random source).

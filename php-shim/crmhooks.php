@@ -51,6 +51,7 @@ require_once CRMHOOKS_INCLUDES . 'class-crmhooks-worker.php';
 require_once CRMHOOKS_INCLUDES . 'class-crmhooks-users.php';
 require_once CRMHOOKS_INCLUDES . 'class-crmhooks-crm.php';
 require_once CRMHOOKS_INCLUDES . 'class-crmhooks-log.php';
+require_once CRMHOOKS_INCLUDES . 'class-crmhooks-reconcile.php';
 require_once CRMHOOKS_INCLUDES . 'class-crmhooks-installer.php';
 require_once CRMHOOKS_INCLUDES . 'functions.php';
 
@@ -82,6 +83,9 @@ function crmhooks_bootstrap(): void {
 	// The drainer: after responses, successor requests, WP-Cron.
 	CrmHooks_Worker::register();
 
+	// The reconcile sweep and import by tag: a WP-Cron tick every minute.
+	CrmHooks_Reconcile::register();
+
 	// Housekeeping once a day.
 	add_action( CrmHooks_Installer::CRON_HOOK, array( 'CrmHooks_Log', 'purge' ) );
 
@@ -100,6 +104,9 @@ function crmhooks_bootstrap(): void {
 		// User profile (contact ID, tag editor, Pull from CRM) and the Users screen's Tags column.
 		require_once CRMHOOKS_INCLUDES . 'admin/class-crmhooks-profile.php';
 		CrmHooks_Profile::register();
+		// Tools -> crmhooks Import, the last-sweep box and its Site Health test.
+		require_once CRMHOOKS_INCLUDES . 'admin/class-crmhooks-import-admin.php';
+		CrmHooks_Import_Admin::register();
 	}
 }
 

@@ -16,11 +16,12 @@ global $wpdb; // uninstall.php is included from inside a function.
 /** Cleans the current site. */
 function crmhooks_uninstall_site(): void {
 	global $wpdb;
-	foreach ( array( 'crmhooks_settings', 'crmhooks_db_version', 'crmhooks_native_status', 'crmhooks_queue_db_version', 'crmhooks_connection_tested' ) as $option ) {
+	foreach ( array( 'crmhooks_settings', 'crmhooks_db_version', 'crmhooks_native_status', 'crmhooks_queue_db_version', 'crmhooks_connection_tested', 'crmhooks_reconcile_sweep', 'crmhooks_reconcile_import' ) as $option ) {
 		delete_option( $option );
 	}
 	delete_transient( 'crmhooks_crm_fields' );
 	wp_clear_scheduled_hook( 'crmhooks_daily' );
+	wp_clear_scheduled_hook( 'crmhooks_reconcile' );
 	$wpdb->query( "DROP TABLE IF EXISTS {$wpdb->prefix}crmhooks_log" );
 	$wpdb->query( "DROP TABLE IF EXISTS {$wpdb->prefix}crmhooks_jobs" );
 	$wpdb->query( "DROP TABLE IF EXISTS {$wpdb->prefix}crmhooks_writes" );

@@ -781,6 +781,10 @@ pub enum ReconcileQuery {
         #[serde(default)]
         retry_after: u64,
     },
+    /// The progress figures of a stored import (for its screen), changing nothing.
+    ImportProgress {
+        state: ImportState,
+    },
     ImportJobFinished {
         now: u64,
         state: ImportState,
@@ -814,6 +818,7 @@ pub fn decide(json: &str) -> Result<String> {
         ReconcileQuery::ImportFailed { now, state, error, retry_after } => {
             serde_json::to_string(&ImportUpdate::from(import_failed(now, state, &error, retry_after)))
         }
+        ReconcileQuery::ImportProgress { state } => serde_json::to_string(&ImportUpdate::from(state)),
         ReconcileQuery::ImportJobFinished { now, state, contact_id, outcome } => {
             serde_json::to_string(&ImportUpdate::from(import_job_finished(now, state, &contact_id, &outcome)))
         }

@@ -72,6 +72,30 @@ final class CrmHooks_Crm {
 		return self::call( static fn( CrmHooks_Native $native, string $config ) => $native->crm_list_schema( $config ) );
 	}
 
+	/** One page of the contacts changed at or after $since (the reconcile sweep). */
+	public static function list_modified( int $since, ?string $cursor ): array {
+		$json = (string) wp_json_encode(
+			array(
+				'since'  => $since,
+				'cursor' => $cursor,
+			)
+		);
+		return self::call( static fn( CrmHooks_Native $native, string $config ) => $native->crm_list_modified( $config, $json ) );
+	}
+
+	/** One page of the contacts carrying a tag, by ID or name (import by tag). */
+	public static function list_tagged( ?string $tag_id, ?string $tag_name, ?string $cursor ): array {
+		$json = (string) wp_json_encode(
+			array(
+				'tag_id'   => $tag_id,
+				'tag_name' => $tag_name,
+				'cursor'   => $cursor,
+			),
+			JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE
+		);
+		return self::call( static fn( CrmHooks_Native $native, string $config ) => $native->crm_list_tagged( $config, $json ) );
+	}
+
 	/** CRM requests sent since the last call of this (for the log's "CRM calls"). */
 	public static function take_requests(): int {
 		$count          = self::$requests;

@@ -34,6 +34,7 @@ final class CrmHooks_Installer {
 	public static function deactivate(): void {
 		wp_clear_scheduled_hook( self::CRON_HOOK );
 		wp_clear_scheduled_hook( CrmHooks_Worker::CRON_HOOK );
+		wp_clear_scheduled_hook( CrmHooks_Reconcile::CRON_HOOK );
 	}
 
 	/** plugins_loaded: a cheap autoloaded-option compare, install only on change. */

@@ -87,8 +87,10 @@ final class CrmHooks_Jobs {
 	 *
 	 * @return array{id:int, merged:bool, run_after:int}|null null when the database refused
 	 */
-	public static function enqueue( string $key, array $request, string $account, int $received = 1, ?int $first = null, int $retry_at = 0 ): ?array {
+	public static function enqueue( string $key, array $request, string $account, int $received = 1, ?int $first = null, int $retry_at = 0, bool $own_transaction = true ): ?array {
 		global $wpdb;
+		// Inside enqueue_page's transaction a START TRANSACTION would commit it: the caller owns it.
+		$tx            = static fn( string $sql ) => $own_transaction ? $wpdb->query( $sql ) : null; // phpcs:ignore WordPress.DB.PreparedSQL.NotPrepared -- Only the literal START TRANSACTION, COMMIT and ROLLBACK pass here.
 		$last_write_at = self::last_write_at( $key );
 		$not_before    = $retry_at; // A retry's backoff or the CRM's Retry-After.
 		for ( $try = 0; $try < 5; $try++ ) {
@@ -105,10 +107,10 @@ final class CrmHooks_Jobs {
 					'run_after' => (int) $fresh['run_after'],
 				);
 			}
-			$wpdb->query( 'START TRANSACTION' );
+			$tx( 'START TRANSACTION' );
 			$row = $wpdb->get_row( $wpdb->prepare( "SELECT id, request_json, run_after, created_at FROM {$wpdb->prefix}crmhooks_jobs WHERE queued_key = %s FOR UPDATE", $key ), ARRAY_A );
 			if ( ! is_array( $row ) ) {
-				$wpdb->query( 'COMMIT' ); // Claimed meanwhile: insert a new job.
+				$tx( 'COMMIT' ); // Claimed meanwhile: insert a new job.
 				continue;
 			}
 			$stored         = json_decode( (string) $row['request_json'], true );
@@ -122,11 +124,14 @@ final class CrmHooks_Jobs {
 			$incoming_first = $first_received_at;
 			$merged         = self::decide( compact( 'kind', 'now', 'queued', 'incoming', 'incoming_first', 'last_write_at', 'not_before' ) );
 			$updated        = $wpdb->query( $wpdb->prepare( "UPDATE {$wpdb->prefix}crmhooks_jobs SET action = %s, request_json = %s, received_count = received_count + %d, run_after = %d, created_at = %d, updated_at = %d WHERE id = %d", (string) ( $merged['request']['action'] ?? '' ), self::encode( (array) $merged['request'] ), $received, (int) $merged['run_after'], (int) $merged['first_received_at'], $now, (int) $row['id'] ) );
+			if ( $updated === false && ! $own_transaction ) {
+				return null; // The caller's transaction is lost: it rolls back and tries later.
+			}
 			if ( $updated === false ) {
-				$wpdb->query( 'ROLLBACK' ); // A deadlock victim, for one: try again.
+				$tx( 'ROLLBACK' ); // A deadlock victim, for one: try again.
 				continue;
 			}
-			$wpdb->query( 'COMMIT' );
+			$tx( 'COMMIT' );
 			return array(
 				'id'        => (int) $row['id'],
 				'merged'    => true,
@@ -134,6 +139,45 @@ final class CrmHooks_Jobs {
 			);
 		}
 		return null;
+	}
+
+	/**
+	 * Queues a reconcile or import page and stores its state (an option, JSON) in ONE transaction:
+	 * a crash keeps both or neither, so a page is never skipped nor queued twice. The jobs
+	 * coalesce like webhooks, each not before its paced run_after.
+	 *
+	 * @param array $jobs the library's jobs: contact_key, request, run_after
+	 * @return string|null why nothing was written (queue full, database error), or null
+	 */
+	public static function enqueue_page( array $jobs, string $option, array $state ): ?string {
+		global $wpdb;
+		$account = CrmHooks_Settings::account_id();
+		$wpdb->query( 'START TRANSACTION' );
+		$error = count( $jobs ) > (int) CrmHooks_Settings::get( 'queue_max' ) - self::backlog() ? 'queue full' : null;
+		foreach ( $error === null ? $jobs : array() as $job ) {
+			if ( self::enqueue( (string) $job['contact_key'], (array) $job['request'], $account, 1, null, (int) $job['run_after'], false ) === null ) {
+				$error = 'the database refused a job: ' . $wpdb->last_error;
+				break;
+			}
+		}
+		$stored = $error === null && $wpdb->query( $wpdb->prepare( "INSERT INTO {$wpdb->options} (option_name, option_value, autoload) VALUES (%s, %s, 'no') ON DUPLICATE KEY UPDATE option_value = VALUES(option_value)", $option, (string) wp_json_encode( $state, JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE ) ) ) !== false;
+		if ( $stored ) {
+			$wpdb->query( 'COMMIT' );
+		} else {
+			$wpdb->query( 'ROLLBACK' );
+		}
+		wp_cache_delete( $option, 'options' );
+		return $stored ? null : ( $error ?? 'the database refused the state: ' . $wpdb->last_error );
+	}
+
+	/** Which of these contact keys have a job queued and not yet claimed. */
+	public static function queued_keys( array $keys ): array {
+		global $wpdb;
+		if ( $keys === array() ) {
+			return array();
+		}
+		$in = implode( ',', array_fill( 0, count( $keys ), '%s' ) );
+		return (array) $wpdb->get_col( $wpdb->prepare( "SELECT queued_key FROM {$wpdb->prefix}crmhooks_jobs WHERE queued_key IN ($in)", array_values( $keys ) ) ); // phpcs:ignore WordPress.DB.PreparedSQLPlaceholders.UnfinishedPrepare -- One %s per key, built just above.
 	}
 
 	/**

@@ -20,6 +20,9 @@
  * @method array crm_write_field(string $config, string $json)
  * @method array crm_change_tags(string $config, string $json)
  * @method array crm_list_schema(string $config)
+ * @method array crm_list_modified(string $config, string $json) One page of contacts changed since.
+ * @method array crm_list_tagged(string $config, string $json)   One page of contacts with a tag.
+ * @method array reconcile_decide(string $json)   Sweep and import verdicts (src/reconcile.rs).
  * @method array last_account_state()             What the last CRM call leaves to store.
  */
 
@@ -45,7 +48,7 @@ final class CrmHooks_Native implements CrmHooks_Result_Codes {
 	);
 
 	/** The JSON exports callable by name (see the class comment). */
-	private const JSON_EXPORTS = array( 'webhook_receive', 'queue_decide', 'plan', 'settings_normalize', 'settings_review', 'tags_change', 'login_choose', 'crm_load_contact', 'crm_write_field', 'crm_change_tags', 'crm_list_schema', 'last_account_state' );
+	private const JSON_EXPORTS = array( 'webhook_receive', 'queue_decide', 'plan', 'settings_normalize', 'settings_review', 'tags_change', 'login_choose', 'crm_load_contact', 'crm_write_field', 'crm_change_tags', 'crm_list_schema', 'crm_list_modified', 'crm_list_tagged', 'reconcile_decide', 'last_account_state' );
 
 	/** How many times the library was loaded in this process (tests assert a plain page view loads nothing). */
 	public static int $instances = 0;

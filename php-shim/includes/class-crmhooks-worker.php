@@ -202,7 +202,10 @@ final class CrmHooks_Worker {
 		} catch ( Throwable $e ) {
 			$outcome = self::outcome( $request, 'failed', get_class( $e ) . ': ' . $e->getMessage(), 'exception' );
 		}
-		$end  = CrmHooks_Jobs::finish( $job, $outcome );
+		$end = CrmHooks_Jobs::finish( $job, $outcome );
+		if ( $end !== 'retry' ) {
+			CrmHooks_Reconcile::job_ended( $request, (string) $outcome['outcome'] ); // An import counts its jobs.
+		}
 		$note = sprintf( 'job %d attempt %d (%d received): %s', (int) $job['id'], (int) $job['attempts'], (int) $job['received_count'], $end );
 		CrmHooks_Log::add( (string) ( $request['action'] ?? '' ), (string) $outcome['contact_id'], (string) $outcome['outcome'], (int) $outcome['duration_ms'], (int) $outcome['crm_calls'], $note . ( $outcome['message'] !== '' ? ': ' . substr( (string) $outcome['message'], 0, 800 ) : '' ), $outcome['detail'] );
 		return $outcome;

@@ -28,6 +28,24 @@ function crmhooks_remove_tags( $user_id, array $tags ) {
 }
 
 /**
+ * Imports every CRM contact carrying a tag as a WordPress user with a role (the role allowlist
+ * applies; an existing user is updated, never duplicated), optionally sending the welcome email.
+ * Runs in the background (queued jobs, paced, resumable); one import at a time.
+ *
+ * @param string $tag    The tag's ID in the CRM, or its name.
+ * @param string $role   Role slug for the new users; empty for the site's default role.
+ * @param bool   $notify Send WordPress's new-user email.
+ * @return array|WP_Error started (false when an import is still running), reason, progress
+ */
+function crmhooks_import_by_tag( $tag, $role = '', $notify = false ) {
+	try {
+		return CrmHooks_Reconcile::start_import( (string) $tag, (string) $role, (bool) $notify );
+	} catch ( Throwable $e ) {
+		return new WP_Error( 'crmhooks_import', $e->getMessage() );
+	}
+}
+
+/**
  * @internal Shared by crmhooks_apply_tags() and crmhooks_remove_tags().
  * @return bool|WP_Error
  */

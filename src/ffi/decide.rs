@@ -92,7 +92,7 @@ pub extern "C" fn crmh_settings_normalize(json: *const c_char, len: size_t, out:
 /// from `since` at `cursor`), `sweep_page` (a listed page and the users it names -> `update`
 /// jobs paced to the sweep's rate share, and the state to store in the same transaction),
 /// `sweep_failed`; `import_start`, `import_next`, `import_page` (`add` jobs), `import_failed`,
-/// `import_job_finished` (the progress figures); `budget` (what a rate share allows).
+/// `import_job_finished`, `import_progress` (the progress figures); `budget` (what a rate share allows).
 #[no_mangle]
 pub extern "C" fn crmh_reconcile_decide(json: *const c_char, len: size_t, out: *mut crmh_buf) -> crmh_result {
     ffi_boundary!({

@@ -665,6 +665,15 @@ fn decide_round_trips_json() {
     )
     .unwrap();
     assert_eq!((started["started"].as_bool(), started["progress"]["percent"].as_u64()), (Some(true), Some(0)));
+    let shown: Value = serde_json::from_str(
+        &decide(
+            &json!({"kind": "import_progress", "state": {"listing_done": true, "listed": 4, "done": 1, "failed": 1}})
+                .to_string(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!((shown["progress"]["total"].as_u64(), shown["progress"]["percent"].as_u64()), (Some(4), Some(50)));
     assert_eq!(decide(r#"{"kind":"budget","crm":"hubspot","share_percent":20}"#), Err(Error::InvalidParameter("crm")));
     let no_pass = json!({"kind": "sweep_page", "now": NOW, "state": {}, "crm": "ac", "page": {"contacts": []}});
     assert_eq!(decide(&no_pass.to_string()), Err(Error::MissingParameter("state.pass")));

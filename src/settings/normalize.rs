@@ -74,6 +74,12 @@ fn keys() -> Vec<(&'static str, Value, Rule)> {
         ("retry_max_secs", json!(3600), Rule::Number(0, 86_400)),
         ("drain_budget_secs", json!(20), Rule::Number(1, 300)),
         ("drain_batch", json!(100), Rule::Number(1, 10_000)),
+        // The reconcile sweep (src/reconcile.rs): off switch, how often, its share of the CRM's rate.
+        ("reconcile_enabled", json!(true), Rule::Flag),
+        ("reconcile_interval_mins", json!(15), Rule::Number(5, 1440)),
+        ("reconcile_rate_share", json!(20), Rule::Number(1, 100)),
+        // Import by tag: an admin waits, but webhooks keep the rest of the rate.
+        ("import_rate_share", json!(50), Rule::Number(1, 100)),
     ]
 }
 
@@ -363,6 +369,9 @@ mod tests {
         assert_eq!(n.settings["queue_max"], 1000);
         assert_eq!(n.settings["async"], true);
         assert_eq!(n.settings["role_allowlist"], json!([]));
+        assert_eq!(n.settings["reconcile_enabled"], true);
+        assert_eq!(n.settings["reconcile_interval_mins"], 15);
+        assert_eq!(n.settings["reconcile_rate_share"], 20);
         assert_eq!(n.settings.len(), keys().len());
         assert!(n.problems.is_empty());
     }

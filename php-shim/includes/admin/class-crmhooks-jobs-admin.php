@@ -92,6 +92,7 @@ final class CrmHooks_Jobs_Admin {
 		echo ' <span class="description">' . esc_html( sprintf( __( 'Runs the jobs that are due now, for up to %d seconds, instead of waiting for the next background run.', 'crmhooks' ), self::PROCESS_BUDGET_SECS ) ) . '</span></p>';
 		echo '</form>';
 
+		CrmHooks_Import_Admin::render_sweep_box();
 		echo CrmHooks_Queue_Chart::render( CrmHooks_Admin_Queries::hourly_activity( time(), self::CHART_HOURS ) ); // phpcs:ignore WordPress.Security.EscapeOutput.OutputNotEscaped -- Built from escaped parts and numbers by CrmHooks_Queue_Chart.
 
 		echo '<h2 class="screen-reader-text">' . esc_html__( 'Jobs', 'crmhooks' ) . '</h2>';

@@ -77,6 +77,21 @@ final class CrmHooks_Test_Standin {
 		return self::call( 'POST', '/_control/bulk_edit', $spec );
 	}
 
+	/** Creates `count` contacts (email/name templates with {id} and {n}, tags by name); returns their IDs. */
+	public static function create_contacts( string $crm, array $spec ): array {
+		return self::call( 'POST', '/_control/' . rawurlencode( $crm ) . '/contacts', $spec )['ids'];
+	}
+
+	/** Changes contacts as a CRM user would (stamped changed now), optionally sending their webhooks. */
+	public static function touch( array $spec ): array {
+		return self::call( 'POST', '/_control/touch', $spec );
+	}
+
+	/** How many logged requests match: crm, method, path_regex, status, since. */
+	public static function log_count( array $query ): int {
+		return (int) self::call( 'GET', '/_control/log/count?' . http_build_query( $query ) )['count'];
+	}
+
 	private static function call( string $method, string $path, ?array $body = null ): array {
 		$headers = array();
 		if ( null !== $body ) {
