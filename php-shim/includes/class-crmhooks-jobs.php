@@ -82,12 +82,17 @@ final class CrmHooks_Jobs {
 	}
 
 	/**
-	 * Inserts a job, or merges into the contact's queued job (the library says how). A retried job
-	 * folding in passes its first arrival and its backoff, which the merge keeps.
+	 * Inserts a job, or merges into the contact's queued job (the library says how), in one
+	 * transaction with `$then` (the acceptance writes its log entry there): the job and its log
+	 * entry exist together, and a webhook costs one commit. INSERT ... ON DUPLICATE KEY UPDATE
+	 * locks a taken queued_key's row exclusively in the same statement (a plain duplicate takes a
+	 * shared lock first, and two of those upgrading deadlock), and LAST_INSERT_ID(id) names it.
+	 * A retried job folding in passes its first arrival and its backoff, which the merge keeps.
 	 *
+	 * @param callable|null $then called with the job, inside the transaction, before the commit
 	 * @return array{id:int, merged:bool, run_after:int}|null null when the database refused
 	 */
-	public static function enqueue( string $key, array $request, string $account, int $received = 1, ?int $first = null, int $retry_at = 0 ): ?array {
+	public static function enqueue( string $key, array $request, string $account, int $received = 1, ?int $first = null, int $retry_at = 0, ?callable $then = null ): ?array {
 		global $wpdb;
 		$last_write_at = self::last_write_at( $key );
 		$not_before    = $retry_at; // A retry's backoff or the CRM's Retry-After.
@@ -96,42 +101,43 @@ final class CrmHooks_Jobs {
 			$first_received_at = $first ?? $now;
 			$kind              = 'schedule';
 			$fresh             = self::decide( compact( 'kind', 'now', 'first_received_at', 'last_write_at', 'not_before' ) );
-			// INSERT IGNORE: a taken queued_key gives 0 rows and no error.
-			$wpdb->query( $wpdb->prepare( "INSERT IGNORE INTO {$wpdb->prefix}crmhooks_jobs (contact_key, queued_key, account, action, request_json, status, run_after, received_count, created_at, updated_at, last_error) VALUES (%s, %s, %s, %s, %s, 'queued', %d, %d, %d, %d, '')", $key, $key, $account, (string) ( $request['action'] ?? '' ), self::encode( $request ), (int) $fresh['run_after'], $received, $first_received_at, $now ) );
-			if ( (int) $wpdb->rows_affected === 1 && (int) $wpdb->insert_id > 0 ) {
-				return array(
-					'id'        => (int) $wpdb->insert_id,
-					'merged'    => false,
-					'run_after' => (int) $fresh['run_after'],
-				);
-			}
 			$wpdb->query( 'START TRANSACTION' );
-			$row = $wpdb->get_row( $wpdb->prepare( "SELECT id, request_json, run_after, created_at FROM {$wpdb->prefix}crmhooks_jobs WHERE queued_key = %s FOR UPDATE", $key ), ARRAY_A );
-			if ( ! is_array( $row ) ) {
-				$wpdb->query( 'COMMIT' ); // Claimed meanwhile: insert a new job.
-				continue;
-			}
-			$stored         = json_decode( (string) $row['request_json'], true );
-			$queued         = array(
-				'request'           => is_array( $stored ) ? $stored : $request,
-				'first_received_at' => (int) $row['created_at'],
-				'run_after'         => (int) $row['run_after'],
+			// 1 row: inserted; 0 rows: the key was taken and its row is now ours to merge into.
+			$inserted = $wpdb->query( $wpdb->prepare( "INSERT INTO {$wpdb->prefix}crmhooks_jobs (contact_key, queued_key, account, action, request_json, status, run_after, received_count, created_at, updated_at, last_error) VALUES (%s, %s, %s, %s, %s, 'queued', %d, %d, %d, %d, '') ON DUPLICATE KEY UPDATE id = LAST_INSERT_ID(id)", $key, $key, $account, (string) ( $request['action'] ?? '' ), self::encode( $request ), (int) $fresh['run_after'], $received, $first_received_at, $now ) );
+			$job      = array(
+				'id'        => (int) $wpdb->insert_id,
+				'merged'    => $inserted === 0,
+				'run_after' => (int) $fresh['run_after'],
 			);
-			$kind           = 'merge';
-			$incoming       = $request;
-			$incoming_first = $first_received_at;
-			$merged         = self::decide( compact( 'kind', 'now', 'queued', 'incoming', 'incoming_first', 'last_write_at', 'not_before' ) );
-			$updated        = $wpdb->query( $wpdb->prepare( "UPDATE {$wpdb->prefix}crmhooks_jobs SET action = %s, request_json = %s, received_count = received_count + %d, run_after = %d, created_at = %d, updated_at = %d WHERE id = %d", (string) ( $merged['request']['action'] ?? '' ), self::encode( (array) $merged['request'] ), $received, (int) $merged['run_after'], (int) $merged['first_received_at'], $now, (int) $row['id'] ) );
-			if ( $updated === false ) {
+			$row      = $job['merged'] ? $wpdb->get_row( $wpdb->prepare( "SELECT id, request_json, run_after, created_at FROM {$wpdb->prefix}crmhooks_jobs WHERE id = %d FOR UPDATE", $job['id'] ), ARRAY_A ) : null;
+			if ( $inserted === false || $job['id'] <= 0 || ( $job['merged'] && ! is_array( $row ) ) ) {
 				$wpdb->query( 'ROLLBACK' ); // A deadlock victim, for one: try again.
 				continue;
 			}
-			$wpdb->query( 'COMMIT' );
-			return array(
-				'id'        => (int) $row['id'],
-				'merged'    => true,
-				'run_after' => (int) $merged['run_after'],
-			);
+			if ( is_array( $row ) ) {
+				$stored         = json_decode( (string) $row['request_json'], true );
+				$queued         = array(
+					'request'           => is_array( $stored ) ? $stored : $request,
+					'first_received_at' => (int) $row['created_at'],
+					'run_after'         => (int) $row['run_after'],
+				);
+				$kind           = 'merge';
+				$incoming       = $request;
+				$incoming_first = $first_received_at;
+				$merged         = self::decide( compact( 'kind', 'now', 'queued', 'incoming', 'incoming_first', 'last_write_at', 'not_before' ) );
+				$updated        = $wpdb->query( $wpdb->prepare( "UPDATE {$wpdb->prefix}crmhooks_jobs SET action = %s, request_json = %s, received_count = received_count + %d, run_after = %d, created_at = %d, updated_at = %d WHERE id = %d", (string) ( $merged['request']['action'] ?? '' ), self::encode( (array) $merged['request'] ), $received, (int) $merged['run_after'], (int) $merged['first_received_at'], $now, $job['id'] ) );
+				if ( $updated === false ) {
+					$wpdb->query( 'ROLLBACK' );
+					continue;
+				}
+				$job['run_after'] = (int) $merged['run_after'];
+			}
+			if ( $then !== null ) {
+				$then( $job );
+			}
+			if ( $wpdb->query( 'COMMIT' ) !== false ) {
+				return $job;
+			}
 		}
 		return null;
 	}
