@@ -30,7 +30,8 @@ final class CrmHooks_Webhook {
 	 * request loads on after its answer and drains at shutdown with every plugin loaded.
 	 */
 	public static function acknowledge_early(): void {
-		$signed_in    = array_filter( array_keys( $_COOKIE ), static fn( $name ): bool => strpos( (string) $name, 'wordpress_logged_in_' ) === 0 );
+		// The cookie's name by default, or as wp-config.php names it (cookie constants come later).
+		$signed_in    = array_filter( array_keys( $_COOKIE ), static fn( $name ): bool => strpos( (string) $name, 'wordpress_logged_in_' ) === 0 || ( defined( 'LOGGED_IN_COOKIE' ) && $name === LOGGED_IN_COOKIE ) );
 		$content_type = (string) ( $_SERVER['CONTENT_TYPE'] ?? ( $_SERVER['HTTP_CONTENT_TYPE'] ?? '' ) ); // phpcs:ignore WordPress.Security.ValidatedSanitizedInput -- Only searched.
 		if ( $signed_in !== array() || stripos( $content_type, 'multipart/form-data' ) !== false || self::is_rest_path() ) {
 			return;

@@ -78,6 +78,8 @@ final class EarlyAckTest extends CrmHooks_Plugin_TestCase
         CrmHooks_Early::uninstall();
         activate_plugin('crmhooks/crmhooks.php');
         $this->assertTrue(CrmHooks_Early::installed(), 'activation installs it again');
+        require_once CRMHOOKS_INCLUDES . 'admin/class-crmhooks-health.php';
+        $this->assertSame('good', CrmHooks_Health::early_test()['status'], 'Site Health says webhooks are answered early');
         $this->assertSame(array('success' => true), $this->hook(array('wpf_action' => 'test'))['json']);
     }
 }
