@@ -31,6 +31,7 @@ was_up=0
 eval "$("$REPO/scripts/stack.sh" env)"
 MU_DIR="$CRMHOOKS_WP_DIR/wp-content/mu-plugins"
 HEAVY_FLAG="$MU_DIR/crmhooks-bench-heavy.flag"
+LUA="$(mktemp --suffix=.lua)"
 
 # PHP in the site (WordPress loaded), for switching the plugin and the loader.
 site_php() {
@@ -39,7 +40,7 @@ site_php() {
 }
 
 cleanup() {
-    rm -f "$MU_DIR/crmhooks-bench.php" "$HEAVY_FLAG"
+    rm -f "$MU_DIR/crmhooks-bench.php" "$HEAVY_FLAG" "$LUA"
     site_php 'activate_plugin("crmhooks/crmhooks.php"); CrmHooks_Early::install();' || true
     [ "$was_up" = 1 ] || "$REPO/scripts/stack.sh" down >/dev/null 2>&1 || true
 }
@@ -83,11 +84,18 @@ if ( isset( $_GET['crmhooks_bench'] ) ) {
 PHP
 site_php 'global $wpdb; $wpdb->query("CREATE TABLE IF NOT EXISTS {$wpdb->prefix}crmhooks_bench (id bigint unsigned NOT NULL AUTO_INCREMENT PRIMARY KEY, at bigint unsigned NOT NULL) ENGINE=InnoDB");'
 
+# A URL with {contact} in it is requested with a random contact ID from 1 to 200 each time (a
+# bulk edit touches many contacts; one contact's webhooks merge into one locked row).
+lua_for() {
+    printf 'local path = "%s"\nrequest = function()\n  return wrk.format("GET", (path:gsub("{contact}", tostring(math.random(1, 200)))))\nend\n' "/${1#*://*/}" > "$LUA"
+}
+
 # "p50 p99" in ms of one wrk run against one URL, after a short warm-up; non-2xx answers fail.
 measure_once() {
-    local url="$1" out
-    wrk -t 1 -c "$CONNECTIONS" -d 1s "$url" >/dev/null 2>&1 || true
-    out="$(wrk -t 2 -c "$CONNECTIONS" -d "${SECONDS_EACH}s" --latency "$url" 2>&1)" || { echo "ERROR: wrk failed for $url" >&2; echo "$out" >&2; exit 1; }
+    local url="$1" out script=()
+    if [[ "$url" == *"{contact}"* ]]; then lua_for "$url"; script=(-s "$LUA"); url="${url%%\?*}"; fi
+    wrk -t 1 -c "$CONNECTIONS" -d 1s "${script[@]}" "$url" >/dev/null 2>&1 || true
+    out="$(wrk -t 2 -c "$CONNECTIONS" -d "${SECONDS_EACH}s" --latency "${script[@]}" "$url" 2>&1)" || { echo "ERROR: wrk failed for $url" >&2; echo "$out" >&2; exit 1; }
     if printf '%s\n' "$out" | grep -q 'Non-2xx'; then
         echo "ERROR: non-2xx answers from $url:" >&2; printf '%s\n' "$out" >&2; exit 1
     fi
@@ -122,18 +130,20 @@ suite() { # site label
     floor="$(measure "$CRMHOOKS_SITE_URL/?crmhooks_bench=insert")"
     test="$(measure "$hook&wpf_action=test")"
     early="$(measure "$hook&wpf_action=update&contact_id=42&async=true")"
-    preload="$(measure "$CRMHOOKS_PRELOAD_URL/?access_key=$CRMHOOKS_ACCESS_KEY&wpf_action=update&contact_id=42&async=true")"
+    many="$(measure "$hook&wpf_action=update&contact_id={contact}&async=true")"
+    preload="$(measure "$CRMHOOKS_PRELOAD_URL/?access_key=$CRMHOOKS_ACCESS_KEY&wpf_action=update&contact_id={contact}&async=true")"
     site_php 'CrmHooks_Early::uninstall();'
-    init="$(measure "$hook&wpf_action=update&contact_id=42&async=true")"
+    init="$(measure "$hook&wpf_action=update&contact_id={contact}&async=true")"
     site_php 'CrmHooks_Early::install();'
     [ -n "${LIGHT_FLOOR:-}" ] || LIGHT_FLOOR="$floor"
     row "$1: bare request (exits at init)" "$bare" "${floor% * *}" "$1 floor"
     row "$1: floor = bare + one committed INSERT" "$floor" "${floor% * *}" "$1 floor"
     row "$1: wpf_action=test" "$test" "${floor% * *}" "$1 floor"
-    row "$1: update acknowledged, must-use loader" "$early" "${floor% * *}" "$1 floor"
-    [ "$floor" = "$LIGHT_FLOOR" ] || row "$1: update acknowledged, must-use loader" "$early" "${LIGHT_FLOOR% * *}" "light floor"
+    row "$1: update, one contact, must-use loader" "$early" "${floor% * *}" "$1 floor"
+    row "$1: update, 200 contacts, must-use loader" "$many" "${floor% * *}" "$1 floor"
+    [ "$floor" = "$LIGHT_FLOOR" ] || row "$1: update, 200 contacts, must-use loader" "$many" "${LIGHT_FLOOR% * *}" "light floor"
     row "$1: same, opcache.preload FFI pool" "$preload" "${floor% * *}" "$1 floor"
-    row "$1: update acknowledged, init path (no loader)" "$init" "${floor% * *}" "$1 floor"
+    row "$1: update, 200 contacts, init path (no loader)" "$init" "${floor% * *}" "$1 floor"
 }
 
 echo "crmhooks request benchmark: wrk, $CONNECTIONS connections, ${SECONDS_EACH}s x $ROUNDS rounds per figure (medians; p50 spread), $(nproc) cores, $(date -u '+%Y-%m-%d %H:%M UTC')"

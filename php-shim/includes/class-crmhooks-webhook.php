@@ -100,8 +100,8 @@ final class CrmHooks_Webhook {
 			$content_type = 'application/x-www-form-urlencoded'; // raw_body() re-encoded it that way.
 		}
 		try {
-			$native = CrmHooks_Native::get();
-			self::remember_native_failure( null );
+			// A failure on record is cleared by the admin's check (CrmHooks_Health), not here: no query per webhook.
+			$native    = CrmHooks_Native::get();
 			$reception = $native->webhook_receive( $method, $query, $content_type, $body, (string) CrmHooks_Settings::get( 'access_key' ) );
 		} catch ( CrmHooks_Native_Unavailable $e ) {
 			self::remember_native_failure( $e->getMessage() );
@@ -232,12 +232,10 @@ final class CrmHooks_Webhook {
 		return strpos( $uri, '/' . rest_get_url_prefix() . '/crmhooks/' ) !== false || strpos( $route, '/crmhooks/' ) === 0;
 	}
 
-	/** Keeps the last library failure a webhook saw, for the admin notice (null: it loads again). */
-	private static function remember_native_failure( ?string $message ): void {
+	/** Keeps the last library failure a webhook saw, for the admin notice. */
+	private static function remember_native_failure( string $message ): void {
 		$current = get_option( self::NATIVE_STATUS_OPTION );
-		if ( $message === null && $current !== false ) {
-			delete_option( self::NATIVE_STATUS_OPTION );
-		} elseif ( $message !== null && ( $current['message'] ?? '' ) !== $message ) {
+		if ( ( $current['message'] ?? '' ) !== $message ) {
 			$time = time();
 			update_option( self::NATIVE_STATUS_OPTION, compact( 'message', 'time' ), false );
 		}
