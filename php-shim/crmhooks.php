@@ -53,6 +53,7 @@ require_once CRMHOOKS_INCLUDES . 'class-crmhooks-crm.php';
 require_once CRMHOOKS_INCLUDES . 'class-crmhooks-log.php';
 require_once CRMHOOKS_INCLUDES . 'class-crmhooks-reconcile.php';
 require_once CRMHOOKS_INCLUDES . 'class-crmhooks-installer.php';
+require_once CRMHOOKS_INCLUDES . 'class-crmhooks-early.php';
 require_once CRMHOOKS_INCLUDES . 'functions.php';
 
 register_activation_hook( __FILE__, array( 'CrmHooks_Installer', 'activate' ) );

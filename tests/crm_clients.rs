@@ -190,7 +190,32 @@ fn ac_fetch_contact_reads_field_values_separately_when_not_sideloaded() {
     assert_eq!(field(&contact, "1"), Some(("Membership Level", "Gold")));
     assert_eq!(
         api_log("ac"),
-        vec!["GET /api/3/contacts/42", "GET /api/3/contacts/42/contactTags", "GET /api/3/contacts/42/fieldValues"]
+        vec!["GET /api/3/contacts/42?include=contactTags%2CfieldValues", "GET /api/3/contacts/42/fieldValues"]
+    );
+}
+
+#[test]
+fn ac_fetch_contact_costs_one_request_per_contact() {
+    let _guard = fresh();
+    ac().fetch_contact("42").unwrap(); // warm the name caches
+    clear_log();
+    let contacts: Vec<Contact> = ["42", "43", "42"].iter().map(|id| ac().fetch_contact(id).unwrap()).collect();
+    assert_eq!(api_log("ac").len(), 3, "one request per contact: {:?}", api_log("ac"));
+    assert_eq!(tag_names(&contacts[1]), vec!["member", "vip"], "tag names resolved from the sideloaded rows");
+    assert_eq!(field(&contacts[0], "1"), Some(("Membership Level", "Gold")));
+}
+
+#[test]
+fn ac_fetch_contact_reads_tags_separately_from_a_server_without_include() {
+    let _guard = fresh();
+    ac().fetch_contact("43").unwrap(); // warm the name caches
+    control("POST", "config", Some(serde_json::json!({"ac_include": false})));
+    clear_log();
+    let contact = ac().fetch_contact("43").unwrap();
+    assert_eq!(tag_names(&contact), vec!["member", "vip"]);
+    assert_eq!(
+        api_log("ac"),
+        vec!["GET /api/3/contacts/43?include=contactTags%2CfieldValues", "GET /api/3/contacts/43/contactTags"]
     );
 }
 
@@ -207,9 +232,9 @@ fn ac_fetch_contact_resolves_tag_names_and_field_labels() {
     assert_eq!(field(&contact, "email"), Some(("Email", "jane.doe@example.com")));
     assert_eq!(field(&contact, "first_name"), Some(("First Name", "Jane")));
     assert_eq!(field(&contact, "phone"), Some(("Phone", "")));
-    // Cold caches: contact, its tags, the tag listing, the field listing.
+    // Cold caches: the contact with its tag rows, the tag listing, the field listing.
     let cold = api_log("ac");
-    assert_eq!(cold.len(), 4, "{cold:?}");
+    assert_eq!(cold.len(), 3, "{cold:?}");
     assert!(cold.iter().any(|r| r.starts_with("GET /api/3/tags?limit=100&offset=0")), "{cold:?}");
     assert!(cold.iter().any(|r| r.starts_with("GET /api/3/fields?")), "{cold:?}");
 
@@ -217,7 +242,7 @@ fn ac_fetch_contact_resolves_tag_names_and_field_labels() {
     let again = ac().fetch_contact("43").unwrap();
     assert_eq!(tag_names(&again), vec!["member", "vip"]);
     assert_eq!(field(&again, "phone"), Some(("Phone", "+1 555-010-4343")));
-    assert_eq!(api_log("ac"), vec!["GET /api/3/contacts/43", "GET /api/3/contacts/43/contactTags"]);
+    assert_eq!(api_log("ac"), vec!["GET /api/3/contacts/43?include=contactTags%2CfieldValues"]);
 }
 
 #[test]
@@ -304,7 +329,7 @@ fn server_errors_are_temporary_and_never_a_contact() {
     // A 503 whose body looks like a contact is still an error.
     let contact_like = json!({"contact": {"id": "42", "email": "evil@example.com"}, "fieldValues": []}).to_string();
     fault(
-        json!({"crm": "ac", "path_regex": "^/api/3/contacts/42$", "kind": "status", "status": 503, "body": contact_like, "count": 1}),
+        json!({"crm": "ac", "path_regex": "^/api/3/contacts/42(\\?|$)", "kind": "status", "status": 503, "body": contact_like, "count": 1}),
     );
     let error = ac().fetch_contact("42").unwrap_err();
     assert!(matches!(error, CrmError::Temporary(ref m) if m.contains("503")), "{error:?}");
@@ -330,7 +355,7 @@ fn malformed_success_answers_are_errors() {
         ("[]", "application/json"),
     ];
     for (body, content_type) in cases {
-        fault(json!({"crm": "ac", "path_regex": "^/api/3/contacts/42$", "kind": "status", "status": 200,
+        fault(json!({"crm": "ac", "path_regex": "^/api/3/contacts/42(\\?|$)", "kind": "status", "status": 200,
                      "body": body, "content_type": content_type, "count": 1}));
         let error = ac().fetch_contact("42").unwrap_err();
         assert!(matches!(error, CrmError::Temporary(_)), "{body:?}: {error:?}");
@@ -372,18 +397,19 @@ fn other_client_errors_are_permanent_and_plain_text_misses_not_found() {
 #[test]
 fn a_short_429_storm_is_waited_out() {
     let _guard = fresh();
-    // Three 429s spread over the contact and its tags: each request retries at most twice.
+    // Two 429s on the contact (its tags come with it): a request retries at most twice.
     fault(
-        json!({"crm": "ac", "path_regex": "^/api/3/contacts/42$", "kind": "status", "status": 429, "retry_after": 1, "count": 2}),
-    );
-    fault(
-        json!({"crm": "ac", "path_regex": "contactTags", "kind": "status", "status": 429, "retry_after": 1, "count": 1}),
+        json!({"crm": "ac", "path_regex": "^/api/3/contacts/42(\\?|$)", "kind": "status", "status": 429, "retry_after": 1, "count": 2}),
     );
     let contact = ac().fetch_contact("42").unwrap();
     assert_eq!(contact.id, "42");
     let log = api_log("ac");
-    assert_eq!(log.iter().filter(|r| *r == "GET /api/3/contacts/42").count(), 3, "{log:?}");
-    assert_eq!(log.iter().filter(|r| r.ends_with("/contactTags")).count(), 2, "{log:?}");
+    assert_eq!(
+        log.iter().filter(|r| *r == "GET /api/3/contacts/42?include=contactTags%2CfieldValues").count(),
+        3,
+        "{log:?}"
+    );
+    assert_eq!(log.iter().filter(|r| r.ends_with("/contactTags")).count(), 0, "{log:?}");
 
     // Ontraport's 429 carries X-Rate-Limit-Reset; a short one is waited out too.
     fault(
@@ -396,10 +422,14 @@ fn a_short_429_storm_is_waited_out() {
 fn a_429_that_outlasts_the_retries_is_rate_limited() {
     let _guard = fresh();
     fault(
-        json!({"crm": "ac", "path_regex": "^/api/3/contacts/42$", "kind": "status", "status": 429, "retry_after": 1, "count": 3}),
+        json!({"crm": "ac", "path_regex": "^/api/3/contacts/42(\\?|$)", "kind": "status", "status": 429, "retry_after": 1, "count": 3}),
     );
     assert_eq!(ac().fetch_contact("42").unwrap_err(), CrmError::RateLimited { retry_after_secs: 1 });
-    assert_eq!(api_log("ac"), vec!["GET /api/3/contacts/42"; 3], "one try and two retries");
+    assert_eq!(
+        api_log("ac"),
+        vec!["GET /api/3/contacts/42?include=contactTags%2CfieldValues"; 3],
+        "one try and two retries"
+    );
 
     // A wait longer than 10 s is handed back to the caller at once.
     clear_log();
@@ -548,10 +578,10 @@ fn ac_write_field_then_fetch_sees_it() {
 fn ac_write_accepts_a_bare_json_answer_but_not_an_html_page() {
     let _guard = fresh();
     let crm = ac();
-    fault(json!({"crm": "ac", "path_regex": "^/api/3/contacts/42$", "kind": "status", "status": 200,
+    fault(json!({"crm": "ac", "path_regex": "^/api/3/contacts/42(\\?|$)", "kind": "status", "status": 200,
                  "body": "{}", "content_type": "application/json", "count": 1}));
     crm.write_field("42", "9", "x").expect("a 2xx JSON answer is a completed write");
-    fault(json!({"crm": "ac", "path_regex": "^/api/3/contacts/42$", "kind": "status", "status": 200,
+    fault(json!({"crm": "ac", "path_regex": "^/api/3/contacts/42(\\?|$)", "kind": "status", "status": 200,
                  "body": "<html>maintenance</html>", "content_type": "text/html", "count": 1}));
     assert!(matches!(crm.write_field("42", "9", "x"), Err(CrmError::Temporary(_))));
 }
@@ -777,14 +807,14 @@ fn names_travel_in_the_host_document_and_a_renamed_tag_is_listed_again() {
     let names = state["names"].as_object().expect("a listing is handed back").clone();
     assert!(names.contains_key("ac_tags") && names.contains_key("ac_fields"), "{names:?}");
 
-    // Another worker (nothing cached in its process) reads the host's document: 2 requests.
+    // Another worker (nothing cached in its process) reads the host's document: 1 request.
     client::clear_caches();
     clear_log();
     config.names = Some(names.clone());
     let (contact, state) = load(&config, &request);
     assert_eq!(tag_names(&contact), vec!["member"]);
-    assert_eq!(api_log("ac").len(), 2, "{:?}", api_log("ac"));
-    assert_eq!((state["names"].clone(), state["requests"].clone()), (Value::Null, json!(2)));
+    assert_eq!(api_log("ac").len(), 1, "{:?}", api_log("ac"));
+    assert_eq!((state["names"].clone(), state["requests"].clone()), (Value::Null, json!(1)));
 
     // The tag is renamed in the CRM; the next webhook carries the new name: listed again first.
     let url = format!("http://127.0.0.1:{}/api/3/tags/3", standin().port);
@@ -801,7 +831,7 @@ fn names_travel_in_the_host_document_and_a_renamed_tag_is_listed_again() {
         load(&config, &json!({"contact_id": "42", "event": {"tags_digest": digest(&["member plus"])}}));
     assert_eq!(tag_names(&contact), vec!["Member Plus"]);
     assert!(api_log("ac").iter().any(|r| r.starts_with("GET /api/3/tags")), "{:?}", api_log("ac"));
-    assert_eq!(state["requests"], json!(3));
+    assert_eq!(state["requests"], json!(2));
     let listed = state["names"]["ac_tags"]["value"].as_object().expect("the new listing is handed back");
     assert_eq!(listed.get("3"), Some(&json!("Member Plus")));
 

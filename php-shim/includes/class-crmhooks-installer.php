@@ -14,6 +14,7 @@ final class CrmHooks_Installer {
 	public static function activate( bool $network_wide = false ): void {
 		// Ready for preload mode; harmless when the host uses ffi.enable=true instead.
 		CrmHooks_Native::write_preload_header();
+		CrmHooks_Early::install(); // Webhooks are answered before other plugins load (init serves when mu-plugins is read-only).
 		$sites = is_multisite() && $network_wide ? get_sites(
 			array(
 				'fields' => 'ids',
@@ -32,6 +33,7 @@ final class CrmHooks_Installer {
 	}
 
 	public static function deactivate(): void {
+		CrmHooks_Early::uninstall();
 		wp_clear_scheduled_hook( self::CRON_HOOK );
 		wp_clear_scheduled_hook( CrmHooks_Worker::CRON_HOOK );
 		wp_clear_scheduled_hook( CrmHooks_Reconcile::CRON_HOOK );

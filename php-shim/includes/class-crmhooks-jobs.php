@@ -82,12 +82,19 @@ final class CrmHooks_Jobs {
 	}
 
 	/**
-	 * Inserts a job, or merges into the contact's queued job (the library says how). A retried job
-	 * folding in passes its first arrival and its backoff, which the merge keeps.
+	 * Inserts a job, or merges into the contact's queued job (the library says how), in one
+	 * transaction with `$then` (the acceptance writes its log entry there): the job and its log
+	 * entry exist together, and a webhook costs one commit. INSERT ... ON DUPLICATE KEY UPDATE
+	 * locks a taken queued_key's row exclusively in the same statement (a plain duplicate takes a
+	 * shared lock first, and two of those upgrading deadlock), and LAST_INSERT_ID(id) names it.
+	 * A retried job folding in passes its first arrival and its backoff, which the merge keeps.
 	 *
+	 * @param callable|null $then            called with the job, inside the transaction, before the commit
+	 * @param bool          $own_transaction false inside a caller's transaction (enqueue_page): no
+	 *                                       commit here, and a failure returns null for the caller to roll back
 	 * @return array{id:int, merged:bool, run_after:int}|null null when the database refused
 	 */
-	public static function enqueue( string $key, array $request, string $account, int $received = 1, ?int $first = null, int $retry_at = 0, bool $own_transaction = true ): ?array {
+	public static function enqueue( string $key, array $request, string $account, int $received = 1, ?int $first = null, int $retry_at = 0, ?callable $then = null, bool $own_transaction = true ): ?array {
 		global $wpdb;
 		// Inside enqueue_page's transaction a START TRANSACTION would commit it: the caller owns it.
 		$tx            = static fn( string $sql ) => $own_transaction ? $wpdb->query( $sql ) : null; // phpcs:ignore WordPress.DB.PreparedSQL.NotPrepared -- Only the literal START TRANSACTION, COMMIT and ROLLBACK pass here.
@@ -98,45 +105,50 @@ final class CrmHooks_Jobs {
 			$first_received_at = $first ?? $now;
 			$kind              = 'schedule';
 			$fresh             = self::decide( compact( 'kind', 'now', 'first_received_at', 'last_write_at', 'not_before' ) );
-			// INSERT IGNORE: a taken queued_key gives 0 rows and no error.
-			$wpdb->query( $wpdb->prepare( "INSERT IGNORE INTO {$wpdb->prefix}crmhooks_jobs (contact_key, queued_key, account, action, request_json, status, run_after, received_count, created_at, updated_at, last_error) VALUES (%s, %s, %s, %s, %s, 'queued', %d, %d, %d, %d, '')", $key, $key, $account, (string) ( $request['action'] ?? '' ), self::encode( $request ), (int) $fresh['run_after'], $received, $first_received_at, $now ) );
-			if ( (int) $wpdb->rows_affected === 1 && (int) $wpdb->insert_id > 0 ) {
-				return array(
-					'id'        => (int) $wpdb->insert_id,
-					'merged'    => false,
-					'run_after' => (int) $fresh['run_after'],
-				);
-			}
 			$tx( 'START TRANSACTION' );
-			$row = $wpdb->get_row( $wpdb->prepare( "SELECT id, request_json, run_after, created_at FROM {$wpdb->prefix}crmhooks_jobs WHERE queued_key = %s FOR UPDATE", $key ), ARRAY_A );
-			if ( ! is_array( $row ) ) {
-				$tx( 'COMMIT' ); // Claimed meanwhile: insert a new job.
-				continue;
-			}
-			$stored         = json_decode( (string) $row['request_json'], true );
-			$queued         = array(
-				'request'           => is_array( $stored ) ? $stored : $request,
-				'first_received_at' => (int) $row['created_at'],
-				'run_after'         => (int) $row['run_after'],
+			// 1 row: inserted; 0 rows: the key was taken and its row is now ours to merge into.
+			$inserted = $wpdb->query( $wpdb->prepare( "INSERT INTO {$wpdb->prefix}crmhooks_jobs (contact_key, queued_key, account, action, request_json, status, run_after, received_count, created_at, updated_at, last_error) VALUES (%s, %s, %s, %s, %s, 'queued', %d, %d, %d, %d, '') ON DUPLICATE KEY UPDATE id = LAST_INSERT_ID(id)", $key, $key, $account, (string) ( $request['action'] ?? '' ), self::encode( $request ), (int) $fresh['run_after'], $received, $first_received_at, $now ) );
+			$job      = array(
+				'id'        => (int) $wpdb->insert_id,
+				'merged'    => $inserted === 0,
+				'run_after' => (int) $fresh['run_after'],
 			);
-			$kind           = 'merge';
-			$incoming       = $request;
-			$incoming_first = $first_received_at;
-			$merged         = self::decide( compact( 'kind', 'now', 'queued', 'incoming', 'incoming_first', 'last_write_at', 'not_before' ) );
-			$updated        = $wpdb->query( $wpdb->prepare( "UPDATE {$wpdb->prefix}crmhooks_jobs SET action = %s, request_json = %s, received_count = received_count + %d, run_after = %d, created_at = %d, updated_at = %d WHERE id = %d", (string) ( $merged['request']['action'] ?? '' ), self::encode( (array) $merged['request'] ), $received, (int) $merged['run_after'], (int) $merged['first_received_at'], $now, (int) $row['id'] ) );
-			if ( $updated === false && ! $own_transaction ) {
+			$row      = $job['merged'] ? $wpdb->get_row( $wpdb->prepare( "SELECT id, request_json, run_after, created_at FROM {$wpdb->prefix}crmhooks_jobs WHERE id = %d FOR UPDATE", $job['id'] ), ARRAY_A ) : null;
+			$failed   = $inserted === false || $job['id'] <= 0 || ( $job['merged'] && ! is_array( $row ) );
+			if ( $failed && ! $own_transaction ) {
 				return null; // The caller's transaction is lost: it rolls back and tries later.
 			}
-			if ( $updated === false ) {
+			if ( $failed ) {
 				$tx( 'ROLLBACK' ); // A deadlock victim, for one: try again.
 				continue;
 			}
-			$tx( 'COMMIT' );
-			return array(
-				'id'        => (int) $row['id'],
-				'merged'    => true,
-				'run_after' => (int) $merged['run_after'],
-			);
+			if ( is_array( $row ) ) {
+				$stored         = json_decode( (string) $row['request_json'], true );
+				$queued         = array(
+					'request'           => is_array( $stored ) ? $stored : $request,
+					'first_received_at' => (int) $row['created_at'],
+					'run_after'         => (int) $row['run_after'],
+				);
+				$kind           = 'merge';
+				$incoming       = $request;
+				$incoming_first = $first_received_at;
+				$merged         = self::decide( compact( 'kind', 'now', 'queued', 'incoming', 'incoming_first', 'last_write_at', 'not_before' ) );
+				$updated        = $wpdb->query( $wpdb->prepare( "UPDATE {$wpdb->prefix}crmhooks_jobs SET action = %s, request_json = %s, received_count = received_count + %d, run_after = %d, created_at = %d, updated_at = %d WHERE id = %d", (string) ( $merged['request']['action'] ?? '' ), self::encode( (array) $merged['request'] ), $received, (int) $merged['run_after'], (int) $merged['first_received_at'], $now, $job['id'] ) );
+				if ( $updated === false && ! $own_transaction ) {
+					return null;
+				}
+				if ( $updated === false ) {
+					$tx( 'ROLLBACK' );
+					continue;
+				}
+				$job['run_after'] = (int) $merged['run_after'];
+			}
+			if ( $then !== null ) {
+				$then( $job );
+			}
+			if ( ! $own_transaction || $wpdb->query( 'COMMIT' ) !== false ) {
+				return $job;
+			}
 		}
 		return null;
 	}
@@ -155,7 +167,7 @@ final class CrmHooks_Jobs {
 		$wpdb->query( 'START TRANSACTION' );
 		$error = count( $jobs ) > (int) CrmHooks_Settings::get( 'queue_max' ) - self::backlog() ? 'queue full' : null;
 		foreach ( $error === null ? $jobs : array() as $job ) {
-			if ( self::enqueue( (string) $job['contact_key'], (array) $job['request'], $account, 1, null, (int) $job['run_after'], false ) === null ) {
+			if ( self::enqueue( (string) $job['contact_key'], (array) $job['request'], $account, 1, null, (int) $job['run_after'], null, false ) === null ) {
 				$error = 'the database refused a job: ' . $wpdb->last_error;
 				break;
 			}

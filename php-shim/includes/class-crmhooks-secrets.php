@@ -79,10 +79,21 @@ final class CrmHooks_Secrets {
 		return $broken;
 	}
 
+	/**
+	 * A keyed hash of $identity under the site's secret. Not wp_salt(): the must-use loader runs
+	 * before pluggable functions exist.
+	 */
+	public static function identity_hash( string $identity ): string {
+		return hash_hmac( 'sha256', $identity, sodium_crypto_generichash( 'crmhooks identity v1|' . self::material() ) );
+	}
+
 	private static function key(): string {
-		$material = defined( 'CRMHOOKS_ENCRYPTION_KEY' )
+		return sodium_crypto_generichash( 'crmhooks settings v1|' . self::material(), '', SODIUM_CRYPTO_SECRETBOX_KEYBYTES );
+	}
+
+	private static function material(): string {
+		return defined( 'CRMHOOKS_ENCRYPTION_KEY' )
 			? (string) constant( 'CRMHOOKS_ENCRYPTION_KEY' )
 			: ( defined( 'AUTH_KEY' ) ? AUTH_KEY : '' ) . ( defined( 'SECURE_AUTH_SALT' ) ? SECURE_AUTH_SALT : '' );
-		return sodium_crypto_generichash( 'crmhooks settings v1|' . $material, '', SODIUM_CRYPTO_SECRETBOX_KEYBYTES );
 	}
 }

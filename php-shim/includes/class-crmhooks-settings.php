@@ -122,7 +122,7 @@ final class CrmHooks_Settings {
 		$s        = self::all();
 		$ontra    = ( $s['crm'] ?? '' ) === 'ontraport';
 		$identity = $ontra ? 'ontraport|' . ( $s['op_base_url'] ?? '' ) . '|' . ( $s['op_app_id'] ?? '' ) : 'activecampaign|' . ( $s['ac_base_url'] ?? '' ) . '|' . ( $s['ac_api_token'] ?? '' );
-		return ( $ontra ? 'op:' : 'ac:' ) . substr( hash_hmac( 'sha256', $identity, wp_salt( 'auth' ) ), 0, 32 );
+		return ( $ontra ? 'op:' : 'ac:' ) . substr( CrmHooks_Secrets::identity_hash( $identity ), 0, 32 );
 	}
 
 	private static function dev_http_allowed(): bool {

@@ -12,6 +12,9 @@ final class CrmHooks_Webhook {
 
 	public const NATIVE_STATUS_OPTION = 'crmhooks_native_status';
 
+	/** Set when the must-use loader answered this request: init has nothing left to answer. */
+	private static bool $answered_early = false;
+
 	/** Cheap isset checks only: a plain page view must not touch FFI. */
 	public static function is_webhook_request(): bool {
 		// phpcs:disable WordPress.Security.NonceVerification -- Webhooks come from a CRM, not a browser form: the access key authenticates them.
@@ -19,8 +22,36 @@ final class CrmHooks_Webhook {
 		// phpcs:enable
 	}
 
+	/**
+	 * muplugins_loaded (CrmHooks_Early): answers an async webhook, a test or a refusal before
+	 * regular plugins load. A signed-in browser (the debug page needs the user), a multipart body
+	 * (read from $_POST, which is not slashed yet) and a REST path are left to init, and so is
+	 * what handle() leaves (inline processing). When a job was queued and no drainer runs, the
+	 * request loads on after its answer and drains at shutdown with every plugin loaded.
+	 */
+	public static function acknowledge_early(): void {
+		// The cookie's name by default, or as wp-config.php names it (cookie constants come later).
+		$signed_in    = array_filter( array_keys( $_COOKIE ), static fn( $name ): bool => strpos( (string) $name, 'wordpress_logged_in_' ) === 0 || ( defined( 'LOGGED_IN_COOKIE' ) && $name === LOGGED_IN_COOKIE ) );
+		$content_type = (string) ( $_SERVER['CONTENT_TYPE'] ?? ( $_SERVER['HTTP_CONTENT_TYPE'] ?? '' ) ); // phpcs:ignore WordPress.Security.ValidatedSanitizedInput -- Only searched.
+		if ( $signed_in !== array() || stripos( $content_type, 'multipart/form-data' ) !== false || self::is_rest_path() ) {
+			return;
+		}
+		$answer = self::handle( true );
+		if ( $answer === null ) {
+			return;
+		}
+		self::$answered_early = true;
+		self::emit( $answer );
+		if ( ! CrmHooks_Worker::drain_after_early_answer() ) {
+			exit;
+		}
+	}
+
 	/** init callback. */
 	public static function maybe_handle(): void {
+		if ( self::$answered_early ) {
+			exit; // Answered on muplugins_loaded; the drainer runs at shutdown.
+		}
 		if ( self::is_webhook_request() && ! defined( 'REST_REQUEST' ) && ! self::is_rest_path() ) {
 			self::send( self::handle() ); // REST requests are the REST route's.
 		}
@@ -52,9 +83,10 @@ final class CrmHooks_Webhook {
 	/**
 	 * Authenticates, parses and processes (or queues) the current request.
 	 *
-	 * @return array{status:int, body:array, headers:array, html?:string}
+	 * @param bool $early on muplugins_loaded: return null for what needs the full WordPress
+	 * @return array{status:int, body:array, headers:array, html?:string}|null
 	 */
-	public static function handle(): array {
+	public static function handle( bool $early = false ): ?array {
 		$started = microtime( true );
 		// The library reads the raw request bytes (the key compare and the UTF-8 checks need them
 		// unaltered), so nothing is unslashed or sanitized here; nothing is echoed either.
@@ -68,8 +100,8 @@ final class CrmHooks_Webhook {
 			$content_type = 'application/x-www-form-urlencoded'; // raw_body() re-encoded it that way.
 		}
 		try {
-			$native = CrmHooks_Native::get();
-			self::remember_native_failure( null );
+			// A failure on record is cleared by the admin's check (CrmHooks_Health), not here: no query per webhook.
+			$native    = CrmHooks_Native::get();
 			$reception = $native->webhook_receive( $method, $query, $content_type, $body, (string) CrmHooks_Settings::get( 'access_key' ) );
 		} catch ( CrmHooks_Native_Unavailable $e ) {
 			self::remember_native_failure( $e->getMessage() );
@@ -87,12 +119,15 @@ final class CrmHooks_Webhook {
 			return self::answer( array( 'body' => array( 'success' => true ) ) );
 		}
 		// is_user_logged_in() works here: init runs after the auth cookie is read.
-		if ( $method === 'GET' && is_user_logged_in() && current_user_can( 'manage_options' ) ) {
+		if ( ! $early && $method === 'GET' && is_user_logged_in() && current_user_can( 'manage_options' ) ) {
 			require_once CRMHOOKS_INCLUDES . 'admin/class-crmhooks-debug-page.php';
 			return self::answer( array( 'html' => CrmHooks_Debug_Page::render( $request, CrmHooks_Worker::preview( $request ) ) ) );
 		}
 		if ( is_bool( $request['async'] ?? null ) ? $request['async'] : (bool) CrmHooks_Settings::get( 'async' ) ) {
 			return self::accept( $request, $started );
+		}
+		if ( $early ) {
+			return null; // Inline processing runs other plugins' hooks: init does it.
 		}
 		$outcome = CrmHooks_Worker::process( $request );
 		CrmHooks_Log::add( (string) $outcome['action'], (string) $outcome['contact_id'], (string) $outcome['outcome'], (int) $outcome['duration_ms'], (int) $outcome['crm_calls'], (string) $outcome['message'], $outcome['detail'] );
@@ -115,16 +150,19 @@ final class CrmHooks_Webhook {
 			CrmHooks_Log::count_refusal( 'queue_full' ); // Counted: a flood must not grow the log.
 			return self::answer( $verdict['refuse'] );
 		}
-		$job = CrmHooks_Jobs::enqueue( (string) $verdict['contact_key'], $request, CrmHooks_Settings::account_id() );
-		if ( $job === null ) {
+		$settle = (int) CrmHooks_Settings::get( 'settle_secs' );
+		$log    = static function ( array $job ) use ( $request, $started, $now, $settle ): void {
+			$message = ( $job['merged'] ? 'merged into job ' : 'queued as job ' ) . $job['id'];
+			if ( $job['run_after'] > $now + $settle ) {
+				$message .= '; deferred until ' . gmdate( 'H:i:s', $job['run_after'] ) . ' UTC: our own CRM write to this contact is recent (this is probably its echo), or a retry waits';
+			}
+			CrmHooks_Log::add( (string) $request['action'], (string) ( $request['contact_id'] ?? '' ), 'received', self::ms( $started ), 0, $message );
+		};
+		// The job and its log entry: one transaction (DESIGN.md step 3).
+		if ( CrmHooks_Jobs::enqueue( (string) $verdict['contact_key'], $request, CrmHooks_Settings::account_id(), 1, null, 0, $log ) === null ) {
 			CrmHooks_Log::add( (string) $request['action'], (string) ( $request['contact_id'] ?? '' ), 'queue_error', self::ms( $started ), 0, 'the job could not be stored' );
 			return self::answer( (array) $verdict['busy'] );
 		}
-		$message = ( $job['merged'] ? 'merged into job ' : 'queued as job ' ) . $job['id'];
-		if ( $job['run_after'] > $now + (int) CrmHooks_Settings::get( 'settle_secs' ) ) {
-			$message .= '; deferred until ' . gmdate( 'H:i:s', $job['run_after'] ) . ' UTC: our own CRM write to this contact is recent (this is probably its echo), or a retry waits';
-		}
-		CrmHooks_Log::add( (string) $request['action'], (string) ( $request['contact_id'] ?? '' ), 'received', self::ms( $started ), 0, $message );
 		CrmHooks_Worker::run_after_response();
 		return self::answer( (array) $verdict['answer'] );
 	}
@@ -159,21 +197,22 @@ final class CrmHooks_Webhook {
 
 	/** Sends the answer and ends the request. */
 	public static function send( array $answer ): void {
+		self::emit( $answer );
+		exit;
+	}
+
+	/** Sends the answer (JSON, or the debug page's HTML) without ending the request. */
+	private static function emit( array $answer ): void {
 		if ( ! headers_sent() ) {
 			nocache_headers();
 			foreach ( $answer['headers'] as $name => $value ) {
 				header( $name . ': ' . $value );
 			}
+			status_header( $answer['status'] );
+			header( 'Content-Type: ' . ( isset( $answer['html'] ) ? 'text/html' : 'application/json' ) . '; charset=utf-8' );
 		}
-		if ( ! isset( $answer['html'] ) ) {
-			wp_send_json( $answer['body'], $answer['status'] );
-		}
-		status_header( $answer['status'] );
-		if ( ! headers_sent() ) {
-			header( 'Content-Type: text/html; charset=utf-8' );
-		}
-		echo $answer['html']; // phpcs:ignore WordPress.Security.EscapeOutput.OutputNotEscaped -- Built from escaped parts by CrmHooks_Debug_Page::render().
-		exit;
+		// The HTML is built from escaped parts by CrmHooks_Debug_Page::render(); JSON is encoded here.
+		echo isset( $answer['html'] ) ? $answer['html'] : wp_json_encode( $answer['body'] ); // phpcs:ignore WordPress.Security.EscapeOutput.OutputNotEscaped
 	}
 
 	/** The raw body; multipart bodies are not readable from php://input, so rebuild them from $_POST. */
@@ -193,12 +232,10 @@ final class CrmHooks_Webhook {
 		return strpos( $uri, '/' . rest_get_url_prefix() . '/crmhooks/' ) !== false || strpos( $route, '/crmhooks/' ) === 0;
 	}
 
-	/** Keeps the last library failure a webhook saw, for the admin notice (null: it loads again). */
-	private static function remember_native_failure( ?string $message ): void {
+	/** Keeps the last library failure a webhook saw, for the admin notice. */
+	private static function remember_native_failure( string $message ): void {
 		$current = get_option( self::NATIVE_STATUS_OPTION );
-		if ( $message === null && $current !== false ) {
-			delete_option( self::NATIVE_STATUS_OPTION );
-		} elseif ( $message !== null && ( $current['message'] ?? '' ) !== $message ) {
+		if ( ( $current['message'] ?? '' ) !== $message ) {
 			$time = time();
 			update_option( self::NATIVE_STATUS_OPTION, compact( 'message', 'time' ), false );
 		}

@@ -1,9 +1,16 @@
 //! ActiveCampaign API v3 (`{base}/api/3/...`, header `Api-Token`).
 //!
-//! A contact is `GET contacts/{id}` (custom field values sideloaded) plus
-//! `GET contacts/{id}/contactTags` (tag IDs only); tag names and field titles come from
-//! per-account caches that are listed again only when an unknown ID appears (or after the
-//! cache TTL). A contact whose email is `deleted+…@` or whose `deleted` is `"1"` is treated
+//! A contact is one request: `GET contacts/{id}?include=contactTags,fieldValues`, the contact
+//! with its tag rows (tag IDs only) and custom field values sideloaded. A server that leaves
+//! either out costs one more request each (`contacts/{id}/contactTags`, `.../fieldValues`).
+//! Tag names and field titles come from per-account caches that are listed again only when an
+//! unknown ID appears, the webhook's tag names disagree, or the cache TTL ends.
+//!
+//! Why `include` and not the legacy v1 `admin/api.php?api_action=contact_view` (WP Fusion's
+//! call, which also returns tag names): v1 takes the API key in the query string, where proxies
+//! and access logs keep it, and is the legacy API; `include` stays on v3 with the `Api-Token`
+//! header, and the names it lacks are cached. `include` on single contacts is not in the v3
+//! reference (public clients use it, e.g. `include=contactTags.tag`), hence the fallbacks. A contact whose email is `deleted+…@` or whose `deleted` is `"1"` is treated
 //! as not found, as WP Fusion does: its data must not update a WordPress user (and lists leave
 //! it out). Contact lists are `GET contacts` in ID order, paged with `id_greater`.
 
@@ -22,8 +29,10 @@ use crate::contact::{Contact, Field, Tag};
 
 /// Page size for tag, field and contact listings (ActiveCampaign's maximum).
 const PAGE_SIZE: usize = 100;
-/// Requests one `fetch_contact` costs with warm name caches: the contact and its tag rows.
-pub const REQUESTS_PER_FETCH: u32 = 2;
+/// Requests one `fetch_contact` costs with warm name caches: the contact with its tag rows.
+pub const REQUESTS_PER_FETCH: u32 = 1;
+/// What `GET contacts/{id}` is asked to sideload.
+const CONTACT_INCLUDE: &str = "include=contactTags%2CfieldValues";
 /// Stop listing after this many pages whatever `meta.total` says.
 const MAX_PAGES: usize = 100;
 
@@ -75,7 +84,7 @@ impl ActiveCampaign {
 
     /// The contact's tag rows: (row ID, tag ID).
     fn contact_tag_rows(&self, contact_id: &str, deadline: Instant) -> Result<Vec<(String, String)>, CrmError> {
-        tag_rows_of(&self.get_object(&format!("contacts/{contact_id}/contactTags"), deadline)?)
+        tag_rows_of(contact_id, &self.get_object(&format!("contacts/{contact_id}/contactTags"), deadline)?)
     }
 
     /// List every contact tag (all pages) and store the result in the cache.
@@ -165,9 +174,10 @@ fn is_deleted(contact: &Map<String, Value>) -> bool {
 }
 
 /// The contact from raw 200 answer bodies, with no network and no cache: the same checks and
-/// mapping as `fetch_contact`, for tests and fuzzing. `contact` is `GET contacts/{id}`,
-/// `contact_tags` `GET contacts/{id}/contactTags`, `field_values` `GET contacts/{id}/fieldValues`
-/// (read only when `contact` has no sideloaded values), `tags` and `fields` one page each of
+/// mapping as `fetch_contact`, for tests and fuzzing. `contact` is `GET contacts/{id}?include=...`,
+/// `contact_tags` `GET contacts/{id}/contactTags` (read only when `contact` has no sideloaded
+/// tag rows), `field_values` `GET contacts/{id}/fieldValues` (read only when `contact` has no
+/// sideloaded values), `tags` and `fields` one page each of
 /// the tag and field listings (read only when the contact has tags or field values).
 pub fn contact_from_answers(
     contact_id: &str,
@@ -180,8 +190,12 @@ pub fn contact_from_answers(
     let answer = |body: &str| expect_object(&RawResponse::ok(body));
     let listing = |body: &str, key: &str| Ok::<_, CrmError>(listing_page(answer(body)?, key, 0)?.0);
     let id = check_id(contact_id)?;
-    let (record, sideloaded) = contact_answer(id, answer(contact)?)?;
-    let tag_ids: Vec<String> = tag_rows_of(&answer(contact_tags)?)?.into_iter().map(|(_, tag)| tag).collect();
+    let (record, sideloaded, sideloaded_tags) = contact_answer(id, answer(contact)?)?;
+    let tag_rows = match sideloaded_tags {
+        Some(rows) => rows,
+        None => tag_rows_of(id, &answer(contact_tags)?)?,
+    };
+    let tag_ids: Vec<String> = tag_rows.into_iter().map(|(_, tag)| tag).collect();
     let names = if tag_ids.is_empty() { HashMap::new() } else { contact_tag_names(&listing(tags, "tags")?) };
     let field_values = match sideloaded {
         Some(values) => values,
@@ -193,8 +207,12 @@ pub fn contact_from_answers(
 }
 
 /// A `GET contacts/{id}` answer checked: the contact record and, when sideloaded, its field
-/// values. Another contact is malformed; a deleted one is `NotFound`.
-fn contact_answer(id: &str, mut answer: Map<String, Value>) -> Result<(Map<String, Value>, Option<Value>), CrmError> {
+/// values and its tag rows. Another contact is malformed; a deleted one is `NotFound`.
+#[allow(clippy::type_complexity)]
+fn contact_answer(
+    id: &str,
+    mut answer: Map<String, Value>,
+) -> Result<(Map<String, Value>, Option<Value>, Option<Vec<(String, String)>>), CrmError> {
     let Some(Value::Object(record)) = answer.remove("contact") else { return Err(malformed("contact")) };
     let returned_id = string_of(record.get("id")).ok_or_else(|| malformed("contact id"))?;
     if returned_id != id {
@@ -203,7 +221,8 @@ fn contact_answer(id: &str, mut answer: Map<String, Value>) -> Result<(Map<Strin
     if is_deleted(&record) {
         return Err(CrmError::NotFound);
     }
-    Ok((record, answer.remove("fieldValues")))
+    let tag_rows = if answer.contains_key("contactTags") { Some(tag_rows_of(id, &answer)?) } else { None };
+    Ok((record, answer.remove("fieldValues"), tag_rows))
 }
 
 /// A contact list row as `(numeric ID, contact)`; rows without a numeric ID are left out.
@@ -216,10 +235,15 @@ fn listed_contact(row: &Map<String, Value>) -> Option<(u64, ListedContact)> {
     Some((number, ListedContact { id: number.to_string(), email, updated_at }))
 }
 
-/// A `GET contacts/{id}/contactTags` answer: (row ID, tag ID) per well-formed row.
-fn tag_rows_of(answer: &Map<String, Value>) -> Result<Vec<(String, String)>, CrmError> {
+/// The `contactTags` of an answer (listed or sideloaded): (row ID, tag ID) per well-formed row
+/// of contact `id` (a row naming another contact is left out).
+fn tag_rows_of(id: &str, answer: &Map<String, Value>) -> Result<Vec<(String, String)>, CrmError> {
     let rows = answer.get("contactTags").and_then(Value::as_array).ok_or_else(|| malformed("contactTags"))?;
-    Ok(rows.iter().filter_map(|row| Some((string_of(row.get("id"))?, string_of(row.get("tag"))?))).collect())
+    Ok(rows
+        .iter()
+        .filter(|row| string_of(row.get("contact")).map_or(true, |c| c == id))
+        .filter_map(|row| Some((string_of(row.get("id"))?, string_of(row.get("tag"))?)))
+        .collect())
 }
 
 /// A `GET contacts/{id}/fieldValues` answer's values.
@@ -325,7 +349,8 @@ fn contact_from(
 }
 
 impl Crm for ActiveCampaign {
-    /// 2 requests; more when the tag or field cache misses an ID (tag and field listings).
+    /// 1 request (3 from a server that sideloads nothing); more when the tag or field cache
+    /// misses an ID (tag and field listings).
     fn fetch_contact(&self, contact_id: &str) -> Result<Contact, CrmError> {
         self.fetch_contact_expecting(contact_id, None)
     }
@@ -335,8 +360,13 @@ impl Crm for ActiveCampaign {
     fn fetch_contact_expecting(&self, contact_id: &str, tags_digest: Option<&str>) -> Result<Contact, CrmError> {
         let id = check_id(contact_id)?;
         let deadline = self.http.deadline();
-        let (record, sideloaded) = contact_answer(id, self.get_object(&format!("contacts/{id}"), deadline)?)?;
-        let tag_ids: Vec<String> = self.contact_tag_rows(id, deadline)?.into_iter().map(|(_, tag)| tag).collect();
+        let answer = self.get_object(&format!("contacts/{id}?{CONTACT_INCLUDE}"), deadline)?;
+        let (record, sideloaded, sideloaded_tags) = contact_answer(id, answer)?;
+        let tag_rows = match sideloaded_tags {
+            Some(rows) => rows,
+            None => self.contact_tag_rows(id, deadline)?, // A server without `include`.
+        };
+        let tag_ids: Vec<String> = tag_rows.into_iter().map(|(_, tag)| tag).collect();
         let mut listed = false;
         let mut names = TAG_NAMES.covering(&self.account, &tag_ids, || {
             listed = true;
@@ -348,8 +378,8 @@ impl Crm for ActiveCampaign {
                 names = self.refresh_tags(deadline)?;
             }
         }
-        // fieldValues are sideloaded by GET contacts/{id}; a server that leaves them out costs
-        // one more request rather than a contact with no custom fields.
+        // A server that leaves fieldValues out costs one more request rather than a contact
+        // with no custom fields.
         let field_values = match sideloaded {
             Some(values) => values,
             None => listed_field_values(self.get_object(&format!("contacts/{id}/fieldValues"), deadline)?)?,
@@ -497,6 +527,17 @@ mod tests {
         assert_eq!(keys, ["email", "first_name", "last_name", "phone", "1"]);
         assert_eq!(contact.field("1"), Some("Gold"));
         assert_eq!(contact.fields[4].label, "Level");
+    }
+
+    #[test]
+    fn sideloaded_tag_rows_replace_the_tag_request() {
+        let with_tags = r#"{"contact":{"id":"42","email":"jane@example.com"},"fieldValues":[],
+            "contactTags":[{"id":"100","tag":"4","contact":"42"},{"id":"101","tag":"3","contact":"43"}]}"#;
+        // The separate answer would fail: it is not read when the rows were sideloaded.
+        let contact = contact_from_answers("42", with_tags, "not json", "", TAGS, FIELDS).unwrap();
+        assert_eq!(contact.tags, vec![Tag { id: "4".into(), name: "vip".into() }], "another contact's row left out");
+        let broken = r#"{"contact":{"id":"42"},"fieldValues":[],"contactTags":{}}"#;
+        assert_eq!(contact_from_answers("42", broken, "", "", TAGS, FIELDS).unwrap_err(), malformed("contactTags"));
     }
 
     #[test]

@@ -43,7 +43,7 @@ fn job_ids(jobs: &[Job]) -> Vec<&str> {
 fn the_budget_is_a_share_of_each_crms_limit() {
     assert_eq!(
         budget(AC, 20),
-        Budget { requests_per_minute: 48, requests_per_job: 2, request_interval_ms: 1250 },
+        Budget { requests_per_minute: 48, requests_per_job: 1, request_interval_ms: 1250 },
         "ActiveCampaign: 4 a second is 240 a minute"
     );
     assert_eq!(budget(OP, 20), Budget { requests_per_minute: 34, requests_per_job: 1, request_interval_ms: 1765 });

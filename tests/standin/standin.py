@@ -45,6 +45,9 @@ DEFAULT_CONFIG = {"ac_rate_limit": True, "ac_limit_mode": "429", "op_rate_limit"
                   # False: GET /contacts/{id} leaves out the sideloaded fieldValues (clients must
                   # then read /contacts/{id}/fieldValues).
                   "ac_sideload_field_values": True,
+                  # False: GET /contacts/{id} ignores `include` (a server without it) and
+                  # answers with the default sideloads, which leave contactTags out.
+                  "ac_include": True,
                   # Seconds the CRM's clock runs ahead of (or, negative, behind) the machine's:
                   # every change stamp (udate, dlm) and list filter uses it.
                   "clock_offset_secs": 0}
@@ -560,6 +563,12 @@ def handle_ac(st, method, path, query, body):
             full = ac_contact_full(ac, contact)
             if not st.config["ac_sideload_field_values"]:
                 del full["fieldValues"]
+            include = ",".join(query.get("include", [])).split(",")
+            if st.config["ac_include"] and include != [""]:
+                # `include` names the sideloads: only those (and the contact) are answered.
+                full["contactTags"] = [ac_contact_tag_json(contact["ct_ids"][t], ac["contact_tags"][contact["ct_ids"][t]])
+                                       for t in contact["tags"]]
+                full = {key: value for key, value in full.items() if key == "contact" or key in include}
             return json_reply(200, full)
         if len(parts) == 2 and method == "PUT":
             data, error = parse_body()

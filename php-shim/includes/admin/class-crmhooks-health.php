@@ -63,11 +63,15 @@ final class CrmHooks_Health {
 			'test'  => array( self::class, 'background_test' ),
 		);
 		// A CRM call may take seconds: Site Health runs it after the page loads, over REST.
-		$tests['async']['crmhooks_crm'] = array(
+		$tests['async']['crmhooks_crm']    = array(
 			'label'             => __( 'crmhooks CRM connection', 'crmhooks' ),
 			'test'              => rest_url( self::REST_NAMESPACE . self::REST_CRM_ROUTE ),
 			'has_rest'          => true,
 			'async_direct_test' => array( self::class, 'crm_test' ),
+		);
+		$tests['direct']['crmhooks_early'] = array(
+			'label' => __( 'crmhooks early acknowledgement', 'crmhooks' ),
+			'test'  => array( self::class, 'early_test' ),
 		);
 		return $tests;
 	}
@@ -217,6 +221,32 @@ final class CrmHooks_Health {
 			),
 		);
 		return $info;
+	}
+
+	/** The must-use loader answers webhooks before other plugins load; without it, init does. */
+	public static function early_test(): array {
+		$installed = CrmHooks_Early::installed();
+		$result    = array(
+			'badge'   => array(
+				'label' => __( 'crmhooks', 'crmhooks' ),
+				'color' => $installed ? 'blue' : 'orange',
+			),
+			'test'    => 'crmhooks_early',
+			'actions' => '',
+		);
+		if ( $installed || CrmHooks_Early::install() ) {
+			return $result + array(
+				'status'      => 'good',
+				'label'       => __( 'crmhooks answers webhooks before other plugins load', 'crmhooks' ),
+				'description' => '<p>' . esc_html__( 'The must-use loader in wp-content/mu-plugins acknowledges CRM webhooks before regular plugins load, so the CRM gets its answer quickly however heavy the site is.', 'crmhooks' ) . '</p>',
+			);
+		}
+		return $result + array(
+			'status'      => 'recommended',
+			'label'       => __( 'crmhooks answers webhooks only after every plugin has loaded', 'crmhooks' ),
+			/* translators: %s: a directory path */
+			'description' => '<p>' . esc_html( sprintf( __( 'crmhooks could not write its must-use loader into %s (not writable). Webhooks still work, but each answer waits for every plugin of the site to load. Make the directory writable and open this page again.', 'crmhooks' ), WPMU_PLUGIN_DIR ) ) . '</p>',
+		);
 	}
 
 	/** Credentials are encrypted with a key from wp-config.php; changed salts make them unreadable. */

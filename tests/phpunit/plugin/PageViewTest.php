@@ -1,7 +1,8 @@
 <?php
 /**
- * A request without a webhook parameter does no FFI work: checked in a fresh PHP process that
- * loads the site for a plain page view and reads CrmHooks_Native's instance counter.
+ * A request without a webhook parameter does no FFI work, the must-use loader included: checked
+ * in a fresh PHP process that loads the site for a plain page view and reads CrmHooks_Native's
+ * instance counter.
  */
 
 declare(strict_types=1);
@@ -33,6 +34,7 @@ final class PageViewTest extends CrmHooks_Plugin_TestCase
 
     public function test_plain_page_view_never_loads_the_library(): void
     {
+        $this->assertTrue(CrmHooks_Early::installed(), 'the must-use loader runs in this page view too');
         $result = $this->native_instances_for(array('p' => '1'));
         $this->assertSame(1, $result['init'], 'WordPress ran init with the plugin active');
         $this->assertTrue($result['loaded'], 'the plugin is active in the subprocess');
