@@ -66,7 +66,7 @@ final class BrowserTest extends CrmHooks_Admin_Screens_TestCase
 
         // Queue: menu, tabs, views, every state, the chart drawn at a readable size, actions.
         $this->assertSame('crmhooks Queue', $checks['queue_title']);
-        $this->assertSame(array('crmhooks Queue', 'crmhooks Activity'), $checks['queue_menu_entries']);
+        $this->assertSame(array('crmhooks Queue', 'crmhooks Activity', 'crmhooks Import'), $checks['queue_menu_entries']);
         $this->assertSame('Queue', $checks['queue_active_tab']);
         $this->assertSame(array('All', 'Queued', 'Deferred', 'Running', 'Retrying', 'Failed', 'Skipped', 'Done'), $checks['queue_views']);
         $this->assertSame(20, $checks['queue_rows'], 'a full first page');
