@@ -140,6 +140,20 @@ final class SettingsScreenTest extends CrmHooks_Admin_Screens_TestCase
         $this->assertSame(750, CrmHooks_Settings::get('queue_max'));
     }
 
+    public function test_the_catch_up_schedule_can_be_set_and_switched_off(): void
+    {
+        $cookie = $this->admin_cookie();
+        $saved = $this->save($cookie, array('reconcile_interval_mins' => '2'));
+        $this->assertStringContainsString('Catch up every (minutes): enter a whole number from 5 to 1440. The saved value was kept.', self::text($saved['body']));
+        CrmHooks_Test_Site::fresh();
+        $this->assertSame(15, CrmHooks_Settings::get('reconcile_interval_mins'));
+        $this->save($cookie, array('reconcile_interval_mins' => '30', 'reconcile_enabled' => '0', 'reconcile_rate_share' => '10'));
+        CrmHooks_Test_Site::fresh();
+        $this->assertSame(30, CrmHooks_Settings::get('reconcile_interval_mins'));
+        $this->assertFalse(CrmHooks_Settings::get('reconcile_enabled'));
+        $this->assertSame(10, CrmHooks_Settings::get('reconcile_rate_share'));
+    }
+
     public function test_the_field_map_offers_the_crms_own_fields(): void
     {
         $cookie = $this->admin_cookie();
