@@ -95,15 +95,6 @@ const char *crmh_abi_version(void);
 void crmh_buf_free(struct crmh_buf *buf);
 
 /*
- Load a contact -> normalized Contact JSON.
- */
-crmh_result crmh_crm_fetch_contact(const char *config,
-                                   size_t config_len,
-                                   const char *contact_id,
-                                   size_t contact_id_len,
-                                   struct crmh_buf *out);
-
-/*
  Load the contact a stored webhook request names (`{"contact_id":..,"email":..,"event":{..}}`)
  -> Contact JSON; `CRM_NOT_FOUND` when the CRM has none.
  */
@@ -111,15 +102,6 @@ crmh_result crmh_crm_load_contact(const char *config,
                                   size_t config_len,
                                   const char *request_json,
                                   size_t request_len,
-                                  struct crmh_buf *out);
-
-/*
- Find a contact by email -> `{"contact_id":"42"}` or `{"contact_id":null}`.
- */
-crmh_result crmh_crm_find_contact(const char *config,
-                                  size_t config_len,
-                                  const char *email,
-                                  size_t email_len,
                                   struct crmh_buf *out);
 
 /*
@@ -323,6 +305,28 @@ crmh_result crmh_key_verify(const char *given,
                             size_t given_len,
                             const char *expected,
                             size_t expected_len);
+#endif
+
+#if defined(CRMHOOKS_TEST_EXPORTS)
+/*
+ Load a contact -> normalized Contact JSON.
+ */
+crmh_result crmh_crm_fetch_contact(const char *config,
+                                   size_t config_len,
+                                   const char *contact_id,
+                                   size_t contact_id_len,
+                                   struct crmh_buf *out);
+#endif
+
+#if defined(CRMHOOKS_TEST_EXPORTS)
+/*
+ Find a contact by email -> `{"contact_id":"42"}` or `{"contact_id":null}`.
+ */
+crmh_result crmh_crm_find_contact(const char *config,
+                                  size_t config_len,
+                                  const char *email,
+                                  size_t email_len,
+                                  struct crmh_buf *out);
 #endif
 
 /*

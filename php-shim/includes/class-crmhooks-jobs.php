@@ -21,9 +21,6 @@ final class CrmHooks_Jobs {
 	public const DB_VERSION        = '6';
 	public const DB_VERSION_OPTION = 'crmhooks_queue_db_version';
 
-	/** Row of the writes table holding when the last drainer run that called the CRM ended (ms). */
-	public const DRAINER_KEY = 'drainer:last_end_ms';
-
 	public static function table(): string {
 		global $wpdb;
 		return $wpdb->prefix . 'crmhooks_jobs';
@@ -193,6 +190,16 @@ final class CrmHooks_Jobs {
 	}
 
 	/**
+	 * Called by the drainer holding the site's drain lock: every job still marked running was
+	 * claimed by a drainer that died (the lock is the server's, released when its connection
+	 * closed), so its lease ends now instead of after lease_secs.
+	 */
+	public static function release_orphans(): void {
+		global $wpdb;
+		$wpdb->query( $wpdb->prepare( "UPDATE {$wpdb->prefix}crmhooks_jobs SET lease_until = %d WHERE status = 'running' AND lease_until >= %d", time() - 1, time() ) );
+	}
+
+	/**
 	 * Takes the next due job: queued with run_after <= now, or running with an expired lease (its
 	 * worker died); never a job whose contact has another job under a live lease. The library's
 	 * claim verdict may defer it (our own CRM write is recent) or fail it (its CRM account is gone).
@@ -320,13 +327,6 @@ final class CrmHooks_Jobs {
 		return true;
 	}
 
-	/** @return int how many failed jobs were put back */
-	public static function retry_all_failed(): int {
-		global $wpdb;
-		$ids = $wpdb->get_col( "SELECT id FROM {$wpdb->prefix}crmhooks_jobs WHERE status = 'failed' ORDER BY id" );
-		return count( array_filter( array_map( static fn( $id ): bool => self::retry_failed( (int) $id ), $ids ) ) );
-	}
-
 	/** Cron: done jobs older than retention_days (the log keeps their outcomes), and old write times. */
 	public static function prune(): int {
 		global $wpdb;
@@ -341,11 +341,6 @@ final class CrmHooks_Jobs {
 		$stats                        = array_merge( array_fill_keys( array( 'queued', 'running', 'done', 'failed' ), 0 ), array_map( 'intval', array_column( $rows, 'n', 'status' ) ) );
 		$stats['oldest_pending_secs'] = max( 0, time() - (int) ( $wpdb->get_var( "SELECT MIN(created_at) FROM {$wpdb->prefix}crmhooks_jobs WHERE status IN ('queued','running')" ) ?? time() ) );
 		return $stats;
-	}
-
-	public static function failed_jobs( int $limit = 50 ): array {
-		global $wpdb;
-		return (array) $wpdb->get_results( $wpdb->prepare( "SELECT id, contact_key, action, attempts, received_count, outcome, last_error, updated_at FROM {$wpdb->prefix}crmhooks_jobs WHERE status = 'failed' ORDER BY id DESC LIMIT %d", $limit ), ARRAY_A );
 	}
 
 	/**
@@ -377,21 +372,6 @@ final class CrmHooks_Jobs {
 		global $wpdb;
 		$value = strpos( $contact_key, 'id:' ) === 0 ? $wpdb->get_var( $wpdb->prepare( "SELECT last_write_at FROM {$wpdb->prefix}crmhooks_writes WHERE contact_key = %s", $contact_key ) ) : null;
 		return $value === null ? null : (int) $value;
-	}
-
-	public static function record_drainer_end(): void {
-		global $wpdb;
-		$wpdb->query( $wpdb->prepare( "REPLACE INTO {$wpdb->prefix}crmhooks_writes (contact_key, last_write_at) VALUES (%s, %d)", self::DRAINER_KEY, (int) round( microtime( true ) * 1000 ) ) );
-	}
-
-	/** Sleeps until $secs after the previous drainer run ended (the CRM's rate window then is ours). */
-	public static function wait_for_previous_drainer( float $secs ): void {
-		global $wpdb;
-		$ended_ms = (int) $wpdb->get_var( $wpdb->prepare( "SELECT last_write_at FROM {$wpdb->prefix}crmhooks_writes WHERE contact_key = %s", self::DRAINER_KEY ) );
-		$wait     = ( $ended_ms / 1000 + $secs ) - microtime( true );
-		if ( $wait > 0 ) {
-			usleep( (int) ( min( $secs, $wait ) * 1000000 ) );
-		}
 	}
 
 	private static function encode( array $request ): string {

@@ -23,9 +23,6 @@ final class CrmHooks_Worker {
 	/** Longest the drainer sleeps for a job that becomes due soon (a settling coalesced job). */
 	private const MAX_WAIT_SECS = 10;
 
-	/** A drainer starting right after another waits this long since it ended (the CRM's window). */
-	private const HANDOFF_SECS = 1.0;
-
 	/**
 	 * A drainer that stops while work is due within this horizon starts its successor with a
 	 * non-blocking loopback request, as WordPress spawns WP-Cron, so no job waits for page
@@ -111,14 +108,10 @@ final class CrmHooks_Worker {
 				$summary['stopped'] = 'locked'; // Another drainer runs for this site.
 				return $summary;
 			}
-			$before = $summary['processed'];
 			try {
-				CrmHooks_Jobs::wait_for_previous_drainer( self::HANDOFF_SECS );
+				CrmHooks_Jobs::release_orphans();
 				self::drain_locked( $deadline, $summary );
 			} finally {
-				if ( $summary['processed'] > $before ) {
-					CrmHooks_Jobs::record_drainer_end();
-				}
 				$wpdb->get_var( $wpdb->prepare( 'SELECT RELEASE_LOCK(%s)', self::lock_name() ) );
 			}
 			// A request that queued a job while we held the lock could not start a drainer:

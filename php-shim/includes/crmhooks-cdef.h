@@ -30,22 +30,10 @@ const char *crmh_abi_version(void);
 
 void crmh_buf_free(struct crmh_buf *buf);
 
-crmh_result crmh_crm_fetch_contact(const char *config,
-                                   size_t config_len,
-                                   const char *contact_id,
-                                   size_t contact_id_len,
-                                   struct crmh_buf *out);
-
 crmh_result crmh_crm_load_contact(const char *config,
                                   size_t config_len,
                                   const char *request_json,
                                   size_t request_len,
-                                  struct crmh_buf *out);
-
-crmh_result crmh_crm_find_contact(const char *config,
-                                  size_t config_len,
-                                  const char *email,
-                                  size_t email_len,
                                   struct crmh_buf *out);
 
 crmh_result crmh_crm_write_field(const char *config,

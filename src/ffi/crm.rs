@@ -24,23 +24,6 @@ fn config_and_json(
     finish(out, call(config, json))
 }
 
-/// Load a contact -> normalized Contact JSON.
-#[no_mangle]
-pub extern "C" fn crmh_crm_fetch_contact(
-    config: *const c_char,
-    config_len: size_t,
-    contact_id: *const c_char,
-    contact_id_len: size_t,
-    out: *mut crmh_buf,
-) -> crmh_result {
-    ffi_boundary!({
-        let out = try_input!(out_ptr(out));
-        let config = try_input!(text(config, config_len, "config"));
-        let contact_id = try_input!(text(contact_id, contact_id_len, "contact ID"));
-        finish(out, client::fetch_contact_json(config, contact_id))
-    })
-}
-
 /// Load the contact a stored webhook request names (`{"contact_id":..,"email":..,"event":{..}}`)
 /// -> Contact JSON; `CRM_NOT_FOUND` when the CRM has none.
 #[no_mangle]
@@ -52,23 +35,6 @@ pub extern "C" fn crmh_crm_load_contact(
     out: *mut crmh_buf,
 ) -> crmh_result {
     ffi_boundary!(config_and_json(config, config_len, request_json, request_len, out, client::load_contact_json))
-}
-
-/// Find a contact by email -> `{"contact_id":"42"}` or `{"contact_id":null}`.
-#[no_mangle]
-pub extern "C" fn crmh_crm_find_contact(
-    config: *const c_char,
-    config_len: size_t,
-    email: *const c_char,
-    email_len: size_t,
-    out: *mut crmh_buf,
-) -> crmh_result {
-    ffi_boundary!({
-        let out = try_input!(out_ptr(out));
-        let config = try_input!(text(config, config_len, "config"));
-        let email = try_input!(text(email, email_len, "email"));
-        finish(out, client::find_contact_json(config, email))
-    })
 }
 
 /// Write one field: `{"contact_id":"42","field":"9","value":"..."}` -> `{"ok":true}`.

@@ -28,8 +28,8 @@ mod webhook;
 
 pub use buf::{crmh_buf, crmh_buf_free};
 pub use crm::{
-    crmh_crm_change_tags, crmh_crm_fetch_contact, crmh_crm_find_contact, crmh_crm_list_modified, crmh_crm_list_schema,
-    crmh_crm_list_tagged, crmh_crm_load_contact, crmh_crm_write_field, crmh_last_account_state,
+    crmh_crm_change_tags, crmh_crm_list_modified, crmh_crm_list_schema, crmh_crm_list_tagged, crmh_crm_load_contact,
+    crmh_crm_write_field, crmh_last_account_state,
 };
 pub use decide::{
     crmh_login_choose, crmh_plan, crmh_queue_decide, crmh_reconcile_decide, crmh_settings_normalize,
@@ -40,8 +40,8 @@ pub use last_error::{crmh_last_error, crmh_last_retry_after};
 pub use result::{crmh_result, crmh_result_name};
 #[cfg(feature = "test-exports")]
 pub use test_exports::{
-    crmh_diff_fields, crmh_diff_tags, crmh_key_verify, crmh_lock_decide, crmh_request_parse, crmh_selftest_panic,
-    crmh_webhook_accept,
+    crmh_crm_fetch_contact, crmh_crm_find_contact, crmh_diff_fields, crmh_diff_tags, crmh_key_verify, crmh_lock_decide,
+    crmh_request_parse, crmh_selftest_panic, crmh_webhook_accept,
 };
 pub use webhook::crmh_webhook_receive;
 

@@ -2,7 +2,8 @@
 //! by default, so the shipped library and the PHP cdef do not have them). The Rust ABI tests
 //! (tests/ffi_abi.rs) and the C tests (tests/c) enable the feature to drive the boundary
 //! through them: the panic self-test, the parse-only and accept-only webhook paths, the
-//! diffs, the lock decisions, key verification and the CRM schema listing. In the C header
+//! diffs, the lock decisions, key verification, and loading or finding one contact by ID or email
+//! (the plugin loads contacts through crmh_crm_load_contact). In the C header
 //! they sit behind `#if defined(CRMHOOKS_TEST_EXPORTS)`.
 
 use libc::{c_char, size_t};
@@ -192,5 +193,39 @@ pub extern "C" fn crmh_key_verify(
             super::last_error::set_error(&Error::Unauthorized);
             crmh_result::CRMH_RESULT_UNAUTHORIZED
         }
+    })
+}
+
+/// Load a contact -> normalized Contact JSON.
+#[no_mangle]
+pub extern "C" fn crmh_crm_fetch_contact(
+    config: *const c_char,
+    config_len: size_t,
+    contact_id: *const c_char,
+    contact_id_len: size_t,
+    out: *mut crmh_buf,
+) -> crmh_result {
+    ffi_boundary!({
+        let out = try_input!(out_ptr(out));
+        let config = try_input!(text(config, config_len, "config"));
+        let contact_id = try_input!(text(contact_id, contact_id_len, "contact ID"));
+        finish(out, crate::crm::client::fetch_contact_json(config, contact_id))
+    })
+}
+
+/// Find a contact by email -> `{"contact_id":"42"}` or `{"contact_id":null}`.
+#[no_mangle]
+pub extern "C" fn crmh_crm_find_contact(
+    config: *const c_char,
+    config_len: size_t,
+    email: *const c_char,
+    email_len: size_t,
+    out: *mut crmh_buf,
+) -> crmh_result {
+    ffi_boundary!({
+        let out = try_input!(out_ptr(out));
+        let config = try_input!(text(config, config_len, "config"));
+        let email = try_input!(text(email, email_len, "email"));
+        finish(out, crate::crm::client::find_contact_json(config, email))
     })
 }

@@ -224,18 +224,18 @@ final class CrmHooks_Admin_Queries {
 	/**
 	 * Site Health facts: when the oldest due job became due (queued past its run_after, or
 	 * running past its lease), how many jobs failed in the last 24 hours, and when the last queue
-	 * run that processed jobs ended.
+	 * run ended a job.
 	 *
 	 * @return array{oldest_due_at:?int, failed_24h:int, last_drainer_end:?int}
 	 */
 	public static function health_facts( int $now ): array {
 		global $wpdb;
 		$row      = (array) $wpdb->get_row( $wpdb->prepare( "SELECT MIN(CASE WHEN status = 'queued' AND run_after <= %d THEN run_after WHEN status = 'running' AND lease_until < %d THEN lease_until END) AS oldest_due_at, SUM(status = 'failed' AND updated_at >= %d) AS failed_24h FROM {$wpdb->prefix}crmhooks_jobs WHERE status IN ('queued','running','failed')", $now, $now, $now - DAY_IN_SECONDS ), ARRAY_A );
-		$ended_ms = $wpdb->get_var( $wpdb->prepare( "SELECT last_write_at FROM {$wpdb->prefix}crmhooks_writes WHERE contact_key = %s", CrmHooks_Jobs::DRAINER_KEY ) );
+		$ended_at = $wpdb->get_var( "SELECT MAX(updated_at) FROM {$wpdb->prefix}crmhooks_jobs WHERE status IN ('done','failed') AND attempts > 0" );
 		return array(
 			'oldest_due_at'    => isset( $row['oldest_due_at'] ) ? (int) $row['oldest_due_at'] : null,
 			'failed_24h'       => (int) ( $row['failed_24h'] ?? 0 ),
-			'last_drainer_end' => $ended_ms === null ? null : intdiv( (int) $ended_ms, 1000 ),
+			'last_drainer_end' => $ended_at === null ? null : (int) $ended_at,
 		);
 	}
 }

@@ -54,14 +54,14 @@ final class CrmFailureTest extends CrmHooks_Queue_TestCase
         $this->assertQueued($this->hook(array('wpf_action' => 'add', 'contact_id' => '42')));
         $this->wait_until_idle(20, true);
 
-        $failed = CrmHooks_Jobs::failed_jobs();
+        $failed = $this->failed_jobs();
         $this->assertCount(1, $failed);
         $this->assertSame(1, (int) $failed[0]['attempts'], 'no automatic retry of a permanent error');
         $this->assertSame('crm_unauthorized', $failed[0]['outcome']);
         $this->assertNotSame('', $failed[0]['last_error']);
         $this->assertCount(0, $this->users_for('jane.doe@example.com', '42'));
 
-        $this->assertSame(1, CrmHooks_Jobs::retry_all_failed());
+        $this->assertSame(1, $this->retry_all_failed());
         global $wpdb;
         $wpdb->query("UPDATE {$wpdb->prefix}crmhooks_jobs SET run_after = 0 WHERE status = 'queued'");
         $this->wait_until_idle(20, true);
@@ -76,7 +76,7 @@ final class CrmFailureTest extends CrmHooks_Queue_TestCase
         $this->assertQueued($this->hook(array('wpf_action' => 'add', 'contact_id' => '42')));
         $this->wait_until_idle(30, true);
 
-        $failed = CrmHooks_Jobs::failed_jobs();
+        $failed = $this->failed_jobs();
         $this->assertCount(1, $failed);
         $this->assertSame(2, (int) $failed[0]['attempts']);
         $this->assertSame('crm_temporary', $failed[0]['outcome']);

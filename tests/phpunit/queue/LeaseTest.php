@@ -1,7 +1,8 @@
 <?php
 /**
- * A php-fpm worker killed with SIGKILL in the middle of a job: the job stays running until its
- * lease ends, is taken again, and completes; the other queued job is not lost either.
+ * A php-fpm worker killed with SIGKILL in the middle of a job: the job stays running until the
+ * next queue run starts (the dead drainer's lock is gone, so its leases are void), is taken again,
+ * and completes; the other queued job is not lost either.
  */
 
 declare(strict_types=1);
@@ -39,7 +40,7 @@ final class LeaseTest extends CrmHooks_Queue_TestCase
         $this->assertTrue(posix_kill($pid, 9), 'kill -9 the worker');
         usleep(300000);
 
-        $this->assertSame('running', $this->jobs()[0]['status'], 'a dead worker leaves its job running until the lease ends');
+        $this->assertSame('running', $this->jobs()[0]['status'], 'a dead worker leaves its job running until a queue run starts');
         $this->assertCount(0, $this->users_for('jane.doe@example.com', '42'));
 
         $this->wait_until_idle(30, true);
@@ -48,7 +49,7 @@ final class LeaseTest extends CrmHooks_Queue_TestCase
         $this->assertCount(2, $jobs);
         $this->assertSame(array('done', 'done'), array_column($jobs, 'status'));
         $this->assertSame('created', $jobs[0]['outcome']);
-        $this->assertSame(2, (int) $jobs[0]['attempts'], 'taken again after the lease');
+        $this->assertSame(2, (int) $jobs[0]['attempts'], 'taken again by the next queue run');
         $this->assertSame('created', $jobs[1]['outcome']);
         $this->assertCount(1, $this->users_for('jane.doe@example.com', '42'));
         $this->assertCount(1, $this->users_for('second.contact@example.com', '43'));
@@ -64,12 +65,29 @@ final class LeaseTest extends CrmHooks_Queue_TestCase
         $wpdb->query($wpdb->prepare("UPDATE {$table} SET status = 'running', queued_key = NULL, attempts = 2, lease_until = %d WHERE id = %d", time() - 1, $queued['id']));
 
         $this->assertNull(CrmHooks_Jobs::claim('test:1'));
-        $failed = CrmHooks_Jobs::failed_jobs();
+        $failed = $this->failed_jobs();
         $this->assertCount(1, $failed);
         $this->assertSame('worker_died', $failed[0]['outcome']);
 
         $this->assertTrue(CrmHooks_Jobs::retry_failed($queued['id']), 'retryable by hand');
         $this->assertSame('queued', $this->jobs()[0]['status']);
         $this->assertSame(0, (int) $this->jobs()[0]['attempts']);
+    }
+
+    public function test_the_next_queue_run_takes_a_dead_drainers_job_without_waiting_for_its_lease(): void
+    {
+        global $wpdb;
+        $this->ac_contact('42', 'jane.doe@example.com');
+        $queued = $this->enqueue(array('action' => 'add', 'contact_id' => '42', 'event' => array()));
+        // As left by a drainer killed a moment ago: running, its lease ten minutes from over.
+        $wpdb->query($wpdb->prepare("UPDATE {$wpdb->prefix}crmhooks_jobs SET status = 'running', queued_key = NULL, attempts = 1, lease_until = %d WHERE id = %d", time() + 600, $queued['id']));
+        $this->assertNull(CrmHooks_Jobs::claim('test:1'), 'a live lease keeps the job from claim() alone');
+
+        $summary = CrmHooks_Worker::run('test', 10);
+
+        $this->assertSame(1, $summary['processed'], 'the run holding the drain lock knows no other drainer is alive');
+        $job = $this->jobs()[0];
+        $this->assertSame(array('done', 'created', 2), array($job['status'], $job['outcome'], (int) $job['attempts']));
+        $this->assertCount(1, $this->users_for('jane.doe@example.com', '42'));
     }
 }

@@ -84,7 +84,7 @@ final class QueueFixesTest extends CrmHooks_Queue_TestCase
 
         // Retrying by hand processes them with the account the site has now.
         CrmHooks_Test_Site::set_settings(array('crm' => 'activecampaign'));
-        $this->assertSame(2, CrmHooks_Jobs::retry_all_failed());
+        $this->assertSame(2, $this->retry_all_failed());
         $this->wait_until_idle(30, true);
         $this->assertNotEmpty($this->users_for('john.roe@example.com', '43'));
     }

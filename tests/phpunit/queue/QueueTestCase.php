@@ -127,6 +127,18 @@ abstract class CrmHooks_Queue_TestCase extends TestCase
         return (array) $wpdb->get_results("SELECT * FROM {$wpdb->prefix}crmhooks_jobs ORDER BY id", ARRAY_A);
     }
 
+    protected function failed_jobs(): array
+    {
+        global $wpdb;
+        return (array) $wpdb->get_results("SELECT * FROM {$wpdb->prefix}crmhooks_jobs WHERE status = 'failed' ORDER BY id DESC", ARRAY_A);
+    }
+
+    /** As the Queue screen's bulk "Retry" does: each failed job back in the queue. */
+    protected function retry_all_failed(): int
+    {
+        return count(array_filter(array_map(static fn(array $job): bool => CrmHooks_Jobs::retry_failed((int) $job['id']), $this->failed_jobs())));
+    }
+
     protected function pending_count(): int
     {
         global $wpdb;
