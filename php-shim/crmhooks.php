@@ -7,6 +7,7 @@
  * Requires PHP:      8.1
  * License:           GPL-2.0-or-later
  * Text Domain:       crmhooks
+ * Domain Path:       /languages
  */
 
 declare(strict_types=1);
@@ -59,12 +60,20 @@ require_once CRMHOOKS_INCLUDES . 'functions.php';
 register_activation_hook( __FILE__, array( 'CrmHooks_Installer', 'activate' ) );
 register_deactivation_hook( __FILE__, array( 'CrmHooks_Installer', 'deactivate' ) );
 
+/** init: loads the plugin's translations (not earlier: WordPress 6.7 warns before init). */
+function crmhooks_load_textdomain(): void {
+	load_plugin_textdomain( 'crmhooks', false, dirname( plugin_basename( CRMHOOKS_FILE ) ) . '/languages' );
+}
+
 /**
  * Registers every hook of the plugin, in one place.
  */
 function crmhooks_bootstrap(): void {
 	// Credentials are encrypted on every write of the option, whoever writes it.
 	add_filter( 'sanitize_option_' . CrmHooks_Settings::OPTION, array( 'CrmHooks_Secrets', 'encrypt_option' ), 20 );
+
+	// Translations: WordPress.org language packs first, then the plugin's own languages/ folder.
+	add_action( 'init', 'crmhooks_load_textdomain', 0 );
 
 	// Tables follow the plugin version even when the plugin was updated without re-activation.
 	add_action( 'plugins_loaded', array( 'CrmHooks_Installer', 'maybe_upgrade' ) );
