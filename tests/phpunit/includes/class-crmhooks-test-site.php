@@ -154,4 +154,38 @@ final class CrmHooks_Test_Site {
 		}
 		self::fresh();
 	}
+
+	/**
+	 * Runs `$body` (the body of a function of `$in`) in a PHP subprocess that loads another
+	 * WordPress of the stack (the fresh site, the network) as a GET of `$url`, then `$after_load`
+	 * (extra includes and helper functions); returns what the body returns, through JSON.
+	 *
+	 * @return mixed
+	 */
+	public static function run_in_site( string $wp_dir, string $url, string $body, array $in = array(), string $after_load = '' ) {
+		$marker  = '@@crmhooks-subprocess-result@@';
+		$prelude = '$in = json_decode((string) getenv("CRMHOOKS_SUBPROCESS_INPUT"), true);'
+			. '$_SERVER["HTTP_HOST"] = ' . var_export( parse_url( $url, PHP_URL_HOST ) . ':' . parse_url( $url, PHP_URL_PORT ), true ) . ';'
+			. '$_SERVER["SERVER_NAME"] = "127.0.0.1"; $_SERVER["SERVER_PORT"] = ' . var_export( (string) parse_url( $url, PHP_URL_PORT ), true ) . ';'
+			. '$_SERVER["REQUEST_URI"] = "/"; $_SERVER["REQUEST_METHOD"] = "GET";'
+			. 'require ' . var_export( $wp_dir . '/wp-load.php', true ) . '; require_once ABSPATH . "wp-admin/includes/plugin.php";';
+		$code    = $prelude . "\n" . $after_load . "\n" . '$out = (static function (array $in) {' . "\n" . $body . "\n" . '})(is_array($in) ? $in : array());'
+			. "\n" . 'echo "\n", ' . var_export( $marker, true ) . ', json_encode($out), "\n";';
+		$env     = getenv();
+		$env['CRMHOOKS_SUBPROCESS_INPUT'] = (string) json_encode( $in );
+		$process = proc_open( array( PHP_BINARY, '-r', $code ), array( 1 => array( 'pipe', 'w' ), 2 => array( 'pipe', 'w' ) ), $pipes, null, $env );
+		if ( ! is_resource( $process ) ) {
+			throw new RuntimeException( "cannot start a PHP subprocess for $url" );
+		}
+		$stdout = (string) stream_get_contents( $pipes[1] );
+		$stderr = (string) stream_get_contents( $pipes[2] );
+		fclose( $pipes[1] );
+		fclose( $pipes[2] );
+		$rc = proc_close( $process );
+		$at = strrpos( $stdout, $marker );
+		if ( 0 !== $rc || false === $at ) {
+			throw new RuntimeException( "the subprocess for $url failed (exit $rc):\n$stdout\n$stderr" );
+		}
+		return json_decode( trim( substr( $stdout, $at + strlen( $marker ) ) ), true );
+	}
 }

@@ -27,21 +27,6 @@ final class ReleaseTest extends TestCase
         'aarch64' => 'AArch64',
     );
 
-    /** Loads the fresh site's WordPress in the subprocess; `$in` is the caller's input. */
-    private const PRELUDE = <<<'PHP'
-        $in = json_decode((string) getenv('CRMHOOKS_FRESH_INPUT'), true);
-        $crmh_url = (string) getenv('CRMHOOKS_FRESH_SITE_URL');
-        $_SERVER['HTTP_HOST'] = parse_url($crmh_url, PHP_URL_HOST) . ':' . parse_url($crmh_url, PHP_URL_PORT);
-        $_SERVER['SERVER_NAME'] = '127.0.0.1';
-        $_SERVER['SERVER_PORT'] = (string) parse_url($crmh_url, PHP_URL_PORT);
-        $_SERVER['REQUEST_URI'] = '/';
-        $_SERVER['REQUEST_METHOD'] = 'GET';
-        require getenv('CRMHOOKS_FRESH_WP_DIR') . '/wp-load.php';
-        require_once ABSPATH . 'wp-admin/includes/plugin.php';
-        PHP;
-
-    private const MARKER = '@@crmhooks-fresh-result@@';
-
     private static string $repo = '';
     private static string $version = '';
     private static string $zip = '';
@@ -280,19 +265,6 @@ final class ReleaseTest extends TestCase
      */
     private function fresh(string $body, array $in = array())
     {
-        $code = self::PRELUDE . "\n" . '$out = (static function (array $in) {' . "\n" . $body . "\n" . '})(is_array($in) ? $in : array());'
-            . "\n" . 'echo "\n", ' . var_export(self::MARKER, true) . ', json_encode($out), "\n";';
-        $env = getenv();
-        $env['CRMHOOKS_FRESH_INPUT'] = (string) json_encode($in);
-        $process = proc_open(array(PHP_BINARY, '-r', $code), array(1 => array('pipe', 'w'), 2 => array('pipe', 'w')), $pipes, null, $env);
-        $this->assertIsResource($process);
-        $stdout = (string) stream_get_contents($pipes[1]);
-        $stderr = (string) stream_get_contents($pipes[2]);
-        fclose($pipes[1]);
-        fclose($pipes[2]);
-        $rc = proc_close($process);
-        $at = strrpos($stdout, self::MARKER);
-        $this->assertTrue($rc === 0 && $at !== false, "the fresh site's subprocess failed (exit $rc):\n" . $stdout . "\n" . $stderr);
-        return json_decode(trim(substr($stdout, $at + strlen(self::MARKER))), true);
+        return CrmHooks_Test_Site::run_in_site((string) getenv('CRMHOOKS_FRESH_WP_DIR'), (string) getenv('CRMHOOKS_FRESH_SITE_URL'), $body, $in);
     }
 }
