@@ -187,13 +187,11 @@ final class CrmHooks_Native implements CrmHooks_Result_Codes {
 	 * or null when nothing visible is wrong. Cheap enough for every admin page.
 	 */
 	public static function diagnose(): ?string {
-		$enable = strtolower( (string) ini_get( 'ffi.enable' ) );
-		$scope  = (string) ini_get( 'ffi.preload' ) !== '' && class_exists( 'FFI', false );
-		if ( ! extension_loaded( 'ffi' ) ) {
-			return self::message( 'no_extension' );
-		}
-		if ( ! in_array( $enable, array( '1', 'on', 'true', 'yes', 'preload' ), true ) ) {
-			return self::message( 'disabled', $enable === '' ? '0' : $enable );
+		$enable  = strtolower( (string) ini_get( 'ffi.enable' ) );
+		$scope   = (string) ini_get( 'ffi.preload' ) !== '' && class_exists( 'FFI', false );
+		$problem = self::extension_problem();
+		if ( $problem !== null ) {
+			return $problem;
 		}
 		if ( $enable === 'preload' && PHP_SAPI !== 'cli' && ( ! $scope || (string) ini_get( 'opcache.preload' ) === '' ) ) {
 			return self::message( 'preload_restricted' );
@@ -204,13 +202,19 @@ final class CrmHooks_Native implements CrmHooks_Result_Codes {
 		return ! $scope && ! is_file( self::library_path() ) ? self::message( 'no_library' ) : null;
 	}
 
-	private static function load(): self {
+	/** The FFI extension missing or switched off by ffi.enable, or null. */
+	private static function extension_problem(): ?string {
 		$enable = strtolower( (string) ini_get( 'ffi.enable' ) );
 		if ( ! extension_loaded( 'ffi' ) || ! class_exists( 'FFI', false ) ) {
-			throw new CrmHooks_Native_Unavailable( self::message( 'no_extension' ) );
+			return self::message( 'no_extension' );
 		}
-		if ( ! in_array( $enable, array( '1', 'on', 'true', 'yes', 'preload' ), true ) ) {
-			throw new CrmHooks_Native_Unavailable( self::message( 'disabled', $enable === '' ? '0' : $enable ) );
+		return in_array( $enable, array( '1', 'on', 'true', 'yes', 'preload' ), true ) ? null : self::message( 'disabled', $enable === '' ? '0' : $enable );
+	}
+
+	private static function load(): self {
+		$problem = self::extension_problem();
+		if ( $problem !== null ) {
+			throw new CrmHooks_Native_Unavailable( $problem );
 		}
 		try {
 			list( $ffi, $mode ) = array( \FFI::scope( 'CRMH' ), 'scope' );
