@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
-# Builds the installable plugin: dist/crmhooks-<version>.zip, for Plugins -> Add New -> Upload.
-# The zip holds one folder, crmhooks/, with
+# Builds the installable plugin, one zip per architecture, for Plugins -> Add New -> Upload:
+# dist/crmhooks-<version>-x86_64.zip and dist/crmhooks-<version>-aarch64.zip. Each holds one
+# folder, crmhooks/, with
 #   the plugin          the files of php-shim/ that git does not ignore (no .so, preload header, stack dir)
 #   readme.txt          WordPress's plugin readme (php-shim/readme.txt)
 #   languages/crmhooks.pot   every translatable string of the PHP sources (xgettext)
-#   lib/<arch>/libcrmhooks-<version>.so   the library for linux x86_64 and aarch64, linked by Zig
-#                       against glibc 2.17 (cargo-zigbuild), so it loads on old hosts too
+#   lib/<arch>/libcrmhooks-<version>.so   the library for linux on that architecture, linked by
+#                       Zig against glibc 2.17 (cargo-zigbuild), so it loads on old hosts too
+# One zip per architecture because each library deflates to about 1.5 MB: both in one zip would
+# exceed PHP's default upload_max_filesize (2 MB), and the upload screen would refuse it.
 #
 #   scripts/release.sh          (its tools come from: scripts/stack.sh install)
 #
 # Fails when Cargo.toml, the plugin header, CRMHOOKS_VERSION and readme.txt disagree on the
 # version, when a library needs a glibc symbol newer than 2.17 or is not the expected ELF
 # machine, or when the zip would hold test files, stack directories or the preload header.
+# The release test suite (tests/phpunit/release/) checks that each zip stays below the limit.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -127,38 +131,44 @@ check_contents() {
 $bad"
 }
 
-main() {
-    require_cargo
-    local version stage plugin zip target built
-    version="$(crate_version)"
-    [ -n "$version" ] || die "cannot read the version from $REPO/Cargo.toml"
-    check_versions "$version"
-
-    build_libraries
-
-    stage="$DIST/stage"
+# One installable zip for one Rust target: the plugin, its .pot and that target's library.
+package() {
+    local version="$1" target="$2" arch stage plugin zip built
+    arch="${ARCH_DIR[$target]}"
+    stage="$DIST/stage-$arch"
     plugin="$stage/crmhooks"
     rm -rf "$stage"
     mkdir -p "$plugin"
     copy_plugin "$plugin"
-    for target in "${RELEASE_TARGETS[@]}"; do
-        built="${CARGO_TARGET_DIR:-$REPO/target}/$target/release/libcrmhooks.so"
-        [ -f "$built" ] || die "$built was not produced"
-        mkdir -p "$plugin/lib/${ARCH_DIR[$target]}"
-        cp "$built" "$plugin/lib/${ARCH_DIR[$target]}/libcrmhooks-$version.so"
-        check_library "$plugin/lib/${ARCH_DIR[$target]}/libcrmhooks-$version.so" "$target"
-    done
+    built="${CARGO_TARGET_DIR:-$REPO/target}/$target/release/libcrmhooks.so"
+    [ -f "$built" ] || die "$built was not produced"
+    mkdir -p "$plugin/lib/$arch"
+    cp "$built" "$plugin/lib/$arch/libcrmhooks-$version.so"
+    check_library "$plugin/lib/$arch/libcrmhooks-$version.so" "$target"
     make_pot "$plugin" "$version"
     check_contents "$plugin"
     # Read by the web server's user, whatever this shell's umask was.
     chmod -R a+rX "$plugin"
 
-    zip="$DIST/crmhooks-$version.zip"
+    zip="$DIST/crmhooks-$version-$arch.zip"
     rm -f "$zip"
     # -X: no uid/gid or other extra attributes of the build machine in the zip.
-    (cd "$stage" && zip -q -r -X "$zip" crmhooks) || die "zip failed"
+    (cd "$stage" && zip -q -9 -r -X "$zip" crmhooks) || die "zip failed"
     rm -rf "$stage"
-    say "built $zip ($(du -h "$zip" | cut -f1))"
+    say "built $zip ($(stat -c %s "$zip") bytes; PHP's default upload limit is 2097152)"
+}
+
+main() {
+    require_cargo
+    local version target
+    version="$(crate_version)"
+    [ -n "$version" ] || die "cannot read the version from $REPO/Cargo.toml"
+    check_versions "$version"
+
+    build_libraries
+    for target in "${RELEASE_TARGETS[@]}"; do
+        package "$version" "$target"
+    done
 }
 
 main "$@"
