@@ -75,6 +75,7 @@ final class ReleaseTest extends TestCase
         self::$unpacked = sys_get_temp_dir() . '/crmhooks-release-' . getmypid();
         self::command(array('rm', '-rf', self::$unpacked));
         foreach (self::$zips as $arch => $zip) {
+            mkdir(self::$unpacked . '/' . $arch, 0777, true);
             [$rc, $output] = self::command(array('unzip', '-q', $zip, '-d', self::$unpacked . '/' . $arch));
             if ($rc !== 0) {
                 throw new RuntimeException("unzip $zip failed (exit $rc):\n" . $output);
