@@ -1,17 +1,23 @@
 #!/usr/bin/env bash
-# Builds the installable plugin: dist/crmhooks-<version>.zip, for Plugins -> Add New -> Upload.
-# The zip holds one folder, crmhooks/, with
+# Builds the installable plugin for Plugins -> Add New -> Upload:
+#   dist/crmhooks-<version>.zip           the libraries for linux x86_64 and aarch64 (about 3 MB)
+#   dist/crmhooks-<version>-<arch>.zip    one architecture's library only (about 1.6 MB): below
+#                                         PHP's default upload_max_filesize (2 MB), which refuses
+#                                         the full zip on hosts that keep the default
+# Each holds one folder, crmhooks/, with
 #   the plugin          the files of php-shim/ that git does not ignore (no .so, preload header, stack dir)
 #   readme.txt          WordPress's plugin readme (php-shim/readme.txt)
 #   languages/crmhooks.pot   every translatable string of the PHP sources (xgettext)
-#   lib/<arch>/libcrmhooks-<version>.so   the library for linux x86_64 and aarch64, linked by Zig
-#                       against glibc 2.17 (cargo-zigbuild), so it loads on old hosts too
+#   lib/<arch>/libcrmhooks-<version>.so   the library for linux on that architecture, linked by
+#                       Zig against glibc 2.17 (cargo-zigbuild), so it loads on old hosts too
 #
 #   scripts/release.sh          (its tools come from: scripts/stack.sh install)
 #
 # Fails when Cargo.toml, the plugin header, CRMHOOKS_VERSION and readme.txt disagree on the
 # version, when a library needs a glibc symbol newer than 2.17 or is not the expected ELF
 # machine, or when the zip would hold test files, stack directories or the preload header.
+# The release test suite (tests/phpunit/release/) checks that each one-architecture zip stays
+# below the limit.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -127,38 +133,47 @@ check_contents() {
 $bad"
 }
 
-main() {
-    require_cargo
-    local version stage plugin zip target built
-    version="$(crate_version)"
-    [ -n "$version" ] || die "cannot read the version from $REPO/Cargo.toml"
-    check_versions "$version"
-
-    build_libraries
-
+# One installable zip: the plugin, its .pot and the libraries of the given Rust targets.
+package() {
+    local zip="$1" version="$2" stage plugin target arch built
+    shift 2
     stage="$DIST/stage"
     plugin="$stage/crmhooks"
     rm -rf "$stage"
     mkdir -p "$plugin"
     copy_plugin "$plugin"
-    for target in "${RELEASE_TARGETS[@]}"; do
+    for target in "$@"; do
+        arch="${ARCH_DIR[$target]}"
         built="${CARGO_TARGET_DIR:-$REPO/target}/$target/release/libcrmhooks.so"
         [ -f "$built" ] || die "$built was not produced"
-        mkdir -p "$plugin/lib/${ARCH_DIR[$target]}"
-        cp "$built" "$plugin/lib/${ARCH_DIR[$target]}/libcrmhooks-$version.so"
-        check_library "$plugin/lib/${ARCH_DIR[$target]}/libcrmhooks-$version.so" "$target"
+        mkdir -p "$plugin/lib/$arch"
+        cp "$built" "$plugin/lib/$arch/libcrmhooks-$version.so"
+        check_library "$plugin/lib/$arch/libcrmhooks-$version.so" "$target"
     done
     make_pot "$plugin" "$version"
     check_contents "$plugin"
     # Read by the web server's user, whatever this shell's umask was.
     chmod -R a+rX "$plugin"
 
-    zip="$DIST/crmhooks-$version.zip"
     rm -f "$zip"
     # -X: no uid/gid or other extra attributes of the build machine in the zip.
-    (cd "$stage" && zip -q -r -X "$zip" crmhooks) || die "zip failed"
+    (cd "$stage" && zip -q -9 -r -X "$zip" crmhooks) || die "zip failed"
     rm -rf "$stage"
-    say "built $zip ($(du -h "$zip" | cut -f1))"
+    say "built $zip ($(stat -c %s "$zip") bytes; PHP's default upload limit is 2097152)"
+}
+
+main() {
+    require_cargo
+    local version target
+    version="$(crate_version)"
+    [ -n "$version" ] || die "cannot read the version from $REPO/Cargo.toml"
+    check_versions "$version"
+
+    build_libraries
+    package "$DIST/crmhooks-$version.zip" "$version" "${RELEASE_TARGETS[@]}"
+    for target in "${RELEASE_TARGETS[@]}"; do
+        package "$DIST/crmhooks-$version-${ARCH_DIR[$target]}.zip" "$version" "$target"
+    done
 }
 
 main "$@"

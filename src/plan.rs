@@ -18,6 +18,9 @@ use crate::settings::{Settings, UsernameFormat};
 
 pub mod login;
 pub mod roles;
+pub mod summary;
+
+pub use summary::{FieldChange, Summary};
 
 /// WordPress user fields that `create_user` / `update_user` carry instead of meta.
 const CORE_FIELDS: [&str; 3] = ["user_email", "first_name", "last_name"];
@@ -199,50 +202,8 @@ pub struct Plan {
     pub privileged: bool,
     pub ops: Vec<Op>,
     pub notices: Vec<Notice>,
-    /// What the ops change, for the log entry's detail.
+    /// What the ops change, with old and new values (secrets hidden), for the log entry's detail.
     pub summary: Summary,
-}
-
-/// What a plan changes, in names and keys only: the log keeps no field values (they may be
-/// personal data or secrets), so a changed field shows by its key.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(default)]
-pub struct Summary {
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub tags_added: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub tags_removed: Vec<String>,
-    /// WordPress fields and meta keys written or cleared.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub fields: Vec<String>,
-    /// `{"old": "subscriber", "new": "customer"}` when the role changes or a user is created.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub role: Option<BTreeMap<String, String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub skipped_reason: Option<SkipReason>,
-}
-
-impl Summary {
-    fn of(ops: &[Op], old_roles: &[String]) -> Summary {
-        let mut summary = Summary::default();
-        let role_change = |new: &str| {
-            Some(BTreeMap::from([("old".to_string(), old_roles.join(", ")), ("new".to_string(), new.to_string())]))
-        };
-        for op in ops {
-            match op {
-                Op::SetTags { added, removed, .. } => {
-                    summary.tags_added.extend(added.iter().cloned());
-                    summary.tags_removed.extend(removed.iter().cloned());
-                }
-                Op::UpdateUser { fields } => summary.fields.extend(fields.keys().cloned()),
-                Op::SetMeta { key, .. } | Op::DeleteMeta { key } => summary.fields.push(key.clone()),
-                Op::SetRole { role } | Op::CreateUser { role, .. } => summary.role = role_change(role),
-                Op::Skip { reason } => summary.skipped_reason = Some(*reason),
-                _ => {}
-            }
-        }
-        summary
-    }
 }
 
 /// Why a webhook may not touch any user.
@@ -353,13 +314,12 @@ pub fn plan(input: &PlanInput, generated_password: &str) -> Plan {
     if privileged {
         planner.keep_only_tags();
     }
-    let old_roles = target.map(|user| user.roles.clone()).unwrap_or_default();
     Plan {
         action: input.request.action,
         outcome: PlanOutcome::of(&planner.ops),
         user_id: target.map(|u| u.id),
         privileged,
-        summary: Summary::of(&planner.ops, &old_roles),
+        summary: Summary::of(&planner.ops, target, &input.settings.meta_denylist),
         ops: planner.ops,
         notices: planner.notices,
     }

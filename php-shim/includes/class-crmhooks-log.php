@@ -54,7 +54,8 @@ final class CrmHooks_Log {
 	/**
 	 * Adds one entry. `$detail` (optional) says what the webhook changed or why it did not, for
 	 * the entry's view on Tools -> crmhooks Activity: tags_added, tags_removed (names), fields
-	 * (changed keys), role { old, new }, skipped_reason. Never keys, tokens or values.
+	 * (key => { old, new }, or { hidden } for a secret-looking key: src/plan/summary.rs decides),
+	 * role { old, new }, skipped_reason. Never access keys, tokens or passwords.
 	 */
 	public static function add( string $action, string $contact_id, string $outcome, int $duration_ms, int $crm_calls, string $message, array $detail = array() ): void {
 		global $wpdb;

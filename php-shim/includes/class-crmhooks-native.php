@@ -268,7 +268,7 @@ final class CrmHooks_Native implements CrmHooks_Result_Codes {
 		if ( self::release_arch( $machine ) === null ) {
 			return 'the release ships the library for ' . $shipped . ' only, and this server is ' . $machine . ' (looked for ' . $looked . '). Build libcrmhooks for ' . $machine . ' from the sources (cargo build --release) and point the CRMHOOKS_LIB constant at it.';
 		}
-		return 'no library for this server\'s architecture (' . $machine . '): looked for ' . $looked . '. Reinstall the plugin from the crmhooks-' . self::expected_version() . '.zip release (it ships the library for ' . $shipped . '), or in a development checkout run scripts/stack.sh build.';
+		return 'no library for this server\'s architecture (' . $machine . '): looked for ' . $looked . '. Reinstall the plugin from the crmhooks-' . self::expected_version() . '.zip release (it ships the library for ' . $shipped . ') or its crmhooks-' . self::expected_version() . '-' . self::release_arch( $machine ) . '.zip, or in a development checkout run scripts/stack.sh build.';
 	}
 
 	public function abi_version(): string {

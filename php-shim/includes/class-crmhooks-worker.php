@@ -285,7 +285,7 @@ final class CrmHooks_Worker {
 		$outcome            = self::outcome( $found, $result['error'] !== null ? 'failed' : (string) ( $plan['outcome'] ?? 'failed' ), $message );
 		$outcome['user_id'] = $result['user_id'];
 		$outcome['notices'] = array_values( array_filter( array_merge( array_column( $notices, 'code' ), $result['notices'] ) ) );
-		$outcome['detail']  = (array) ( $plan['summary'] ?? array() ); // Names and keys only, for the Activity screen.
+		$outcome['detail']  = (array) ( $plan['summary'] ?? array() ); // For the Activity screen: tags, fields old -> new (secrets hidden: src/plan/summary.rs), role.
 		return $outcome;
 	}
 

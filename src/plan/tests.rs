@@ -423,13 +423,85 @@ fn update_sets_an_allowed_role_by_slug_or_display_name() {
 }
 
 #[test]
-fn the_summary_names_the_role_change_and_no_values() {
+fn the_summary_names_the_role_change() {
     let p = update_with_role("customer", user());
     let role = p.summary.role.expect("a role change");
     assert_eq!((role["old"].as_str(), role["new"].as_str()), (user().roles.join(", ").as_str(), "customer"));
     assert!(update_with_role("administrator", user()).summary.role.is_none(), "a refused role changes nothing");
     let json = serde_json::to_string(&run(&input(Action::Update, Some(user()))).summary).unwrap();
-    assert!(!json.contains("Gold") && !json.contains("555"), "keys only, never values: {json}");
+    assert_eq!(json, "{}", "a user in sync: nothing changed, no value carried");
+}
+
+fn shown(old: &str, new: &str) -> FieldChange {
+    FieldChange { old: Some(old.into()), new: Some(new.into()), hidden: false }
+}
+
+fn hidden() -> FieldChange {
+    FieldChange { old: None, new: None, hidden: true }
+}
+
+#[test]
+fn the_summary_carries_the_old_and_new_value_of_each_changed_field() {
+    let mut i = input(Action::Update, Some(user()));
+    i.contact.fields = vec![field("1", "Platinum"), field("phone", "")];
+    i.contact.first_name = "Janet".into();
+    let fields = run(&i).summary.fields;
+    let expected = [
+        ("billing_phone", shown("555-0100", "")),
+        ("crmhooks_level", shown("Gold", "Platinum")),
+        ("first_name", shown("Jane", "Janet")),
+    ];
+    assert_eq!(fields, expected.into_iter().map(|(k, c)| (k.to_string(), c)).collect());
+    let json = serde_json::to_value(&fields).unwrap();
+    assert_eq!(json["crmhooks_level"], json!({"old": "Gold", "new": "Platinum"}));
+}
+
+#[test]
+fn a_created_user_has_empty_old_values_and_a_hidden_password() {
+    let fields = run(&input(Action::Add, None)).summary.fields;
+    assert_eq!(fields["user_email"], shown("", "jane.doe@example.com"));
+    assert_eq!(fields["crmhooks_level"], shown("", "Gold"));
+    assert_eq!(fields["user_pass"], hidden());
+    assert_eq!(serde_json::to_value(&fields["user_pass"]).unwrap(), json!({"hidden": true}));
+}
+
+#[test]
+fn a_secret_looking_key_carries_no_value() {
+    let mut i = input(Action::Add, None);
+    i.contact.fields.push(field("9", "S3cret-Value-9"));
+    i.settings.field_map.extend([
+        mapping("9", "user_pass"),
+        mapping("9", "crm_api_token"),
+        mapping("9", "Backup_Password"),
+    ]);
+    let p = run(&i);
+    assert!(
+        p.ops.contains(&Op::SetMeta { key: "crm_api_token".into(), value: "S3cret-Value-9".into() }),
+        "control: written"
+    );
+    assert_eq!((&p.summary.fields["crm_api_token"], &p.summary.fields["Backup_Password"]), (&hidden(), &hidden()));
+    assert!(!serde_json::to_string(&p.summary).unwrap().contains("S3cret"));
+
+    let denylist = ["billing_*".to_string()];
+    for key in
+        ["user_pass", "PASSWD", "license_key", "pw_hash", "session_id", "my_secret", "wp_capabilities", "billing_city"]
+    {
+        assert!(summary::value_is_secret(key, &denylist), "{key}");
+    }
+    for key in ["user_email", "first_name", "crmhooks_level", "phone", "company"] {
+        assert!(!summary::value_is_secret(key, &denylist), "{key}");
+    }
+}
+
+#[test]
+fn long_values_are_cut_on_a_character_boundary() {
+    assert_eq!(summary::shortened(&"é".repeat(200)), "é".repeat(200), "200 characters stay whole");
+    assert_eq!(summary::shortened(&"é".repeat(201)), format!("{}…", "é".repeat(200)));
+    let mut i = input(Action::Update, Some(user()));
+    i.contact.fields = vec![field("1", &"€".repeat(500))];
+    let change = &run(&i).summary.fields["crmhooks_level"];
+    assert_eq!(change.new.as_deref().map(|v| v.chars().count()), Some(summary::MAX_VALUE_CHARS + 1));
+    assert_eq!(change.old.as_deref(), Some("Gold"));
 }
 
 #[test]
@@ -759,7 +831,10 @@ fn plan_json_for_a_new_user_matches_the_brief() {
             {"op": "set_tags", "tags": [{"id": "3", "name": "member"}], "added": ["member"], "removed": []},
             {"op": "send_notification"},
             {"op": "return_password", "field": "9"}
-        ], "summary": {"tags_added": ["member"], "fields": ["crmhooks_level"], "role": {"old": "", "new": "customer"}}})
+        ], "summary": {"tags_added": ["member"], "role": {"old": "", "new": "customer"}, "fields": {
+            "crmhooks_level": {"old": "", "new": "Gold"}, "first_name": {"old": "", "new": "Jane"},
+            "last_name": {"old": "", "new": "Doe"}, "user_email": {"old": "", "new": "jane.doe@example.com"},
+            "user_pass": {"hidden": true}}}})
     );
     let back: Plan = serde_json::from_str(&out).unwrap();
     assert_eq!(serde_json::to_value(&back).unwrap(), value);
@@ -780,7 +855,7 @@ fn plan_json_accepts_php_shaped_user_state() {
             {"op": "set_tags", "tags": [{"id": "3", "name": "member"}], "added": ["member"], "removed": ["vip"]}
         ], "notices": [{"level": "warning", "code": "role_privileged",
             "message": "the requested role is privileged and is never granted by a webhook; the user's role was not changed"}],
-        "summary": {"tags_added": ["member"], "tags_removed": ["vip"], "fields": ["crmhooks_level"]}})
+        "summary": {"tags_added": ["member"], "tags_removed": ["vip"], "fields": {"crmhooks_level": {"old": "", "new": "Gold"}}}})
     );
     assert!(!out.contains(GENERATED));
 }

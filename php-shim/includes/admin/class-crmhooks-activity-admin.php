@@ -19,9 +19,6 @@ final class CrmHooks_Activity_Admin {
 	/** Query argument of the detail view. */
 	public const ENTRY_ARG = 'entry';
 
-	/** Meta keys whose values are never shown, even if a detail carries them. */
-	private const HIDDEN_VALUE_KEYS = array( 'user_pass' );
-
 	public static function register(): void {
 		add_action( 'admin_menu', array( self::class, 'add_menu' ) );
 		add_action( 'admin_enqueue_scripts', array( 'CrmHooks_Admin_Html', 'enqueue_styles' ) );
@@ -191,26 +188,27 @@ final class CrmHooks_Activity_Admin {
 		return $rows;
 	}
 
-	/** @param array<string,mixed> $fields key => {old, new} */
+	/**
+	 * The library's summary (src/plan/summary.rs) decides what is shown: key => {old, new}, or
+	 * {hidden: true} for a key that looks secret. Entries logged before values were kept list
+	 * the changed keys only.
+	 *
+	 * @param array<string|int,mixed> $fields
+	 */
 	private static function fields_html( array $fields ): string {
 		if ( $fields === array() ) {
 			return '—';
 		}
 		if ( array_is_list( $fields ) ) {
-			// The library's summary names the changed keys only: the log keeps no field values.
 			$items = array_map( static fn( $key ): string => '<li><code>' . esc_html( (string) $key ) . '</code>: ' . esc_html__( 'changed', 'crmhooks' ) . '</li>', $fields );
 			return '<ul>' . implode( '', $items ) . '</ul>';
 		}
 		$html = '<ul>';
 		foreach ( $fields as $key => $change ) {
-			$change = is_array( $change ) ? $change : array( 'new' => $change );
+			$change = is_array( $change ) ? $change : array( 'hidden' => true );
 			$html  .= '<li><code>' . esc_html( (string) $key ) . '</code>: ';
-			if ( in_array( (string) $key, self::HIDDEN_VALUE_KEYS, true ) ) {
-				$html .= esc_html__( 'changed (the value is not shown)', 'crmhooks' );
-			} else {
-				$html .= self::change_html( $change['old'] ?? '', $change['new'] ?? '' );
-			}
-			$html .= '</li>';
+			$html  .= ! empty( $change['hidden'] ) ? esc_html__( 'changed (the value is not shown)', 'crmhooks' ) : self::change_html( $change['old'] ?? '', $change['new'] ?? '' );
+			$html  .= '</li>';
 		}
 		return $html . '</ul>';
 	}

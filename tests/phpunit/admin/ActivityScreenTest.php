@@ -100,7 +100,7 @@ final class ActivityScreenTest extends CrmHooks_Admin_Screens_TestCase
         CrmHooks_Log::add('update', '42', 'updated', 120, 2, 'job 7 attempt 1 (1 received): done <b>bold</b>', array(
             'tags_added'     => array('vip', 'Gold Customer'),
             'tags_removed'   => array('trial'),
-            'fields'         => array('membership_level' => array('old' => 'Silver', 'new' => 'Gold'), 'first_name' => array('old' => '', 'new' => 'Jane'), 'user_pass' => array('old' => 'x', 'new' => 'secret-new-pass')),
+            'fields'         => array('membership_level' => array('old' => 'Silver', 'new' => 'Gold'), 'first_name' => array('old' => '', 'new' => 'Jane'), 'user_pass' => array('hidden' => true), 'phone' => array('old' => '555-0100', 'new' => '')),
             'role'           => array('old' => 'subscriber', 'new' => 'customer'),
             'skipped_reason' => 'the user is privileged; webhooks change only its tags',
         ));
@@ -122,7 +122,7 @@ final class ActivityScreenTest extends CrmHooks_Admin_Screens_TestCase
         $this->assertStringContainsString('<span class="crmhooks-old">subscriber</span> &rarr; customer', $body);
         $this->assertStringContainsString('Why it was skipped</th><td>the user is privileged; webhooks change only its tags</td>', $body);
         $this->assertStringContainsString('user_pass: changed (the value is not shown)', $text);
-        $this->assertStringNotContainsString('secret-new-pass', $body);
+        $this->assertStringContainsString('<code>phone</code>: <span class="crmhooks-old">555-0100</span> &rarr; <em>(empty)</em>', $body, 'a cleared field');
         $this->assertStringNotContainsString('"tags_added"', $body, 'not raw JSON');
 
         // An entry without a detail, a duplicate (highlighted) and one that is gone.

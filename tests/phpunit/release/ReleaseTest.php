@@ -1,9 +1,10 @@
 <?php
 /**
- * The release zip, as a site owner gets it: scripts/release.sh builds it once for this class;
- * its contents are checked (one crmhooks/ folder, readme.txt, a non-empty .pot, the library for
- * x86_64 and aarch64 needing no glibc newer than 2.17, nothing that must not ship). Then it is
- * installed into the stack's fresh site (a WordPress without crmhooks, laid anew by
+ * The release zips, as a site owner gets them: scripts/release.sh builds crmhooks-<version>.zip
+ * (both architectures) and one zip per architecture once for this class; each is checked (one
+ * crmhooks/ folder, readme.txt, a non-empty .pot, its architectures' libraries needing no glibc
+ * newer than 2.17, nothing that must not ship; a one-architecture zip smaller than PHP's default
+ * 2 MB upload limit). Then crmhooks-<version>.zip is installed into the stack's fresh site (a WordPress without crmhooks, laid anew by
  * `scripts/stack.sh fresh-site`, port BASE+3, tables fresh_*) through WordPress's own upload
  * path -- Plugin_Upgrader::install() on the zip file, as Plugins -> Add New -> Upload does --,
  * activated, pointed at the CRM stand-in and sent webhooks over HTTP; the user it creates is read
@@ -27,10 +28,17 @@ final class ReleaseTest extends TestCase
         'aarch64' => 'AArch64',
     );
 
+    /** PHP's default upload_max_filesize ("2M"): a bigger zip is refused by the upload screen. */
+    private const UPLOAD_LIMIT_BYTES = 2 * 1024 * 1024;
+
+    /** The zip of every architecture, next to the one-architecture zips in self::$zips. */
+    private const ALL = 'all';
+
     private static string $repo = '';
     private static string $version = '';
-    private static string $zip = '';
-    /** The zip unpacked with unzip(1), to read its files. */
+    /** @var array<string,string> arch (or self::ALL) => zip path */
+    private static array $zips = array();
+    /** The zips unpacked with unzip(1) into <this>/<arch>/, to read their files. */
     private static string $unpacked = '';
 
     public static function setUpBeforeClass(): void
@@ -38,21 +46,26 @@ final class ReleaseTest extends TestCase
         self::$repo = dirname(__DIR__, 3);
         preg_match('/^version\s*=\s*"([^"]+)"/m', (string) file_get_contents(self::$repo . '/Cargo.toml'), $m);
         self::$version = $m[1] ?? '';
-        self::$zip = self::$repo . '/dist/crmhooks-' . self::$version . '.zip';
-
-        @unlink(self::$zip); // Only this run's build counts.
+        self::$zips[self::ALL] = self::$repo . '/dist/crmhooks-' . self::$version . '.zip';
+        foreach (array_keys(self::ELF_MACHINES) as $arch) {
+            self::$zips[$arch] = self::$repo . '/dist/crmhooks-' . self::$version . '-' . $arch . '.zip';
+        }
+        array_map(static fn(string $zip) => @unlink($zip), self::$zips); // Only this run's build counts.
         $started = microtime(true);
         [$rc, $output] = self::command(array(self::$repo . '/scripts/release.sh'));
         if ($rc !== 0) {
             throw new RuntimeException("scripts/release.sh failed (exit $rc):\n" . $output);
         }
-        fwrite(STDERR, sprintf("\nscripts/release.sh built %s in %.0f s\n", basename(self::$zip), microtime(true) - $started));
+        fwrite(STDERR, sprintf("\nscripts/release.sh built %s in %.0f s\n", implode(', ', array_map('basename', self::$zips)), microtime(true) - $started));
 
         self::$unpacked = sys_get_temp_dir() . '/crmhooks-release-' . getmypid();
         self::command(array('rm', '-rf', self::$unpacked));
-        [$rc, $output] = self::command(array('unzip', '-q', self::$zip, '-d', self::$unpacked));
-        if ($rc !== 0) {
-            throw new RuntimeException("unzip failed (exit $rc):\n" . $output);
+        foreach (self::$zips as $arch => $zip) {
+            mkdir(self::$unpacked . '/' . $arch, 0777, true);
+            [$rc, $output] = self::command(array('unzip', '-q', $zip, '-d', self::$unpacked . '/' . $arch));
+            if ($rc !== 0) {
+                throw new RuntimeException("unzip $zip failed (exit $rc):\n" . $output);
+            }
         }
     }
 
@@ -73,9 +86,9 @@ final class ReleaseTest extends TestCase
     }
 
     /** @return string[] the zip's entries, as unzip lists them */
-    private static function entries(): array
+    private static function entries(string $zip): array
     {
-        [$rc, $output] = self::command(array('unzip', '-Z1', self::$zip));
+        [$rc, $output] = self::command(array('unzip', '-Z1', $zip));
         return $rc === 0 ? array_values(array_filter(explode("\n", $output))) : array();
     }
 
@@ -85,9 +98,23 @@ final class ReleaseTest extends TestCase
         return $rc === 0 ? $output : '';
     }
 
-    public function test_the_zip_holds_one_plugin_folder_with_readme_pot_and_both_libraries(): void
+    public function test_each_zip_holds_the_plugin_and_its_libraries_and_one_architecture_fits_the_upload_limit(): void
     {
-        $entries = self::entries();
+        foreach (self::$zips as $arch => $zip) {
+            $this->assertFileExists($zip);
+            $size = (int) filesize($zip);
+            $this->assertGreaterThan(500 * 1024, $size, "control: the $arch zip holds a library");
+            if ($arch !== self::ALL) {
+                $this->assertLessThan(self::UPLOAD_LIMIT_BYTES, $size, sprintf("%s is %d bytes: not below PHP's default upload_max_filesize (2 MB), so Plugins -> Add New -> Upload would refuse it", basename($zip), $size));
+            }
+            $this->check_zip($zip, self::$unpacked . '/' . $arch . '/crmhooks', $arch === self::ALL ? array_keys(self::ELF_MACHINES) : array($arch));
+        }
+    }
+
+    /** @param string[] $arches the architectures whose libraries the zip must hold, and no other */
+    private function check_zip(string $zip, string $plugin, array $arches): void
+    {
+        $entries = self::entries($zip);
         $this->assertNotEmpty($entries, 'unzip -Z1 lists the zip');
         foreach ($entries as $entry) {
             $this->assertStringStartsWith('crmhooks/', $entry, 'everything is inside the plugin folder crmhooks/');
@@ -104,7 +131,6 @@ final class ReleaseTest extends TestCase
         $this->assertSame($expected, $shipped);
 
         // readme.txt in WordPress's format, agreeing with the plugin header.
-        $plugin = self::$unpacked . '/crmhooks';
         $readme = (string) @file_get_contents($plugin . '/readme.txt');
         $this->assertStringStartsWith("=== crmhooks ===\n", $readme);
         foreach (array('Contributors', 'Tags', 'Requires at least', 'Tested up to', 'Requires PHP', 'Stable tag', 'License') as $field) {
@@ -129,12 +155,16 @@ final class ReleaseTest extends TestCase
         $this->assertStringContainsString("\nmsgid \"crmhooks needs PHP 8.1 or newer; the plugin is inactive.\"\n", $pot, 'an esc_html__() string');
         $this->assertGreaterThan(20, preg_match_all('/^msgid "[^"]/m', $pot), 'the .pot holds the plugin\'s strings');
 
-        // One library per architecture the loader knows, for the right machine, glibc 2.17 at most.
+        // These architectures' libraries only, each for the right machine, glibc 2.17 at most.
         $this->assertSame(array_keys(self::ELF_MACHINES), array_values(array_unique(CrmHooks_Native::RELEASE_ARCHES)), 'the loader\'s folders are the ones checked here');
-        foreach (self::ELF_MACHINES as $arch => $machine) {
+        $libs = array_values(preg_grep('~\.so$~', $entries));
+        $expected_libs = array_map(static fn(string $arch): string => 'crmhooks/lib/' . $arch . '/libcrmhooks-' . self::$version . '.so', $arches);
+        sort($libs);
+        sort($expected_libs);
+        $this->assertSame($expected_libs, $libs, basename($zip) . ' ships the libraries of ' . implode(' and ', $arches) . ' only');
+        foreach ($arches as $arch) {
             $lib = $plugin . '/lib/' . $arch . '/libcrmhooks-' . self::$version . '.so';
-            $this->assertFileExists($lib);
-            $this->assertMatchesRegularExpression('/^\s*Machine:\s+' . preg_quote($machine, '/') . '$/m', self::readelf('--file-header', $lib), "$arch library");
+            $this->assertMatchesRegularExpression('/^\s*Machine:\s+' . preg_quote(self::ELF_MACHINES[$arch], '/') . '$/m', self::readelf('--file-header', $lib), "$arch library");
             preg_match_all('/GLIBC_([0-9][0-9.]*)/', self::readelf('--dyn-syms', $lib), $m);
             $versions = array_unique($m[1]);
             $this->assertContains(self::GLIBC_BASELINE, $versions, "control: the $arch library is a glibc build that reads its symbol versions");
@@ -166,7 +196,7 @@ final class ReleaseTest extends TestCase
                 'plugin'   => $upgrader->plugin_info(),
                 'messages' => $skin->get_upgrade_messages(),
             );
-            PHP, array('zip' => self::$zip));
+            PHP, array('zip' => self::$zips[self::ALL]));
         $this->assertTrue($installed['result'], 'Plugin_Upgrader::install: ' . json_encode($installed));
         $this->assertSame('crmhooks/crmhooks.php', $installed['plugin']);
         $this->assertFileExists($plugin_dir . '/lib/x86_64/libcrmhooks-' . self::$version . '.so');
