@@ -31,6 +31,9 @@ final class CrmHooks_Worker {
 	 */
 	private const SUCCESSOR_HORIZON_SECS = 300;
 
+	/** Budget of a drain run from the command line (a system cron every minute). */
+	private const CLI_BUDGET_SECS = 50;
+
 	private static bool $after_response_scheduled = false;
 
 	public static function register(): void {
@@ -57,13 +60,18 @@ final class CrmHooks_Worker {
 	/** WP-Cron: drain, then housekeeping. */
 	public static function cron(): void {
 		self::prepare_long_run();
-		self::run( 'cron' );
+		// Run by a system cron (php wp-cron.php, WP-CLI), the drain holds no web worker: it may
+		// use most of the minute until the next run.
+		self::run( 'cron', PHP_SAPI === 'cli' ? max( self::CLI_BUDGET_SECS, (int) CrmHooks_Settings::get( 'drain_budget_secs' ) ) : null );
 		CrmHooks_Jobs::prune();
 	}
 
-	/** Called when a job was queued: drain once the client has its answer (shutdown). */
+	/**
+	 * Called when a job was queued: drain once the client has its answer (shutdown), unless the
+	 * site processes its queue from cron only (drain_in_web_requests off).
+	 */
 	public static function run_after_response(): void {
-		if ( ! self::$after_response_scheduled ) {
+		if ( ! self::$after_response_scheduled && CrmHooks_Settings::get( 'drain_in_web_requests' ) ) {
 			self::$after_response_scheduled = true;
 			add_action( 'shutdown', array( self::class, 'after_response' ), 1000 );
 		}
@@ -136,9 +144,9 @@ final class CrmHooks_Worker {
 		return substr( wp_hash( 'crmhooks drain successor' ), 0, 32 );
 	}
 
-	/** Starts the next drainer when work is pending within the horizon. */
+	/** Starts the next drainer when work is pending within the horizon (and web requests may drain). */
 	public static function spawn_successor_if_pending(): bool {
-		$next = CrmHooks_Jobs::next_due();
+		$next = CrmHooks_Settings::get( 'drain_in_web_requests' ) ? CrmHooks_Jobs::next_due() : null;
 		if ( $next === null || $next > time() + self::SUCCESSOR_HORIZON_SECS ) {
 			return false;
 		}

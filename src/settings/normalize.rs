@@ -74,6 +74,9 @@ fn keys() -> Vec<(&'static str, Value, Rule)> {
         ("retry_max_secs", json!(3600), Rule::Number(0, 86_400)),
         ("drain_budget_secs", json!(20), Rule::Number(1, 300)),
         ("drain_batch", json!(100), Rule::Number(1, 10_000)),
+        // Off: no web request drains the queue (no drain after an answer, no successor request);
+        // WP-Cron or a system cron does, so a small PHP-FPM pool keeps every worker for answers.
+        ("drain_in_web_requests", json!(true), Rule::Flag),
         // The reconcile sweep (src/reconcile.rs): off switch, how often, its share of the CRM's rate.
         ("reconcile_enabled", json!(true), Rule::Flag),
         ("reconcile_interval_mins", json!(15), Rule::Number(5, 1440)),

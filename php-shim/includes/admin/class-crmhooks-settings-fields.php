@@ -49,6 +49,7 @@ final class CrmHooks_Settings_Fields {
 			'field_map'               => array( 'fields', __( 'Field map', 'crmhooks' ), 'field_map', '', '' ),
 			'meta_denylist'           => array( 'fields', __( 'Protected meta keys', 'crmhooks' ), 'list', __( 'Never written by a webhook; comma separated, * ends a prefix (e.g. billing_*). Roles, capabilities, sessions, passwords and private (_) keys are always protected.', 'crmhooks' ), '' ),
 			'async'                   => array( 'queue', __( 'Process webhooks in the background', 'crmhooks' ), 'flag', __( 'Recommended: the CRM gets its answer at once and the user is updated right after.', 'crmhooks' ), '' ),
+			'drain_in_web_requests'   => array( 'queue', __( 'Process the queue right after webhooks', 'crmhooks' ), 'flag', __( 'On: the request that queued a job works through the queue after its answer (one PHP worker per site at a time, at most 20 seconds a run). Off: only WP-Cron or a system cron does, so every PHP worker stays free for answers; run php wp-cron.php from the system cron every minute (README).', 'crmhooks' ), '' ),
 			'queue_max'               => array( 'queue', __( 'Queue limit', 'crmhooks' ), 'number', __( 'Jobs waiting at most; beyond it the CRM is told to try again later (HTTP 503).', 'crmhooks' ), '' ),
 			'max_attempts'            => array( 'queue', __( 'Tries before a job fails', 'crmhooks' ), 'number', '', '' ),
 			'coalesce_cap_secs'       => array( 'queue', __( 'Longest wait for more webhooks of a contact (seconds)', 'crmhooks' ), 'number', '', '' ),
