@@ -76,7 +76,9 @@ function crmhooks_bootstrap(): void {
 	add_action( 'init', 'crmhooks_load_textdomain', 0 );
 
 	// Tables follow the plugin version even when the plugin was updated without re-activation.
-	add_action( 'plugins_loaded', array( 'CrmHooks_Installer', 'maybe_upgrade' ) );
+	// On init, before the webhook and the drainer: installing schedules cron events, which reads
+	// our translated schedule name (WordPress 6.7+ warns when that happens before init).
+	add_action( 'init', array( 'CrmHooks_Installer', 'maybe_upgrade' ), 0 );
 
 	// Webhooks: early on init (the user is known then, for the admin debug page).
 	add_action( 'init', array( 'CrmHooks_Webhook', 'maybe_handle' ), 1 );

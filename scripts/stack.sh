@@ -9,6 +9,8 @@
 #   CRMHOOKS_STACK_DIR  where everything lives (default <repo>/.stack)
 #   CRMHOOKS_PORT_BASE  BASE (default 8080): site BASE, preload site BASE+1, multisite network BASE+2,
 #                       fresh site BASE+3, stand-in BASE+5, MariaDB BASE+6
+#   CRMHOOKS_WP_SOURCE  the WordPress tree the sites are copied from (default /usr/share/wordpress,
+#                       Debian 12's 6.1; scripts/wordpress-trixie.sh prints Debian 13's 6.8); kept until reset
 #
 # Processes are stopped by the PIDs recorded in the stack dir only, never by name, so several
 # stacks (different dirs and bases) can run side by side.
@@ -22,7 +24,7 @@ done
 set_stack_paths
 
 usage() {
-    sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 all_running() {

@@ -39,7 +39,7 @@ final class CrmHooks_Installer {
 		wp_clear_scheduled_hook( CrmHooks_Reconcile::CRON_HOOK );
 	}
 
-	/** plugins_loaded: a cheap autoloaded-option compare, install only on change. */
+	/** init: a cheap autoloaded-option compare, install only on change. */
 	public static function maybe_upgrade(): void {
 		if ( get_option( self::DB_VERSION_OPTION ) !== CRMHOOKS_VERSION ) {
 			self::install();

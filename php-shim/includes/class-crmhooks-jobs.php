@@ -17,7 +17,7 @@ declare(strict_types=1);
 
 final class CrmHooks_Jobs {
 
-	/** Schema of the queue tables; a different stored value runs dbDelta on plugins_loaded. */
+	/** Schema of the queue tables; a different stored value runs dbDelta on init. */
 	public const DB_VERSION        = '6';
 	public const DB_VERSION_OPTION = 'crmhooks_queue_db_version';
 
@@ -26,7 +26,7 @@ final class CrmHooks_Jobs {
 		return $wpdb->prefix . 'crmhooks_jobs';
 	}
 
-	/** plugins_loaded: one autoloaded-option compare; dbDelta only when the schema changed. */
+	/** init: one autoloaded-option compare; dbDelta only when the schema changed. */
 	public static function maybe_upgrade(): void {
 		if ( get_option( self::DB_VERSION_OPTION ) !== self::DB_VERSION ) {
 			CrmHooks_Installer::install();

@@ -5,6 +5,8 @@ APT_PACKAGES=(
     mariadb-server nginx wordpress wordpress-theme-twentytwentythree phpunit
     curl ca-certificates python3 git gcc g++ clang libclang-rt-14-dev valgrind
     binutils gettext zip unzip python3-venv
+    # WordPress 6.8 from Debian 13 links to lodash (scripts/wordpress-trixie.sh); 6.1 bundles it.
+    libjs-lodash
     # The browser test of the admin screens (tests/browser/admin_screens.py, run by PHPUnit):
     # headless Chromium driven by Debian's Selenium, with a font to render the text.
     chromium chromium-driver python3-selenium fonts-liberation

@@ -1,13 +1,21 @@
 # The WordPress site: a private copy of Debian's WordPress, wp-config.php, install, plugin. Sourced by stack.sh.
 
+# The source is CRMHOOKS_WP_SOURCE (e.g. scripts/wordpress-trixie.sh's tree), else the one this
+# stack was laid from (recorded in the stack dir), else Debian's /usr/share/wordpress.
 wp_copy_site() {
-    local dir="${1:-$WP_DIR}"
+    local dir="${1:-$WP_DIR}" recorded="" source
+    [ -f "$STACK_DIR/wp-source" ] && recorded="$(cat "$STACK_DIR/wp-source")"
+    source="${CRMHOOKS_WP_SOURCE:-${recorded:-/usr/share/wordpress}}"
+    # One stack, one WordPress: its three sites must not mix versions.
+    [ -z "$recorded" ] || [ "$recorded" = "$source" ] \
+        || die "the stack in $STACK_DIR runs WordPress from $recorded, not $source: run $0 reset first"
     [ -f "$dir/wp-settings.php" ] && return 0
-    step "wordpress: copying /usr/share/wordpress to $dir"
-    [ -f /usr/share/wordpress/wp-settings.php ] || die "/usr/share/wordpress is missing; run: $0 install"
+    step "wordpress: copying $source to $dir"
+    [ -f "$source/wp-settings.php" ] || die "$source is not a WordPress tree (for /usr/share/wordpress run: $0 install)"
+    printf '%s\n' "$source" > "$STACK_DIR/wp-source"
     rm -rf "$dir.tmp"
     # -L: Debian's tree is full of symlinks into /etc and /var/lib; resolve them into a self-contained copy.
-    cp -rL /usr/share/wordpress "$dir.tmp"
+    cp -rL "$source" "$dir.tmp"
     rm -f "$dir.tmp/wp-config.php"
     mv "$dir.tmp" "$dir"
 }

@@ -16,8 +16,9 @@ final class TranslationTest extends CrmHooks_Plugin_TestCase
 
     protected function tearDown(): void
     {
-        unload_textdomain('crmhooks');
-        remove_all_filters('plugin_locale');
+        // Reloadable: later tests still see the plugin's strings (just-in-time loading).
+        unload_textdomain('crmhooks', true);
+        remove_all_filters('determine_locale');
         if ($this->mo !== '' && is_file($this->mo)) {
             unlink($this->mo);
         }
@@ -42,7 +43,9 @@ final class TranslationTest extends CrmHooks_Plugin_TestCase
         unlink($po);
         $this->assertSame(0, $rc, 'msgfmt compiled the catalogue');
 
-        add_filter('plugin_locale', static fn(string $locale, string $domain): string => $domain === 'crmhooks' ? 'de_DE' : $locale, 10, 2);
+        // The site's locale, not `plugin_locale`: WordPress 6.7+ loads plugin translations just in
+        // time for determine_locale(), and no longer applies that filter.
+        add_filter('determine_locale', static fn(): string => 'de_DE');
         crmhooks_load_textdomain();
 
         $schedules = CrmHooks_Worker::cron_schedules(array());
