@@ -372,9 +372,10 @@ read -r sum10k max10k n10k <<<"$(pool_rss)"
 site_php 'echo json_encode(CrmHooks_Settings::plan_settings());' > "$TMP/plan-settings.json"
 read -r _ _ lib1k lib100k <<<"$(php -d ffi.enable=1 "$REPO/scripts/lib/bench-ffi.php" calls 100000 "$TMP/plan-settings.json")"
 echo "5. memory"
-srow "php-fpm pool RSS sum after 10,000 webhooks ($n10k workers)" "$((sum10k / 1024))" MB "$((sum100 / 1024))" "MB after 100" 1.1
-srow "php-fpm largest worker RSS after 10,000 webhooks" "$((max10k / 1024))" MB "$((max100 / 1024))" "MB after 100" 1.1
-srow "library: PHP process RSS after 100,000 webhooks" "$((lib100k / 1024))" MB "$((lib1k / 1024))" "MB after 1,000" 1.05
+mb() { awk -v k="$1" 'BEGIN { printf "%.2f", k / 1024 }'; }
+srow "php-fpm pool RSS sum after 10,000 webhooks ($n10k workers)" "$(mb "$sum10k")" MB "$(mb "$sum100")" "MB after 100" 1.1
+srow "php-fpm largest worker RSS after 10,000 webhooks" "$(mb "$max10k")" MB "$(mb "$max100")" "MB after 100" 1.1
+srow "library: PHP process RSS after 100,000 webhooks" "$(mb "$lib100k")" MB "$(mb "$lib1k")" "MB after 1,000" 1.05
 
 # 6. The FFI path: one webhook (webhook_receive + plan) inside the library (benches/webhook.rs,
 # in Rust), through FFI::cdef and through FFI::scope (ffi.preload), and what loading costs:
