@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark of the plugin on the real stack (nginx + php-fpm with 4 workers + MariaDB + the CRM
-# stand-in), with wrk. Not part of the test command; loopback only; bounded (about 15-20 min with
-# the defaults, every wait has a deadline). It prints one table: every figure with its baseline
+# stand-in), with wrk. Not part of the test command; loopback only; bounded (about 14 min with the
+# defaults on 2 cores, every wait has a deadline). It prints one table: every figure with its baseline
 # measured in the same run and the ratio (and the floor where it has one), because
 # absolute numbers depend on the machine. Latency figures are medians of ROUNDS rounds with the
 # spread (min-max) of the p50s; the rounds are interleaved (each round measures the baseline and
