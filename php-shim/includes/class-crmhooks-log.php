@@ -61,17 +61,9 @@ final class CrmHooks_Log {
 		global $wpdb;
 		$json = $detail === array() ? null : (string) wp_json_encode( $detail, JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE );
 		$json = $json !== null && strlen( $json ) > self::DETAIL_MAX_BYTES ? '{"note":"the detail was too large to keep"}' : $json;
-		$row  = array(
-			'created_at'  => current_time( 'mysql', true ),
-			'action'      => substr( $action, 0, 20 ),
-			'contact_id'  => substr( $contact_id, 0, 64 ),
-			'outcome'     => substr( $outcome, 0, 40 ),
-			'duration_ms' => max( 0, $duration_ms ),
-			'crm_calls'   => max( 0, min( 65535, $crm_calls ) ),
-			'message'     => substr( $message, 0, 1000 ),
-			'detail'      => $json,
-		);
-		$wpdb->insert( self::table(), $row );
+		// A prepared INSERT rather than $wpdb->insert(): that one first asks the server for the
+		// table's column charsets (SHOW FULL COLUMNS), one more round trip on every acknowledgement.
+		$wpdb->query( $wpdb->prepare( "INSERT INTO {$wpdb->prefix}crmhooks_log (created_at, action, contact_id, outcome, duration_ms, crm_calls, message, detail) VALUES (%s, %s, %s, %s, %d, %d, %s, NULLIF(%s, ''))", current_time( 'mysql', true ), substr( $action, 0, 20 ), substr( $contact_id, 0, 64 ), substr( $outcome, 0, 40 ), max( 0, $duration_ms ), max( 0, min( 65535, $crm_calls ) ), substr( $message, 0, 1000 ), (string) $json ) );
 	}
 
 	/** Counts one refused request under $reason, with the client's address as the web server saw it (proxy headers are forgeable). */
