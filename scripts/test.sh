@@ -23,23 +23,7 @@ RESULTS=()
 
 # Run one layer: `layer NAME COMMAND...`; its output streams through as it runs.
 layer() {
-    local name="$1" # The same checks on Debian 13's WordPress (6.8, scripts/wordpress-trixie.sh), for the suites
-# where WordPress versions differ: activation and upgrade, translations, webhooks, admin HTML and
-# the browser, the upload path. The queue, reconcile and security suites do not depend on the
-# version and run once, on 6.1, above.
-phpunit_on_newer_wordpress() {
-    export CRMHOOKS_STACK_DIR="$TEST_STACK_DIR" CRMHOOKS_PORT_BASE="$TEST_PORT_BASE"
-    scripts/stack.sh reset || return 1
-    local source rc=0
-    source="$(scripts/wordpress-trixie.sh)" || return 1
-    CRMHOOKS_WP_SOURCE="$source" scripts/stack.sh up || { stop_test_stack; return 1; }
-    eval "$(scripts/stack.sh env)"
-    phpunit -c tests/phpunit/phpunit.xml --testsuite stack,plugin,admin,release || rc=$?
-    stop_test_stack
-    return "$rc"
-}
-
-started=$SECONDS rc
+    local name="$1" started=$SECONDS rc
     shift
     printf '\n======== layer: %s ========\n' "$name"
     "$@"
@@ -131,6 +115,22 @@ stack_and_phpunit() {
     eval "$(scripts/stack.sh env)"
     local rc=0
     phpunit -c tests/phpunit/phpunit.xml || rc=$?
+    stop_test_stack
+    return "$rc"
+}
+
+# The same checks on Debian 13's WordPress (6.8, scripts/wordpress-trixie.sh), for the suites
+# where WordPress versions differ: activation and upgrade, translations, webhooks, admin HTML and
+# the browser, the upload path. The queue, reconcile and security suites do not depend on the
+# version and run once, on 6.1, above.
+phpunit_on_newer_wordpress() {
+    export CRMHOOKS_STACK_DIR="$TEST_STACK_DIR" CRMHOOKS_PORT_BASE="$TEST_PORT_BASE"
+    scripts/stack.sh reset || return 1
+    local source rc=0
+    source="$(scripts/wordpress-trixie.sh)" || return 1
+    CRMHOOKS_WP_SOURCE="$source" scripts/stack.sh up || { stop_test_stack; return 1; }
+    eval "$(scripts/stack.sh env)"
+    phpunit -c tests/phpunit/phpunit.xml --testsuite stack,plugin,admin,release || rc=$?
     stop_test_stack
     return "$rc"
 }

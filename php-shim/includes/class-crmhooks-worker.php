@@ -189,7 +189,10 @@ final class CrmHooks_Worker {
 				$summary['stopped'] = $batch_done ? 'batch' : 'budget';
 				return;
 			}
-			// Settings are read afresh for every job: an admin may have switched the CRM meanwhile.
+			// Every job reads the database afresh: an admin may have switched the CRM meanwhile,
+			// and other requests may have changed the users this run read earlier (without a
+			// persistent object cache the runtime cache would still hold their old rows).
+			wp_cache_flush_runtime();
 			CrmHooks_Settings::refresh();
 			$job = CrmHooks_Jobs::claim( $worker );
 			if ( $job === null ) {
