@@ -64,7 +64,7 @@ pub struct Budget {
 }
 
 /// `share_percent` (1..=100) of the account's limit as the clients pace it: ActiveCampaign
-/// 300 requests a minute, so 20 % is 60; Ontraport 170, so 20 % is 34.
+/// 240 requests a minute, so 20 % is 48 (a job fetches 2); Ontraport 170, so 20 % is 34.
 pub fn budget(crm: CrmKind, share_percent: u32) -> Budget {
     let limit = crm.limit();
     let account_per_minute = (limit.window_count as u64).saturating_mul(60_000) / limit.window_ms.max(1);
