@@ -40,6 +40,7 @@ final class LogDetailTest extends CrmHooks_Plugin_TestCase
 
         $this->put_jane('Janet', 'Platinum <Plus>', self::NEW_CRM_PASSWORD, array('vip'));
         $this->assertProcessed($this->hook(array('wpf_action' => 'update', 'contact_id' => '42')));
+        $updated_id = $this->last_log_id(); // Now: a queued job of an earlier test may log after it.
         $updated = $this->last_detail();
         $this->assertSame(array('vip'), $updated['tags_added']);
         $this->assertSame(array('member'), $updated['tags_removed']);
@@ -51,8 +52,8 @@ final class LogDetailTest extends CrmHooks_Plugin_TestCase
         // The entry's page, as an administrator sees it over HTTP: "key: old → new", escaped.
         $this->make_user('logdetail.admin@example.com', 'administrator', self::ADMIN_PASSWORD);
         $cookie = $this->login_cookie('logdetail.admin_example.com', self::ADMIN_PASSWORD);
-        $page = $this->entry_page($this->last_log_id(), $cookie);
-        $this->assertNotSame($created_id, $this->last_log_id());
+        $page = $this->entry_page($updated_id, $cookie);
+        $this->assertNotSame($created_id, $updated_id);
         $this->assertStringContainsString('<code>membership_level</code>: <span class="crmhooks-old">Gold</span> &rarr; Platinum &lt;Plus&gt;', $page);
         $this->assertStringContainsString('<code>first_name</code>: <span class="crmhooks-old">Jane</span> &rarr; Janet', $page);
         $this->assertStringContainsString('<code>crm_password_copy</code>: changed (the value is not shown)', $page);
