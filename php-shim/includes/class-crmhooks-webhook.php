@@ -42,9 +42,6 @@ final class CrmHooks_Webhook {
 		}
 		self::$answered_early = true;
 		self::emit( $answer );
-		if ( function_exists( 'fastcgi_finish_request' ) ) {
-			fastcgi_finish_request(); // The answer is durable and complete: what follows must not delay it.
-		}
 		if ( ! CrmHooks_Worker::drain_after_early_answer() ) {
 			exit;
 		}

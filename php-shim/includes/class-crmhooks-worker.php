@@ -78,18 +78,19 @@ final class CrmHooks_Worker {
 	}
 
 	/**
-	 * After the must-use loader's answer: true when this request should load on and drain at
-	 * shutdown with every plugin loaded (it queued a job and no drainer runs; a running one picks
-	 * the job up), with the response ended first. Otherwise the drain is called off: it must never
-	 * run without the site's plugins, and the request ends at once, holding no web worker.
+	 * After the must-use loader's answer: ends the response at once (the answer is durable and
+	 * complete; nothing after it may delay the CRM), then true when this request should load on
+	 * and drain at shutdown with every plugin loaded (it queued a job and no drainer runs; a
+	 * running one picks the job up). Otherwise the drain is called off: it must never run without
+	 * the site's plugins, and the request ends, holding no web worker.
 	 */
 	public static function drain_after_early_answer(): bool {
 		global $wpdb;
-		$drain = self::$after_response_scheduled && (string) $wpdb->get_var( $wpdb->prepare( 'SELECT IS_FREE_LOCK(%s)', self::lock_name() ) ) === '1';
+		$drain = self::finish_response() && self::$after_response_scheduled && (string) $wpdb->get_var( $wpdb->prepare( 'SELECT IS_FREE_LOCK(%s)', self::lock_name() ) ) === '1';
 		if ( ! $drain ) {
 			remove_action( 'shutdown', array( self::class, 'after_response' ), 1000 );
 		}
-		return $drain && self::finish_response();
+		return $drain;
 	}
 
 	/** Without a way to end the response first (mod_php, php -S) the sender must not wait: cron drains. */
