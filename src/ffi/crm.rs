@@ -9,7 +9,24 @@ use super::result::crmh_result;
 use crate::crm::client;
 use crate::error::Result;
 
-/// The shared body of the calls that take a config and one JSON argument.
+/// The shared body of the calls that take a config and one text argument (`what` names it in
+/// an input error).
+pub(super) fn config_and_text(
+    config: *const c_char,
+    config_len: size_t,
+    arg: *const c_char,
+    arg_len: size_t,
+    what: &str,
+    out: *mut crmh_buf,
+    call: fn(&str, &str) -> Result<String>,
+) -> crmh_result {
+    let out = try_input!(out_ptr(out));
+    let config = try_input!(text(config, config_len, "config"));
+    let arg = try_input!(text(arg, arg_len, what));
+    finish(out, call(config, arg))
+}
+
+/// The calls whose one argument is a JSON document.
 fn config_and_json(
     config: *const c_char,
     config_len: size_t,
@@ -18,10 +35,7 @@ fn config_and_json(
     out: *mut crmh_buf,
     call: fn(&str, &str) -> Result<String>,
 ) -> crmh_result {
-    let out = try_input!(out_ptr(out));
-    let config = try_input!(text(config, config_len, "config"));
-    let json = try_input!(text(json, len, "input"));
-    finish(out, call(config, json))
+    config_and_text(config, config_len, json, len, "input", out, call)
 }
 
 /// Load the contact a stored webhook request names (`{"contact_id":..,"email":..,"event":{..}}`)

@@ -205,12 +205,15 @@ pub extern "C" fn crmh_crm_fetch_contact(
     contact_id_len: size_t,
     out: *mut crmh_buf,
 ) -> crmh_result {
-    ffi_boundary!({
-        let out = try_input!(out_ptr(out));
-        let config = try_input!(text(config, config_len, "config"));
-        let contact_id = try_input!(text(contact_id, contact_id_len, "contact ID"));
-        finish(out, crate::crm::client::fetch_contact_json(config, contact_id))
-    })
+    ffi_boundary!(super::crm::config_and_text(
+        config,
+        config_len,
+        contact_id,
+        contact_id_len,
+        "contact ID",
+        out,
+        crate::crm::client::fetch_contact_json
+    ))
 }
 
 /// Find a contact by email -> `{"contact_id":"42"}` or `{"contact_id":null}`.
@@ -222,10 +225,13 @@ pub extern "C" fn crmh_crm_find_contact(
     email_len: size_t,
     out: *mut crmh_buf,
 ) -> crmh_result {
-    ffi_boundary!({
-        let out = try_input!(out_ptr(out));
-        let config = try_input!(text(config, config_len, "config"));
-        let email = try_input!(text(email, email_len, "email"));
-        finish(out, crate::crm::client::find_contact_json(config, email))
-    })
+    ffi_boundary!(super::crm::config_and_text(
+        config,
+        config_len,
+        email,
+        email_len,
+        "email",
+        out,
+        crate::crm::client::find_contact_json
+    ))
 }
