@@ -286,14 +286,18 @@ flood() { # url max_secs -> "non2xx delivered"
         | python3 -c 'import json, sys; d = json.load(sys.stdin)["deliveries"]; print(sum(1 for x in d if not 200 <= x["status"] < 300), len(d))' 2>/dev/null \
         || echo "unknown unknown"
 }
-# The users back to a stale state while no drainer runs: a drainer still at work from section 3
-# would plan from the user rows it cached earlier in its request (see BENCHMARKS.md).
-hold_lock
-site stale "$FIRST" "$COUNT" >/dev/null
-site queue-clear >/dev/null
-release_lock
-log_at="$(wc -l < "$ACCESS_LOG")"
-flood_start="$(date +%s.%N)"
+# Before each flood: the users back to a stale state and the queue empty, while no drainer runs
+# (one still at work from section 3 must not process the reset half-way); then where the access
+# log and the clock stand, for the flood's figures.
+start_flood() {
+    hold_lock
+    site stale "$FIRST" "$COUNT" >/dev/null
+    site queue-clear >/dev/null
+    release_lock
+    log_at="$(wc -l < "$ACCESS_LOG")"
+    flood_start="$(date +%s.%N)"
+}
+start_flood
 read -r non2xx delivered <<<"$(flood "$hook&wpf_action=update" 300)"
 sent_secs="$(awk -v s="$flood_start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')"
 read -r state done_jobs failed_jobs last_end <<<"$(site wait-idle 300)"
@@ -316,12 +320,7 @@ srow "async: the same drain time" "$drain_secs" s "$(awk -v n="$crm_all" 'BEGIN 
 srow "async: users matching the stand-in (first mismatch $first_bad)" "$matched" users "$total" "contacts"
 # The same flood processed inline (async=false: each webhook fetches its contact before it is
 # answered, the incumbent's way), bounded by BENCH_INLINE_SECS; what it reached is reported.
-hold_lock
-site stale "$FIRST" "$COUNT" >/dev/null
-site queue-clear >/dev/null
-release_lock
-log_at="$(wc -l < "$ACCESS_LOG")"
-flood_start="$(date +%s.%N)"
+start_flood
 read -r non2xx delivered <<<"$(flood "$hook&wpf_action=update&async=false" "$INLINE_SECS")"
 inline_secs="$(awk -v s="$flood_start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')"
 if [ "$delivered" = unknown ]; then
