@@ -155,6 +155,32 @@ final class CrmHooks_Test_Site {
 		self::fresh();
 	}
 
+	/** Jobs queued or running on the stack's site. */
+	public static function pending_jobs(): int {
+		global $wpdb;
+		self::fresh();
+		return (int) $wpdb->get_var( "SELECT COUNT(*) FROM {$wpdb->prefix}crmhooks_jobs WHERE status IN ('queued','running')" );
+	}
+
+	/**
+	 * Waits until no job is queued or running; false if some still are after `$timeout_secs`.
+	 * With `$drain`, this process also runs the drainer (as WP-Cron would), for jobs whose retry
+	 * or lease ends after the response drainer stopped.
+	 */
+	public static function wait_until_queue_idle( int $timeout_secs, bool $drain = false ): bool {
+		$deadline = microtime( true ) + $timeout_secs;
+		do {
+			if ( 0 === self::pending_jobs() ) {
+				return true;
+			}
+			if ( $drain ) {
+				CrmHooks_Worker::run( 'test', 5 );
+			}
+			usleep( 200000 );
+		} while ( microtime( true ) < $deadline );
+		return false;
+	}
+
 	/**
 	 * Runs `$body` (the body of a function of `$in`) in a PHP subprocess that loads another
 	 * WordPress of the stack (the fresh site, the network) as a GET of `$url`, then `$after_load`

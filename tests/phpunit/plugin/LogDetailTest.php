@@ -16,6 +16,13 @@ final class LogDetailTest extends CrmHooks_Plugin_TestCase
     private const NEW_CRM_PASSWORD = 'Crm-Pass-4712-second';
     private const ADMIN_PASSWORD = 'Log-Detail-Admin-3391';
 
+    protected function setUp(): void
+    {
+        parent::setUp();
+        // A job queued by an earlier test must not log between a webhook here and its reading.
+        $this->assertTrue(CrmHooks_Test_Site::wait_until_queue_idle(60, true), 'control: the queue drains');
+    }
+
     public function test_the_log_entry_shows_old_and_new_values_and_never_a_password(): void
     {
         CrmHooks_Test_Site::set_settings(array('field_map' => array(
@@ -24,9 +31,7 @@ final class LogDetailTest extends CrmHooks_Plugin_TestCase
             array('crm_key' => '9', 'wp_key' => 'crm_password_copy'),
         )));
         $this->put_jane('Jane', 'Gold', self::CRM_PASSWORD, array('member'));
-        $this->assertProcessed($this->hook(array('wpf_action' => 'add', 'contact_id' => '42')));
-        $created = $this->last_detail();
-        $created_id = $this->last_log_id();
+        list($created_id, $created) = $this->processed_entry('add', '42');
         $this->assertSame(array('member'), $created['tags_added']);
         $this->assertEquals(array('old' => '', 'new' => 'subscriber'), $created['role']);
         $this->assertSame(array('old' => '', 'new' => 'Gold'), $created['fields']['membership_level'], 'a new user: nothing before');
@@ -39,9 +44,7 @@ final class LogDetailTest extends CrmHooks_Plugin_TestCase
         $this->assertSame(self::CRM_PASSWORD, get_user_meta($user->ID, 'crm_password_copy', true), 'control: the secret-looking field was written');
 
         $this->put_jane('Janet', 'Platinum <Plus>', self::NEW_CRM_PASSWORD, array('vip'));
-        $this->assertProcessed($this->hook(array('wpf_action' => 'update', 'contact_id' => '42')));
-        $updated_id = $this->last_log_id(); // Now: a queued job of an earlier test may log after it.
-        $updated = $this->last_detail();
+        list($updated_id, $updated) = $this->processed_entry('update', '42');
         $this->assertSame(array('vip'), $updated['tags_added']);
         $this->assertSame(array('member'), $updated['tags_removed']);
         $this->assertSame(array('old' => 'Jane', 'new' => 'Janet'), $updated['fields']['first_name']);
@@ -69,10 +72,8 @@ final class LogDetailTest extends CrmHooks_Plugin_TestCase
             $this->assertStringNotContainsString($password, $this->entry_page($created_id, $cookie));
         }
 
-        $this->assertProcessed($this->hook(array('wpf_action' => 'update', 'contact_id' => '999999')));
-        $this->assertSame(array(), $this->last_detail(), 'not found in the CRM: nothing planned');
-        $this->assertProcessed($this->hook(array('wpf_action' => 'update', 'contact_id' => '43')));
-        $this->assertSame('no_user', $this->last_detail()['skipped_reason']);
+        $this->assertSame(array(), $this->processed_entry('update', '999999')[1], 'not found in the CRM: nothing planned');
+        $this->assertSame('no_user', $this->processed_entry('update', '43')[1]['skipped_reason']);
     }
 
     /** Contact 42 at the stand-in with these names, membership level (1), password (9) and tags. */
@@ -92,17 +93,24 @@ final class LogDetailTest extends CrmHooks_Plugin_TestCase
         return $page['body'];
     }
 
-    private function last_log_id(): int
-    {
-        global $wpdb;
-        return (int) $wpdb->get_var("SELECT MAX(id) FROM {$wpdb->prefix}crmhooks_log");
-    }
-
-    private function last_detail(): array
+    /**
+     * Sends the webhook, asserts it was processed, and returns its log entry: ID and detail. The
+     * entry is found by contact and action among those written since, not as the newest row.
+     */
+    private function processed_entry(string $action, string $contact_id): array
     {
         global $wpdb;
         CrmHooks_Test_Site::fresh();
-        $detail = $wpdb->get_var("SELECT detail FROM {$wpdb->prefix}crmhooks_log ORDER BY id DESC LIMIT 1");
-        return $detail === null ? array() : (array) json_decode((string) $detail, true);
+        $before = (int) $wpdb->get_var("SELECT COALESCE(MAX(id), 0) FROM {$wpdb->prefix}crmhooks_log");
+        $this->assertProcessed($this->hook(array('wpf_action' => $action, 'contact_id' => $contact_id)));
+        $row = $wpdb->get_row($wpdb->prepare(
+            "SELECT id, detail FROM {$wpdb->prefix}crmhooks_log WHERE id > %d AND contact_id = %s AND action = %s ORDER BY id LIMIT 1",
+            $before,
+            $contact_id,
+            $action
+        ));
+        $this->assertNotNull($row, "a log entry for $action of contact $contact_id");
+        $detail = $row->detail === null ? array() : (array) json_decode((string) $row->detail, true);
+        return array((int) $row->id, $detail);
     }
 }

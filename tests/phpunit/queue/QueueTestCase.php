@@ -139,31 +139,13 @@ abstract class CrmHooks_Queue_TestCase extends TestCase
         return count(array_filter(array_map(static fn(array $job): bool => CrmHooks_Jobs::retry_failed((int) $job['id']), $this->failed_jobs())));
     }
 
-    protected function pending_count(): int
-    {
-        global $wpdb;
-        return (int) $wpdb->get_var("SELECT COUNT(*) FROM {$wpdb->prefix}crmhooks_jobs WHERE status IN ('queued','running')");
-    }
-
-    /**
-     * Waits until no job is queued or running. With $drain, this process also runs the drainer
-     * (as WP-Cron would), for jobs whose retry or lease ends after the response drainer stopped.
-     */
+    /** Waits until no job is queued or running (with $drain, also draining here as WP-Cron would). */
     protected function wait_until_idle(int $timeout_secs, bool $drain = false): void
     {
-        $deadline = microtime(true) + $timeout_secs;
-        while (microtime(true) < $deadline) {
-            if ($this->pending_count() === 0) {
-                CrmHooks_Test_Site::fresh();
-                return;
-            }
-            if ($drain) {
-                CrmHooks_Test_Site::fresh();
-                CrmHooks_Worker::run('test', 5);
-            }
-            usleep(200000);
+        if (!CrmHooks_Test_Site::wait_until_queue_idle($timeout_secs, $drain)) {
+            $this->fail('jobs still pending after ' . $timeout_secs . ' s: ' . json_encode($this->jobs()));
         }
-        $this->fail('jobs still pending after ' . $timeout_secs . ' s: ' . json_encode($this->jobs()));
+        CrmHooks_Test_Site::fresh();
     }
 
     /** Polls $probe until it returns a non-null value. */

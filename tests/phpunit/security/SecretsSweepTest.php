@@ -21,23 +21,6 @@ final class SecretsSweepTest extends CrmHooks_Plugin_TestCase
         return $answer;
     }
 
-    private function wait_until_idle(int $seconds): void
-    {
-        global $wpdb;
-        $deadline = microtime(true) + $seconds;
-        do {
-            CrmHooks_Test_Site::fresh();
-            $pending = (int) $wpdb->get_var("SELECT COUNT(*) FROM {$wpdb->prefix}crmhooks_jobs WHERE status IN ('queued','running')");
-            if ($pending === 0) {
-                return;
-            }
-            // As WP-Cron would: the echo waits out the loopback window after its first drain.
-            CrmHooks_Worker::run('sweep', 5);
-            usleep(200000);
-        } while (microtime(true) < $deadline);
-        $this->fail('the queue did not drain in ' . $seconds . ' s');
-    }
-
     /** Files the stack writes logs to: every *.log and log directory under the stack dir, not the data dir. */
     private static function log_files(): array
     {
@@ -81,7 +64,7 @@ final class SecretsSweepTest extends CrmHooks_Plugin_TestCase
         $this->keep($this->hook(array('wpf_action' => 'test')));
         $this->keep(CrmHooks_Test_Site::webhook('GET', array('wpf_action' => 'add', 'access_key' => 'wrong')));
         $this->keep($this->hook(array('wpf_action' => 'add', 'contact_id' => 'abc')));
-        $this->wait_until_idle(30);
+        $this->assertTrue(CrmHooks_Test_Site::wait_until_queue_idle(30, true), 'the queue did not drain in 30 s');
 
         // The administrator's debug view of the same webhook.
         $admin_password = wp_generate_password(24);
