@@ -24,6 +24,7 @@
 # Usage: scripts/bench.sh [seconds per measurement (default 3)] [rounds (default 5)] [connections (default 4)]
 #   BENCH_DRAIN_BUDGET=N  drain_budget_secs for sections 3-5 (default: the site's setting)
 #   BENCH_INLINE_SECS=N   deadline of the inline flood (default 360); BENCH_SKIP_CARGO=1 skips `cargo bench`
+#   BENCH_SECTIONS="4 5"  run only these sections (default: all six)
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SECONDS_EACH="${1:-3}"
@@ -33,6 +34,8 @@ INLINE_SECS="${BENCH_INLINE_SECS:-360}"
 export CRMHOOKS_STACK_DIR="${CRMHOOKS_STACK_DIR:-$REPO/.stack-bench}"
 export CRMHOOKS_PORT_BASE="${CRMHOOKS_PORT_BASE:-18180}"
 BENCH_STARTED=$SECONDS
+SECTIONS=" ${BENCH_SECTIONS:-1 2 3 4 5 6} "
+section() { [[ "$SECTIONS" == *" $1 "* ]]; }
 
 command -v wrk >/dev/null || { apt-get install -y -qq --no-install-recommends wrk >/dev/null || { echo "ERROR: wrk could not be installed" >&2; exit 1; }; }
 "$REPO/scripts/stack.sh" install >/dev/null
@@ -178,6 +181,7 @@ phook="$CRMHOOKS_PRELOAD_URL/?access_key=$CRMHOOKS_ACCESS_KEY"
 echo "crmhooks benchmark: wrk, $CONNECTIONS connections, ${SECONDS_EACH}s x $ROUNDS interleaved rounds per figure (medians; p50 spread), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), $(date -u '+%Y-%m-%d %H:%M UTC')"
 
 # 1. The acknowledgement, light and heavy site, interleaved with their floors.
+if section 1; then
 interleave bare="$CRMHOOKS_SITE_URL/?crmhooks_bench=bare" floor="$CRMHOOKS_SITE_URL/?crmhooks_bench=insert" \
     test="$hook&wpf_action=test" one="$hook&wpf_action=update&contact_id=42&async=true" \
     many="$hook&wpf_action=update&contact_id={contact}&async=true" \
@@ -200,6 +204,7 @@ row "heavy: update, 200 contacts, must-use loader" heavy_many floor 1.15
 row "heavy: same, opcache.preload FFI pool" heavy_preload floor 1.15
 row "light: update, 200 contacts, init path (no loader)" init floor_b
 row "heavy: update, 200 contacts, init path (no loader)" heavy_init heavy_floor_b
+fi
 
 # 2. Median ms per phase over 40 sequential requests, from the Server-Timing header of the bench plugin.
 profile() { # label url
@@ -211,6 +216,7 @@ profile() { # label url
         function median(i,   j, k, t, a) { for (j = 1; j <= rows; j++) a[j] = v[i, j]; for (j = 2; j <= rows; j++) { t = a[j]; for (k = j - 1; k >= 1 && a[k] > t; k--) a[k + 1] = a[k]; a[k + 1] = t } return a[int((rows + 1) / 2)] }
         END { printf "%-52s", l; for (i = 1; i <= cols; i++) printf " %s %.2f", name[i], median(i); printf "  (ms, medians)\n" }'
 }
+if section 2; then
 echo "2. where the time goes (phases up to the answer; sequential requests, light site)"
 profile "  floor (bare + INSERT)" "$CRMHOOKS_SITE_URL/?crmhooks_bench=insert"
 profile "  update acknowledged, must-use loader" "$hook&wpf_action=update&contact_id=42&async=true"
@@ -228,6 +234,7 @@ for ((r = 0; r < ROUNDS; r++)); do
 done
 row "page view, plugin deactivated (baseline)" inactive inactive
 row "page view, plugin active (no FFI loaded)" active inactive 1.01
+fi
 
 # The bench's contacts (stand-in) and users, the field the flood checks, and a drain budget.
 site settings-save "$TMP/settings.json" >/dev/null
@@ -257,6 +264,7 @@ hold_lock() {
 release_lock() { rm -f "$LOCK_FLAG"; wait; }
 ack="$hook&wpf_action=update&contact_id={contact}&async=true"
 drained=0
+if section 3; then
 for ((r = 0; r < ROUNDS; r++)); do
     hold_lock
     RUNS[idle]+="$(measure_once "$ack")"$'\n'
@@ -269,6 +277,7 @@ done
 echo "3. ack while a drainer works (drain_budget_secs $budget jobs per run; it made $drained CRM requests during the measurements)"
 row "update ack, no drainer (baseline)" idle idle
 row "update ack while the queue drains" draining idle 1.5
+fi
 
 # 4. Flood: the stand-in's bulk edit sends 1,000 webhooks (5 per contact) for 200 contacts at
 # concurrency 16. Acks' latencies come from nginx's access log (POST answered 200; a successor
@@ -297,6 +306,7 @@ start_flood() {
     log_at="$(wc -l < "$ACCESS_LOG")"
     flood_start="$(date +%s.%N)"
 }
+if section 4; then
 start_flood
 read -r non2xx delivered <<<"$(flood "$hook&wpf_action=update" 300)"
 sent_secs="$(awk -v s="$flood_start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')"
@@ -316,7 +326,6 @@ srow "async: all 1,000 acknowledged after" "$sent_secs" s 0 "(the bulk edit's ow
 srow "async: CRM requests, all (contacts $fetches, names $names)" "$crm_all" req "$((COUNT + names))" "200 contacts + name listings" 1.0
 srow "async: CRM answers 429" "$limited" "" 0 "(floor: 0)"
 srow "async: drain time, first webhook -> last job done" "$drain_secs" s "$(awk -v n="$crm_all" 'BEGIN { print n / 5 }')" "CRM requests / 5 per s" 1.2
-srow "async: the same drain time" "$drain_secs" s "$(awk -v n="$crm_all" 'BEGIN { print n / 4 }')" "CRM requests / 4 per s (the library's shared-window pace)"
 srow "async: users matching the stand-in (first mismatch $first_bad)" "$matched" users "$total" "contacts"
 # The same flood processed inline (async=false: each webhook fetches its contact before it is
 # answered, the incumbent's way), bounded by BENCH_INLINE_SECS; what it reached is reported.
@@ -342,6 +351,7 @@ srow "inline: answer p99 in the flood" "$i99" ms "$f99" "async ack p99"
 srow "inline: CRM requests (429s: $i_limited)" "$i_crm" req "$crm_all" "async CRM requests"
 srow "inline: total time (bound ${INLINE_SECS}s)" "$inline_secs" s "$drain_secs" "async drain time"
 srow "inline: users matching the stand-in" "$i_matched" users "$total" "contacts"
+fi
 
 # 5. Memory: the runtime pool's workers (RSS from /proc, sum and largest) after 100 and after
 # 10,000 acknowledged webhooks (their jobs drained meanwhile), from a fresh pool (graceful
@@ -361,6 +371,7 @@ acks() { # how many: exactly that many `update` webhooks to the bench's contacts
     done > "$TMP/acks.curl"
     curl -s --fail --parallel --parallel-max "$CONNECTIONS" -K "$TMP/acks.curl" 2>/dev/null || { echo "ERROR: a webhook was not acknowledged" >&2; exit 1; }
 }
+if section 5; then
 site queue-clear >/dev/null
 kill -USR2 "$(cat "$FPM_PID_FILE")" # php-fpm's graceful reload: new workers, same master.
 sleep 2
@@ -375,12 +386,15 @@ mb() { awk -v k="$1" 'BEGIN { printf "%.2f", k / 1024 }'; }
 srow "php-fpm pool RSS sum after 10,000 webhooks ($n10k workers)" "$(mb "$sum10k")" MB "$(mb "$sum100")" "MB after 100" 1.1
 srow "php-fpm largest worker RSS after 10,000 webhooks" "$(mb "$max10k")" MB "$(mb "$max100")" "MB after 100" 1.1
 srow "library: PHP process RSS after 100,000 webhooks" "$(mb "$lib100k")" MB "$(mb "$lib1k")" "MB after 1,000" 1.05
+fi
 
 # 6. The FFI path: one webhook (webhook_receive + plan) inside the library (benches/webhook.rs,
 # in Rust), through FFI::cdef and through FFI::scope (ffi.preload), and what loading costs:
 # the first load in a fresh process, and cdef again with the library mapped (every request of
 # a warm php-fpm worker under FFI::cdef) vs the scope lookup.
+if section 6; then
 header="$REPO/php-shim/lib/crmhooks-preload.h"
+site_php 'echo json_encode(CrmHooks_Settings::plan_settings());' > "$TMP/plan-settings.json"
 read -r _ cdef_us _ _ <<<"$(php -d ffi.enable=1 "$REPO/scripts/lib/bench-ffi.php" calls 20000 "$TMP/plan-settings.json")"
 read -r _ scope_us _ _ <<<"$(php -d ffi.enable=preload -d "ffi.preload=$header" "$REPO/scripts/lib/bench-ffi.php" calls 20000 "$TMP/plan-settings.json")"
 for ((r = 0; r < 9; r++)); do
@@ -397,4 +411,5 @@ echo "6. the FFI path (PHP ${PHP_VERSION:-$(php -r 'echo PHP_VERSION;')} CLI; th
 srow "one webhook through FFI::cdef" "$cdef_us" us "$scope_us" "us through FFI::scope"
 srow "first load in a fresh process: FFI::cdef + dlopen" "$(awk '{ print $2 }' "$TMP/load-cdef" | median)" us "$(awk '{ print $2 }' "$TMP/load-scope" | median)" "us FFI::scope"
 srow "per request, warm worker: FFI::cdef (library mapped)" "$(awk '{ print $3 }' "$TMP/load-cdef" | median)" us "$(awk '{ print $3 }' "$TMP/load-scope" | median)" "us FFI::scope"
+fi
 echo "bench time: $((SECONDS - BENCH_STARTED)) s"

@@ -285,7 +285,9 @@ impl HttpClient {
         let mut retries = 0;
         loop {
             rate_limit::acquire(&self.bucket_key, self.limit, deadline)?;
-            let response = self.send_once(method, &url, body, deadline)?;
+            let response = self.send_once(method, &url, body, deadline);
+            rate_limit::sent();
+            let response = response?;
             if !is_rate_limit_answer(&response) {
                 return Ok(response);
             }

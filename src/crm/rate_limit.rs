@@ -28,14 +28,15 @@ pub struct Limit {
 
 /// ActiveCampaign allows 5 requests per second per account. One token at a time, slightly
 /// under 5/s, so that no sliding one-second window ever sees more than 5 even with jitter.
-/// The shared window allows 4 per second: the web servers' clocks may differ a little.
-pub const ACTIVECAMPAIGN: Limit = Limit { burst: 1.0, per_second: 4.5, window_count: 4, window_ms: 1000 };
+/// The shared window allows the full 5: it records when each request's answer came back (see
+/// `sent`), so a request delayed on its way cannot land in the same second as later ones.
+pub const ACTIVECAMPAIGN: Limit = Limit { burst: 1.0, per_second: 4.5, window_count: 5, window_ms: 1000 };
 
 /// Ontraport allows 180 requests per rolling minute: burst + 60 s of refill stays below 180.
 pub const ONTRAPORT: Limit = Limit { burst: 3.0, per_second: 2.9, window_count: 170, window_ms: 60_000 };
 
 /// Margin added to every shared-window wait, for clock differences between web servers.
-const WINDOW_MARGIN_MS: u64 = 25;
+const WINDOW_MARGIN_MS: u64 = 50;
 
 thread_local! {
     /// The host's shared window for the call in progress on this thread, if it passed one.
@@ -98,6 +99,18 @@ fn acquire_shared(limit: Limit, deadline: Instant) -> Result<bool, CrmError> {
     }
 }
 
+/// After a request paced by the shared window got its answer (or failed): its entry becomes the
+/// time of the answer. The CRM counted the request at some moment between the two, so pacing
+/// the next ones from the later moment keeps every span the CRM sees within the limit however
+/// long the request took to arrive.
+pub fn sent() {
+    SHARED.with(|shared| {
+        if let Some(newest) = shared.borrow_mut().as_mut().and_then(|window| window.last_mut()) {
+            *newest = (*newest).max(now_ms());
+        }
+    });
+}
+
 struct Bucket {
     /// May go negative: each waiting caller reserves its token before sleeping.
     tokens: f64,
@@ -149,11 +162,11 @@ mod tests {
     fn the_shared_window_paces_requests_across_processes() {
         let ac = ACTIVECAMPAIGN;
         assert_eq!(window_wait_ms(&[], 10_000, ac), 0);
-        assert_eq!(window_wait_ms(&[9_100, 9_200, 9_300], 10_000, ac), 0, "three in the last second");
-        // Four in the last second (from any worker): wait until the oldest of them leaves.
-        assert_eq!(window_wait_ms(&[9_100, 9_200, 9_300, 9_400], 10_000, ac), 100 + WINDOW_MARGIN_MS);
-        assert_eq!(window_wait_ms(&[8_000, 9_500, 9_600, 9_700, 9_800], 10_000, ac), 500 + WINDOW_MARGIN_MS);
-        assert_eq!(window_wait_ms(&[1, 2, 3, 4], 10_000, ac), 0, "old entries do not count");
+        assert_eq!(window_wait_ms(&[9_100, 9_200, 9_300, 9_400], 10_000, ac), 0, "four in the last second");
+        // Five in the last second (from any worker): wait until the oldest of them leaves.
+        assert_eq!(window_wait_ms(&[9_100, 9_200, 9_300, 9_400, 9_500], 10_000, ac), 100 + WINDOW_MARGIN_MS);
+        assert_eq!(window_wait_ms(&[8_000, 9_500, 9_600, 9_700, 9_800, 9_900], 10_000, ac), 500 + WINDOW_MARGIN_MS);
+        assert_eq!(window_wait_ms(&[1, 2, 3, 4, 5], 10_000, ac), 0, "old entries do not count");
     }
 
     #[test]
@@ -171,6 +184,24 @@ mod tests {
         assert!(window[3] >= start + 1000, "the third request waited for the first to leave: {window:?}");
         // Without a shared window the process bucket applies again.
         assert!(SHARED.with(|s| s.borrow().is_none()));
+    }
+
+    #[test]
+    fn a_request_counts_in_the_window_from_the_moment_its_answer_came() {
+        let far = Instant::now() + Duration::from_secs(60);
+        let asked = now_ms();
+        let (answered, window) = with_shared_window(vec![], || {
+            acquire("test://slow", TEST_LIMIT, far).unwrap();
+            std::thread::sleep(Duration::from_millis(150)); // The request is on its way.
+            sent();
+            now_ms()
+        });
+        assert_eq!(window.len(), 1);
+        assert!(
+            window[0] >= asked + 150 && window[0] <= answered,
+            "the entry moved to the answer: {window:?}, asked {asked}"
+        );
+        sent(); // No window active: nothing happens.
     }
 
     #[test]

@@ -43,11 +43,11 @@ fn job_ids(jobs: &[Job]) -> Vec<&str> {
 fn the_budget_is_a_share_of_each_crms_limit() {
     assert_eq!(
         budget(AC, 20),
-        Budget { requests_per_minute: 48, requests_per_job: 1, request_interval_ms: 1250 },
-        "ActiveCampaign: 4 a second is 240 a minute"
+        Budget { requests_per_minute: 60, requests_per_job: 1, request_interval_ms: 1000 },
+        "ActiveCampaign: 5 a second is 300 a minute"
     );
     assert_eq!(budget(OP, 20), Budget { requests_per_minute: 34, requests_per_job: 1, request_interval_ms: 1765 });
-    assert_eq!(budget(AC, 100).requests_per_minute, 240);
+    assert_eq!(budget(AC, 100).requests_per_minute, 300);
     assert_eq!(budget(OP, 0).requests_per_minute, 1, "a zero share is the smallest, not none");
     assert_eq!(budget(AC, 500), budget(AC, 100), "more than all is all");
 }

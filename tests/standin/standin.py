@@ -270,6 +270,9 @@ class Standin:
         self._reset_locked(load_seed(seed_doc))
 
     def _reset_locked(self, state):
+        # A request still waiting out a latency fault when the reset came must not count in the
+        # new rate windows (admit compares the epoch it started in).
+        self.epoch = getattr(self, "epoch", 0) + 1
         self.ac = state["ac"]
         self.op = state["op"]
         self.log = []
@@ -321,10 +324,12 @@ class Standin:
         return None
 
     # -- rate limiting -----------------------------------------------------------------------
-    def admit(self, crm):
+    def admit(self, crm, epoch):
         """Count one API request; return (allowed, info) where info carries limit details."""
         now = time.monotonic()
         with self.lock:
+            if epoch != self.epoch:
+                return True, None  # Started before a reset: outside every window (headers computed afresh).
             self.stats["requests"][crm] += 1
             if crm == "ac":
                 window, span, limit, enabled = self.ac_window, 1.0, AC_RATE_PER_SECOND, self.config["ac_rate_limit"]
@@ -1450,6 +1455,7 @@ class Handler(BaseHTTPRequestHandler):
             if not path.startswith("/_control/"):
                 return json_reply(404, {"error": "unknown route"})
             return handle_control(st, self.command, path[len("/_control"):], query, body)
+        epoch = st.epoch
         fault = st.take_fault(crm, path + ("?" + raw_query if raw_query else ""))
         if fault:
             if fault["kind"] == "drop":
@@ -1459,7 +1465,7 @@ class Handler(BaseHTTPRequestHandler):
                     return None
             if fault["kind"] == "status":
                 return self.fault_reply(st, crm, fault)
-        allowed, info = st.admit(crm)
+        allowed, info = st.admit(crm, epoch)
         if crm == "ac":
             if not allowed:
                 if info["mode"] == "503":

@@ -461,6 +461,16 @@ class RateLimitTest(StandinCase):
         self.assertEqual({self.ac("GET", "/tags").status for _ in range(12)}, {200})
         self.assertEqual(control("GET", "stats").json()["max_per_second"]["ac"], 12)
 
+    def test_a_request_hung_across_a_reset_counts_in_no_window(self):
+        control("POST", "faults", {"crm": "op", "kind": "hang", "delay_ms": 800})
+        with self.assertRaises((socket.timeout, TimeoutError)):
+            call("GET", "/1/Tags", headers=OP, timeout=0.3)
+        self.assertEqual(control("POST", "reset").status, 200)
+        time.sleep(0.8)  # The hung request ends its wait and is served after the reset.
+        r = self.op("GET", "/Tags")
+        self.assertEqual((r.status, r.headers["x-rate-limit-remaining"]), (200, "179"))
+        self.assertEqual(control("GET", "stats").json()["requests"]["op"], 1)
+
     def test_op_limit_180_per_minute(self):
         remaining = []
         for _ in range(180):
