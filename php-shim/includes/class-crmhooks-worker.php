@@ -36,6 +36,9 @@ final class CrmHooks_Worker {
 
 	private static bool $after_response_scheduled = false;
 
+	/** Set when this request took the drain lock before loading on (drain_after_early_answer). */
+	private static bool $lock_taken_early = false;
+
 	public static function register(): void {
 		add_filter( 'cron_schedules', array( self::class, 'cron_schedules' ) ); // phpcs:ignore WordPress.WP.CronInterval.CronSchedulesInterval -- A one-minute safety net for queued webhooks; a tick with nothing due costs one indexed query.
 		add_action( self::CRON_HOOK, array( self::class, 'cron' ) );
@@ -80,13 +83,17 @@ final class CrmHooks_Worker {
 	/**
 	 * After the must-use loader's answer: ends the response at once (the answer is durable and
 	 * complete; nothing after it may delay the CRM), then true when this request should load on
-	 * and drain at shutdown with every plugin loaded (it queued a job and no drainer runs; a
-	 * running one picks the job up). Otherwise the drain is called off: it must never run without
-	 * the site's plugins, and the request ends, holding no web worker.
+	 * and drain at shutdown with every plugin loaded: it queued a job and took the drain lock
+	 * (no drainer runs; a running one picks the job up). The lock is taken now, not at shutdown,
+	 * so that of many acknowledgements arriving while no drainer runs only one loads the rest of
+	 * the site (on a heavy site every such load costs the site's plugins). Otherwise the drain
+	 * is called off: it must never run without the site's plugins, and the request ends, holding
+	 * no web worker.
 	 */
 	public static function drain_after_early_answer(): bool {
 		global $wpdb;
-		$drain = self::finish_response() && self::$after_response_scheduled && (string) $wpdb->get_var( $wpdb->prepare( 'SELECT IS_FREE_LOCK(%s)', self::lock_name() ) ) === '1';
+		$drain                  = self::finish_response() && self::$after_response_scheduled && (string) $wpdb->get_var( $wpdb->prepare( 'SELECT GET_LOCK(%s, 0)', self::lock_name() ) ) === '1';
+		self::$lock_taken_early = $drain;
 		if ( ! $drain ) {
 			remove_action( 'shutdown', array( self::class, 'after_response' ), 1000 );
 		}
@@ -113,7 +120,9 @@ final class CrmHooks_Worker {
 		);
 		$deadline = microtime( true ) + ( $budget_secs ?? (int) CrmHooks_Settings::get( 'drain_budget_secs' ) );
 		do {
-			if ( (string) $wpdb->get_var( $wpdb->prepare( 'SELECT GET_LOCK(%s, 0)', self::lock_name() ) ) !== '1' ) {
+			$held                   = self::$lock_taken_early; // Taken before this request loaded on.
+			self::$lock_taken_early = false;
+			if ( ! $held && (string) $wpdb->get_var( $wpdb->prepare( 'SELECT GET_LOCK(%s, 0)', self::lock_name() ) ) !== '1' ) {
 				$summary['stopped'] = 'locked'; // Another drainer runs for this site.
 				return $summary;
 			}

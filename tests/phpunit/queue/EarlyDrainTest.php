@@ -1,0 +1,65 @@
+<?php
+/**
+ * Async webhooks answered by the must-use loader: a burst of them while no drainer runs loads
+ * the rest of the site in one request only (the one that took the drain lock right after its
+ * answer; on a heavy site every extra load costs the site's plugins), and that request drains
+ * every job of the burst with no other traffic.
+ *
+ * A probe must-use plugin writes one line for each webhook request that reached plugins_loaded.
+ */
+
+declare(strict_types=1);
+
+require_once __DIR__ . '/QueueTestCase.php';
+
+final class EarlyDrainTest extends CrmHooks_Queue_TestCase
+{
+    private string $probe = '';
+    private string $loads = '';
+
+    protected function setUp(): void
+    {
+        parent::setUp();
+        if (! CrmHooks_Early::installed()) {
+            $this->assertTrue(CrmHooks_Early::install(), 'the loader is written into mu-plugins');
+        }
+        $this->loads = sys_get_temp_dir() . '/crmhooks-early-loads-' . getmypid() . '.txt';
+        $this->probe = WPMU_PLUGIN_DIR . '/crmhooks-test-load-probe-' . getmypid() . '.php';
+        file_put_contents($this->probe, '<?php
+// Written and removed by tests/phpunit/queue/EarlyDrainTest.php.
+add_action("plugins_loaded", static function () {
+    if (isset($_GET["wpf_action"])) {
+        file_put_contents(' . var_export($this->loads, true) . ', getmypid() . "\n", FILE_APPEND);
+    }
+});
+');
+    }
+
+    protected function tearDown(): void
+    {
+        @unlink($this->probe);
+        @unlink($this->loads);
+        parent::tearDown();
+    }
+
+    public function test_a_burst_loads_the_site_once_and_that_request_drains_it(): void
+    {
+        $urls = array();
+        for ($i = 0; $i < 8; $i++) {
+            $contact_id = (string) (801 + $i);
+            $this->ac_contact($contact_id, "early.drain.$i@example.com");
+            $urls[] = $this->webhook_url(array('wpf_action' => 'add', 'contact_id' => $contact_id));
+        }
+        foreach ($this->parallel_get($urls) as $answer) {
+            $this->assertSame(200, $answer['status'], 'body: ' . $answer['body']);
+        }
+        $this->wait_until_idle(30); // Nothing drains here: no cron, no other request.
+
+        $this->assertSame(array_fill(0, 8, 'done'), array_column($this->jobs(), 'status'));
+        for ($i = 0; $i < 8; $i++) {
+            $this->assertCount(1, $this->users_for("early.drain.$i@example.com", (string) (801 + $i)));
+        }
+        $loads = array_filter(explode("\n", (string) @file_get_contents($this->loads)));
+        $this->assertCount(1, $loads, 'one webhook request of the burst loaded the regular plugins (to drain)');
+    }
+}
