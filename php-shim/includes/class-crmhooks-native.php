@@ -250,11 +250,16 @@ final class CrmHooks_Native implements CrmHooks_Result_Codes {
 			'disabled'           => 'FFI is disabled (ffi.enable=' . $detail . '). Set "php_admin_value[ffi.enable] = 1" in the php-fpm pool, or keep ffi.enable=preload and start php-fpm with' . $preload . '.',
 			'preload_restricted' => 'FFI is restricted by ffi.enable=preload in this PHP (' . PHP_SAPI . '). Either set "php_admin_value[ffi.enable] = 1" in the php-fpm pool, or start php-fpm with' . $preload . ' (ffi.preload cannot be set per pool).',
 			'no_library'         => self::no_library_words(),
-			'no_header'          => 'the FFI header is missing at ' . self::cdef_path() . '. It is generated from the library sources (scripts/regen-headers.sh) and ships with the plugin; reinstall the plugin.',
-			'unloadable'         => 'the library at ' . self::library_path() . ' could not be loaded (' . $detail . '). Rebuild it (scripts/stack.sh build) so it matches php-shim/includes/crmhooks-cdef.h.',
-			'version'            => 'the library reports version ' . $detail . ' but the plugin needs ' . self::expected_version() . '. Install libcrmhooks-' . self::expected_version() . '.so in ' . dirname( __DIR__ ) . '/lib/ (scripts/stack.sh build).',
+			'no_header'          => 'the FFI header is missing at ' . self::cdef_path() . ': the plugin\'s files are incomplete. Reinstall the plugin from ' . self::release_zip() . '.',
+			'unloadable'         => 'the library at ' . self::library_path() . ' could not be loaded (' . $detail . '). Reinstall the plugin from ' . self::release_zip() . ' (its libraries run on Linux x86_64 and aarch64 with glibc 2.17 or newer).',
+			'version'            => 'the library reports version ' . $detail . ' but the plugin needs ' . self::expected_version() . ': the plugin\'s files come from two releases. Reinstall the plugin from ' . self::release_zip() . '.',
 		);
 		return 'crmhooks: ' . $words[ $problem ];
+	}
+
+	/** The release zip to reinstall from: what a site owner has, never a development script. */
+	private static function release_zip(): string {
+		return 'the crmhooks-' . self::expected_version() . '.zip release';
 	}
 
 	/** Which library is missing and what to do, naming the architecture and every path looked for. */
@@ -263,12 +268,12 @@ final class CrmHooks_Native implements CrmHooks_Result_Codes {
 		$looked  = implode( ' and ', self::library_candidates() );
 		$shipped = implode( ' and ', array_unique( self::RELEASE_ARCHES ) );
 		if ( self::library_override() !== null ) {
-			return 'the library file is missing at ' . self::library_path() . ' (set by CRMHOOKS_LIB). Build and install it (scripts/stack.sh build), or point the CRMHOOKS_LIB environment variable or constant at libcrmhooks.so.';
+			return 'the library file is missing at ' . self::library_path() . ' (set by CRMHOOKS_LIB). Point the CRMHOOKS_LIB environment variable or constant at an existing libcrmhooks-' . self::expected_version() . '.so, or remove it to use the library that ships in the plugin\'s lib/ folder.';
 		}
 		if ( self::release_arch( $machine ) === null ) {
 			return 'the release ships the library for ' . $shipped . ' only, and this server is ' . $machine . ' (looked for ' . $looked . '). Build libcrmhooks for ' . $machine . ' from the sources (cargo build --release) and point the CRMHOOKS_LIB constant at it.';
 		}
-		return 'no library for this server\'s architecture (' . $machine . '): looked for ' . $looked . '. Reinstall the plugin from the crmhooks-' . self::expected_version() . '.zip release (it ships the library for ' . $shipped . ') or its crmhooks-' . self::expected_version() . '-' . self::release_arch( $machine ) . '.zip, or in a development checkout run scripts/stack.sh build.';
+		return 'no library for this server\'s architecture (' . $machine . '): looked for ' . $looked . '. Reinstall the plugin from ' . self::release_zip() . ' (it ships the library for ' . $shipped . ') or from crmhooks-' . self::expected_version() . '-' . self::release_arch( $machine ) . '.zip.';
 	}
 
 	public function abi_version(): string {

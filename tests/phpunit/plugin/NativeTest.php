@@ -179,7 +179,8 @@ final class NativeTest extends CrmHooks_Plugin_TestCase
         } catch (CrmHooks_Native_Unavailable $e) {
             $this->assertStringContainsString('/nonexistent/libcrmhooks-test.so', $e->getMessage());
             $this->assertStringContainsString('missing', $e->getMessage());
-            $this->assertStringContainsString('stack.sh build', $e->getMessage());
+            $this->assertStringContainsString('CRMHOOKS_LIB', $e->getMessage());
+            $this->assertStringNotContainsString('scripts/', $e->getMessage());
         } finally {
             putenv($previous === false ? 'CRMHOOKS_LIB' : 'CRMHOOKS_LIB=' . $previous);
             CrmHooks_Native::reset_for_tests();

@@ -69,7 +69,8 @@ final class UnavailableTest extends CrmHooks_Plugin_TestCase
         CrmHooks_Health::admin_notice();
         $notice = (string) ob_get_clean();
         $this->assertStringContainsString('/nonexistent/libcrmhooks-gone.so', $notice);
-        $this->assertStringContainsString('stack.sh build', $notice);
+        $this->assertStringContainsString('CRMHOOKS_LIB', $notice, 'what set the path');
+        $this->assertStringNotContainsString('scripts/', $notice, 'words for a site owner, never a development script');
         $health = CrmHooks_Health::site_health_test();
         $this->assertSame('critical', $health['status']);
 

@@ -277,6 +277,8 @@ final class ReleaseTest extends TestCase
             $this->assertStringContainsString($expected, (string) $told['diagnose'], 'names the path looked for');
             $this->assertStringContainsString(esc_html($expected), $told['notice'], 'the admin notice shows it');
             $this->assertStringContainsString('architecture (x86_64)', $told['notice']);
+            $this->assertStringContainsString('crmhooks-' . self::$version . '.zip', $told['notice'], 'what to reinstall from');
+            $this->assertStringNotContainsString('scripts/', $told['notice'], 'words for a site owner, never a development script');
 
             $answer = CrmHooks_Test_Site::webhook('GET', array('wpf_action' => 'test', 'access_key' => $installed['key']), null, array(), $installed['url']);
             $this->assertSame(503, $answer['status'], 'webhooks wait for the library: ' . $answer['body']);
