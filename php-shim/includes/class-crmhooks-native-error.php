@@ -23,8 +23,4 @@ final class CrmHooks_Native_Error extends RuntimeException {
 		$name                = CrmHooks_Native::result_name( $code );
 		parent::__construct( $function_name . ' failed: ' . $name . ( $last_error !== '' ? ' (' . $last_error . ')' : '' ), $code );
 	}
-
-	public function is_crm_error(): bool {
-		return $this->getCode() >= CrmHooks_Native::CRM_NOT_FOUND && $this->getCode() <= CrmHooks_Native::CRM_PERMANENT;
-	}
 }
