@@ -35,7 +35,7 @@ if ( $what === 'load' ) {
 	for ( $i = 0; $i < 200; $i++ ) {
 		$native->mode === 'scope' ? FFI::scope( 'CRMH' ) : FFI::cdef( (string) file_get_contents( CrmHooks_Native::cdef_path() ), CrmHooks_Native::library_path() );
 	}
-	printf( "%s %.1f %.1f\n", $native->mode, $first, ( hrtime( true ) - $t0 ) / 1000 / 200 );
+	printf( "%s %.1f %.3f\n", $native->mode, $first, ( hrtime( true ) - $t0 ) / 1000 / 200 ); // A scope lookup is well under 0.1 us.
 	exit( 0 );
 }
 if ( $what !== 'calls' ) {
