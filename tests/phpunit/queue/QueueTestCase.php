@@ -145,7 +145,6 @@ abstract class CrmHooks_Queue_TestCase extends TestCase
         if (!CrmHooks_Test_Site::wait_until_queue_idle($timeout_secs, $drain)) {
             $this->fail('jobs still pending after ' . $timeout_secs . ' s: ' . json_encode($this->jobs()));
         }
-        CrmHooks_Test_Site::fresh();
     }
 
     /** Polls $probe until it returns a non-null value. */
