@@ -15,24 +15,31 @@ final class CrmHooks_Early {
 	/** The stub's file name in mu-plugins. */
 	public const FILE = 'crmhooks-early.php';
 
+	/** Query parameter of a drainer's standby request (CrmHooks_Worker::stand_by). */
+	public const STANDBY_PARAM = 'crmhooks_standby';
+
 	/** Written into the stub: uninstall() removes only a file that carries it. */
 	private const MARKER = 'Installed by crmhooks on activation';
 
-	/** Called by the stub for every request: a plain page view costs one isset check. */
+	/** Called by the stub for every request: a plain page view costs two isset checks. */
 	public static function boot( string $basename ): void {
 		require_once __DIR__ . '/class-crmhooks-webhook.php';
-		if ( CrmHooks_Webhook::is_webhook_request() ) {
+		$standby = isset( $_GET[ self::STANDBY_PARAM ] ); // phpcs:ignore WordPress.Security.NonceVerification.Recommended -- Authenticated by its token in CrmHooks_Worker::stand_by().
+		if ( $standby || CrmHooks_Webhook::is_webhook_request() ) {
 			add_action(
 				'muplugins_loaded',
-				static function () use ( $basename ): void {
-					self::acknowledge( $basename );
+				static function () use ( $basename, $standby ): void {
+					self::acknowledge( $basename, $standby );
 				}
 			);
 		}
 	}
 
-	/** muplugins_loaded: a no-op unless the plugin is active (one autoloaded option read). */
-	private static function acknowledge( string $basename ): void {
+	/**
+	 * muplugins_loaded: a no-op unless the plugin is active (one autoloaded option read). A
+	 * standby waits here, before the site's plugins load, and loads on only to drain.
+	 */
+	private static function acknowledge( string $basename, bool $standby ): void {
 		$network = is_multisite() ? (array) get_site_option( 'active_sitewide_plugins', array() ) : array();
 		if ( ! in_array( $basename, (array) get_option( 'active_plugins', array() ), true ) && ! isset( $network[ $basename ] ) ) {
 			return;
@@ -45,7 +52,11 @@ final class CrmHooks_Early {
 		foreach ( array( 'settings', 'secrets', 'jobs', 'log', 'worker' ) as $part ) {
 			require_once __DIR__ . '/class-crmhooks-' . $part . '.php';
 		}
-		CrmHooks_Webhook::acknowledge_early();
+		if ( ! $standby ) {
+			CrmHooks_Webhook::acknowledge_early();
+		} elseif ( ! CrmHooks_Worker::stand_by() ) {
+			exit;
+		}
 	}
 
 	/** Activation: writes the stub; false when mu-plugins is not writable (the init path serves). */

@@ -5,9 +5,16 @@
  *
  * One drainer per site at a time (MySQL GET_LOCK, released by the server when the connection
  * dies), started: after the response of a request that queued a job (fastcgi_finish_request on
- * shutdown), by a successor request when a drainer stops with work pending, by WP-Cron every
- * minute as a safety net (or a system cron, README), and by the admin's "process now". Each run
- * stops after a time budget and a batch size, and as soon as the CRM rate-limits us.
+ * shutdown), by a successor request when a drainer stops with work pending, by a standby request
+ * when a drainer dies, by WP-Cron every minute as a safety net (or a system cron, README), and by
+ * the admin's "process now". Each run stops after a time budget and a batch size, and as soon as
+ * the CRM rate-limits us.
+ *
+ * A drainer that claims a job starts one standby request: it waits on the drain lock, and the
+ * server hands it the lock the moment the drainer's connection closes, which a killed worker
+ * (SIGKILL, a PHP fatal, php-fpm's terminate timeout) cannot prevent. The standby then takes back
+ * the dead drainer's job and drains; when the drainer simply ended, the standby finds nothing due
+ * and ends without loading the site.
  */
 
 declare(strict_types=1);
@@ -36,8 +43,11 @@ final class CrmHooks_Worker {
 
 	private static bool $after_response_scheduled = false;
 
-	/** Set when this request took the drain lock before loading on (drain_after_early_answer). */
+	/** Set when this request took the drain lock before loading on (drain_after_early_answer, stand_by). */
 	private static bool $lock_taken_early = false;
+
+	/** Set once this request started its standby: one per drainer request. */
+	private static bool $standby_started = false;
 
 	public static function register(): void {
 		add_filter( 'cron_schedules', array( self::class, 'cron_schedules' ) ); // phpcs:ignore WordPress.WP.CronInterval.CronSchedulesInterval -- A one-minute safety net for queued webhooks; a tick with nothing due costs one indexed query.
@@ -149,9 +159,12 @@ final class CrmHooks_Worker {
 		return 'crmhooks_drain_' . md5( DB_NAME . '|' . $wpdb->prefix );
 	}
 
-	/** The token a successor request carries: only the site can start drains this way. */
+	/**
+	 * The token successor and standby requests carry: only the site can start drains this way.
+	 * Not wp_hash(): a standby is answered by the must-use loader, before pluggable functions exist.
+	 */
 	public static function successor_token(): string {
-		return substr( wp_hash( 'crmhooks drain successor' ), 0, 32 );
+		return substr( CrmHooks_Secrets::identity_hash( 'crmhooks drain successor' ), 0, 32 );
 	}
 
 	/** Starts the next drainer when work is pending within the horizon (and web requests may drain). */
@@ -160,22 +173,70 @@ final class CrmHooks_Worker {
 		if ( $next === null || $next > time() + self::SUCCESSOR_HORIZON_SECS ) {
 			return false;
 		}
+		self::spawn( self::SUCCESSOR_PARAM );
+		return true;
+	}
+
+	/** A non-blocking loopback request to this site, as WordPress spawns WP-Cron. */
+	private static function spawn( string $param ): void {
 		$args = array(
 			'timeout'   => 0.01,
 			'blocking'  => false,
 			'sslverify' => apply_filters( 'https_local_ssl_verify', false ), // phpcs:ignore WordPress.NamingConventions.PrefixAllGlobals.NonPrefixedHooknameFound -- WordPress core's own filter, as spawn_cron() uses it.
 		);
-		wp_remote_post( add_query_arg( self::SUCCESSOR_PARAM, self::successor_token(), home_url( '/' ) ), $args );
+		wp_remote_post( add_query_arg( $param, self::successor_token(), home_url( '/' ) ), $args );
+	}
+
+	/**
+	 * A standby request (on muplugins_loaded when the must-use loader is installed, else on init):
+	 * answers at once, then waits for the drain lock while the drainer that started it runs. True
+	 * when it got the lock and work is due (the dead drainer's job is taken back at once): the
+	 * request goes on and drains. A drainer still running when the wait ends (a long job) gets a
+	 * fresh standby, so a live drainer is always watched.
+	 */
+	public static function stand_by(): bool {
+		global $wpdb;
+		self::answer_own_request( CrmHooks_Early::STANDBY_PARAM );
+		$wait = (int) CrmHooks_Settings::get( 'drain_budget_secs' ) + 10; // A run ends within its budget plus one job.
+		if ( (string) $wpdb->get_var( $wpdb->prepare( 'SELECT GET_LOCK(%s, %d)', self::lock_name(), $wait ) ) !== '1' ) {
+			self::spawn( CrmHooks_Early::STANDBY_PARAM );
+			return false;
+		}
+		CrmHooks_Jobs::release_orphans();
+		if ( ( CrmHooks_Jobs::next_due() ?? PHP_INT_MAX ) > time() + self::MAX_WAIT_SECS ) {
+			$wpdb->get_var( $wpdb->prepare( 'SELECT RELEASE_LOCK(%s)', self::lock_name() ) );
+			return false; // The drainer ended its work.
+		}
+		self::$lock_taken_early = true;
 		return true;
 	}
 
-	/** init: a successor request answers at once, sleeps until the next job is due (within one budget) and drains. */
+	/** init: a standby or successor request drains (a successor first sleeps until the next job is due, within one budget). */
 	public static function maybe_run_as_successor(): void {
-		// A request of our own, authenticated by its token; nothing from it is stored or echoed.
-		$token = isset( $_GET[ self::SUCCESSOR_PARAM ] ) ? sanitize_text_field( wp_unslash( $_GET[ self::SUCCESSOR_PARAM ] ) ) : ''; // phpcs:ignore WordPress.Security.NonceVerification.Recommended
-		if ( $token === '' ) {
+		if ( isset( $_GET[ CrmHooks_Early::STANDBY_PARAM ] ) ) { // phpcs:ignore WordPress.Security.NonceVerification.Recommended -- Authenticated by its token in stand_by().
+			if ( self::$lock_taken_early || self::stand_by() ) {
+				self::run( 'standby' );
+			}
+			exit;
+		}
+		if ( ! isset( $_GET[ self::SUCCESSOR_PARAM ] ) ) { // phpcs:ignore WordPress.Security.NonceVerification.Recommended
 			return;
 		}
+		self::answer_own_request( self::SUCCESSOR_PARAM );
+		$wait = ( CrmHooks_Jobs::next_due() ?? 0 ) - time();
+		if ( $wait > 0 ) {
+			sleep( (int) min( (int) CrmHooks_Settings::get( 'drain_budget_secs' ), $wait ) );
+		}
+		self::run( 'successor' );
+		exit;
+	}
+
+	/**
+	 * Answers a request of our own (202, the response ends at once) or refuses it (403, exits)
+	 * when its token is wrong; nothing from it is stored or echoed.
+	 */
+	private static function answer_own_request( string $param ): void {
+		$token = isset( $_GET[ $param ] ) ? sanitize_text_field( wp_unslash( $_GET[ $param ] ) ) : ''; // phpcs:ignore WordPress.Security.NonceVerification.Recommended -- The token authenticates it.
 		if ( ! hash_equals( self::successor_token(), $token ) ) {
 			status_header( 403 );
 			exit;
@@ -183,12 +244,6 @@ final class CrmHooks_Worker {
 		status_header( 202 );
 		nocache_headers();
 		self::finish_response();
-		$wait = ( CrmHooks_Jobs::next_due() ?? 0 ) - time();
-		if ( $wait > 0 ) {
-			sleep( (int) min( (int) CrmHooks_Settings::get( 'drain_budget_secs' ), $wait ) );
-		}
-		self::run( 'successor' );
-		exit;
 	}
 
 	private static function drain_locked( float $deadline, array &$summary ): void {
@@ -213,6 +268,10 @@ final class CrmHooks_Worker {
 				}
 				$summary['stopped'] = 'idle';
 				return;
+			}
+			if ( ! self::$standby_started && CrmHooks_Settings::get( 'drain_in_web_requests' ) ) {
+				self::$standby_started = true;
+				self::spawn( CrmHooks_Early::STANDBY_PARAM ); // Takes over if this worker dies.
 			}
 			$outcome = self::process_job( $job );
 			++$summary['processed'];

@@ -5,7 +5,11 @@
  * answer; on a heavy site every extra load costs the site's plugins), and that request drains
  * every job of the burst with no other traffic.
  *
- * A probe must-use plugin writes one line for each webhook request that reached plugins_loaded.
+ * The drainer's standby request (which takes over if the drainer dies, FatalJobTest) finds the
+ * drain ended and stops before loading the site. Requests of our own refuse a wrong token.
+ *
+ * A probe must-use plugin writes one line for each standby request that arrived, and for each
+ * webhook or standby request that reached plugins_loaded.
  */
 
 declare(strict_types=1);
@@ -27,9 +31,14 @@ final class EarlyDrainTest extends CrmHooks_Queue_TestCase
         $this->probe = WPMU_PLUGIN_DIR . '/crmhooks-test-load-probe-' . getmypid() . '.php';
         file_put_contents($this->probe, '<?php
 // Written and removed by tests/phpunit/queue/EarlyDrainTest.php.
+add_action("muplugins_loaded", static function () {
+    if (isset($_GET["crmhooks_standby"])) {
+        file_put_contents(' . var_export($this->loads, true) . ', "standby arrived\n", FILE_APPEND);
+    }
+}, 0);
 add_action("plugins_loaded", static function () {
-    if (isset($_GET["wpf_action"])) {
-        file_put_contents(' . var_export($this->loads, true) . ', getmypid() . "\n", FILE_APPEND);
+    if (isset($_GET["wpf_action"]) || isset($_GET["crmhooks_standby"])) {
+        file_put_contents(' . var_export($this->loads, true) . ', (isset($_GET["wpf_action"]) ? "webhook" : "standby") . "\n", FILE_APPEND);
     }
 });
 ');
@@ -59,7 +68,21 @@ add_action("plugins_loaded", static function () {
         for ($i = 0; $i < 8; $i++) {
             $this->assertCount(1, $this->users_for("early.drain.$i@example.com", (string) (801 + $i)));
         }
-        $loads = array_filter(explode("\n", (string) @file_get_contents($this->loads)));
-        $this->assertCount(1, $loads, 'one webhook request of the burst loaded the regular plugins (to drain)');
+        $this->wait_for(fn(): ?bool => str_contains((string) @file_get_contents($this->loads), 'standby arrived') ? true : null, 5, 'the drainer\'s standby request');
+        usleep(300000);
+        $loads = array_values(array_diff(array_filter(explode("\n", (string) @file_get_contents($this->loads))), array('standby arrived')));
+        $this->assertSame(array('webhook'), array_values($loads), 'one webhook request of the burst loaded the regular plugins (to drain); its standby found the drain ended and did not');
+    }
+
+    public function test_drain_requests_of_our_own_refuse_a_wrong_token(): void
+    {
+        foreach (array('crmhooks_standby', 'crmhooks_drain') as $param) {
+            foreach (array('', 'x', str_repeat('0', 32), CrmHooks_Worker::successor_token() . 'x') as $token) {
+                $started = microtime(true);
+                $response = CrmHooks_Test_Site::request('GET', CrmHooks_Test_Site::url('/') . '?' . $param . '=' . rawurlencode($token));
+                $this->assertSame(403, $response['status'], "$param=$token");
+                $this->assertLessThan(5, microtime(true) - $started, 'refused at once, without waiting for the lock');
+            }
+        }
     }
 }

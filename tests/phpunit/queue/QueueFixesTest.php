@@ -18,16 +18,6 @@ final class QueueFixesTest extends CrmHooks_Queue_TestCase
         return (array) $wpdb->get_row($wpdb->prepare("SELECT * FROM {$wpdb->prefix}crmhooks_jobs WHERE id = %d", $id), ARRAY_A);
     }
 
-    /** Waits until no drainer of this site holds the lock (one may still run from a webhook). */
-    private function wait_for_drainers(): void
-    {
-        global $wpdb;
-        $deadline = microtime(true) + 30;
-        while ($wpdb->get_var($wpdb->prepare('SELECT IS_USED_LOCK(%s)', CrmHooks_Worker::lock_name())) !== null && microtime(true) < $deadline) {
-            usleep(200000);
-        }
-    }
-
     public function test_coalescing_never_starves_a_busy_contact(): void
     {
         // The cap ends after the last webhook below: a drainer still alive from an earlier test

@@ -147,6 +147,16 @@ abstract class CrmHooks_Queue_TestCase extends TestCase
         }
     }
 
+    /** Waits until no drainer of this site holds the lock (one may still run from a webhook, or its standby). */
+    protected function wait_for_drainers(): void
+    {
+        global $wpdb;
+        $deadline = microtime(true) + 30;
+        while ($wpdb->get_var($wpdb->prepare('SELECT IS_USED_LOCK(%s)', CrmHooks_Worker::lock_name())) !== null && microtime(true) < $deadline) {
+            usleep(200000);
+        }
+    }
+
     /** Polls $probe until it returns a non-null value. */
     protected function wait_for(callable $probe, int $timeout_secs, string $what)
     {
