@@ -27,6 +27,9 @@ final class CrmHooks_Worker {
 	/** Query parameter of the successor request. */
 	public const SUCCESSOR_PARAM = 'crmhooks_drain';
 
+	/** Body field of successor and standby requests: their token (successor_token). */
+	private const TOKEN_FIELD = 'crmhooks_token';
+
 	/** Longest the drainer sleeps for a job that becomes due soon (a settling coalesced job). */
 	private const MAX_WAIT_SECS = 10;
 
@@ -177,14 +180,18 @@ final class CrmHooks_Worker {
 		return true;
 	}
 
-	/** A non-blocking loopback request to this site, as WordPress spawns WP-Cron. */
+	/**
+	 * A non-blocking loopback request to this site, as WordPress spawns WP-Cron. The token rides
+	 * in the body: query strings end up in access logs.
+	 */
 	private static function spawn( string $param ): void {
 		$args = array(
 			'timeout'   => 0.01,
 			'blocking'  => false,
+			'body'      => array( self::TOKEN_FIELD => self::successor_token() ),
 			'sslverify' => apply_filters( 'https_local_ssl_verify', false ), // phpcs:ignore WordPress.NamingConventions.PrefixAllGlobals.NonPrefixedHooknameFound -- WordPress core's own filter, as spawn_cron() uses it.
 		);
-		wp_remote_post( add_query_arg( $param, self::successor_token(), home_url( '/' ) ), $args );
+		wp_remote_post( add_query_arg( $param, '1', home_url( '/' ) ), $args );
 	}
 
 	/**
@@ -196,7 +203,7 @@ final class CrmHooks_Worker {
 	 */
 	public static function stand_by(): bool {
 		global $wpdb;
-		self::answer_own_request( CrmHooks_Early::STANDBY_PARAM );
+		self::answer_own_request();
 		$wait = (int) CrmHooks_Settings::get( 'drain_budget_secs' ) + 10; // A run ends within its budget plus one job.
 		if ( (string) $wpdb->get_var( $wpdb->prepare( 'SELECT GET_LOCK(%s, %d)', self::lock_name(), $wait ) ) !== '1' ) {
 			self::spawn( CrmHooks_Early::STANDBY_PARAM );
@@ -222,7 +229,7 @@ final class CrmHooks_Worker {
 		if ( ! isset( $_GET[ self::SUCCESSOR_PARAM ] ) ) { // phpcs:ignore WordPress.Security.NonceVerification.Recommended
 			return;
 		}
-		self::answer_own_request( self::SUCCESSOR_PARAM );
+		self::answer_own_request();
 		$wait = ( CrmHooks_Jobs::next_due() ?? 0 ) - time();
 		if ( $wait > 0 ) {
 			sleep( (int) min( (int) CrmHooks_Settings::get( 'drain_budget_secs' ), $wait ) );
@@ -235,8 +242,8 @@ final class CrmHooks_Worker {
 	 * Answers a request of our own (202, the response ends at once) or refuses it (403, exits)
 	 * when its token is wrong; nothing from it is stored or echoed.
 	 */
-	private static function answer_own_request( string $param ): void {
-		$token = isset( $_GET[ $param ] ) ? sanitize_text_field( wp_unslash( $_GET[ $param ] ) ) : ''; // phpcs:ignore WordPress.Security.NonceVerification.Recommended -- The token authenticates it.
+	private static function answer_own_request(): void {
+		$token = isset( $_POST[ self::TOKEN_FIELD ] ) ? sanitize_text_field( wp_unslash( $_POST[ self::TOKEN_FIELD ] ) ) : ''; // phpcs:ignore WordPress.Security.NonceVerification.Missing -- The token authenticates it.
 		if ( ! hash_equals( self::successor_token(), $token ) ) {
 			status_header( 403 );
 			exit;

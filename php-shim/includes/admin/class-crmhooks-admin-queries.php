@@ -1,93 +1,14 @@
 <?php
 /**
- * Every SQL query of the Queue and Activity screens, prepared. Table names are $wpdb->prefix plus
- * a fixed suffix, interpolated: the %i identifier placeholder needs WordPress 6.2 and the plugin
- * supports 6.1 (Debian 12's). Changes to jobs go through CrmHooks_Jobs, except deleting them.
+ * The SQL queries of the Activity screen and the user lookups of both screens, prepared. Table
+ * names are $wpdb->prefix plus a fixed suffix, interpolated: the %i identifier placeholder needs
+ * WordPress 6.2 and the plugin supports 6.1 (Debian 12's). Every query on jobs is the jobs
+ * repository's (CrmHooks_Jobs).
  */
 
 declare(strict_types=1);
 
 final class CrmHooks_Admin_Queries {
-
-	/**
-	 * The one place a job's display state is derived from its columns (status, run_after against
-	 * now, attempts, outcome, lease) and its contact's last CRM write (`w`, left-joined):
-	 *
-	 *   state: queued | deferred | running | retrying | failed | skipped | done
-	 *   why:   for deferred: loopback | rate_limit | settle; for running: lease | lease_expired
-	 *
-	 * A retry the CRM's rate limit asked for counts as deferred, not as a failing attempt.
-	 * Skipped jobs (nothing to do, contact not found, conflict) end as done or, for a conflict,
-	 * as failed: the state says skipped either way, and a conflict can still be retried.
-	 */
-	private static function job_state_columns( int $now ): string {
-		global $wpdb;
-		return $wpdb->prepare(
-			"CASE
-               WHEN j.status = 'running' THEN 'running'
-               WHEN j.status = 'queued' AND j.attempts > 0 AND j.outcome <> 'crm_rate_limited' THEN 'retrying'
-               WHEN j.status = 'queued' AND j.run_after > %d THEN 'deferred'
-               WHEN j.status = 'queued' THEN 'queued'
-               WHEN j.outcome IN ('skipped', 'contact_not_found', 'conflict') THEN 'skipped'
-               WHEN j.status = 'failed' THEN 'failed'
-               ELSE 'done'
-             END AS state,
-             CASE
-               WHEN j.status = 'running' AND j.lease_until < %d THEN 'lease_expired'
-               WHEN j.status = 'running' THEN 'lease'
-               WHEN j.status <> 'queued' OR j.run_after <= %d THEN ''
-               WHEN j.outcome = 'crm_rate_limited' THEN 'rate_limit'
-               WHEN w.last_write_at IS NOT NULL AND w.last_write_at + %d >= j.run_after THEN 'loopback'
-               ELSE 'settle'
-             END AS why",
-			$now,
-			$now,
-			$now,
-			(int) CrmHooks_Settings::get( 'loopback_window_secs' )
-		);
-	}
-
-	/** Jobs with their derived state, as a derived table `s` to filter and count on. */
-	private static function jobs_with_state( int $now ): string {
-		$jobs   = CrmHooks_Jobs::table();
-		$writes = $GLOBALS['wpdb']->prefix . 'crmhooks_writes';
-		return '(SELECT j.id, j.contact_key, j.action, j.request_json, j.status, j.attempts, j.run_after, j.lease_until, j.worker,
-                        j.received_count, j.created_at, j.updated_at, j.last_error, j.outcome, ' . self::job_state_columns( $now ) . "
-                   FROM {$jobs} j LEFT JOIN {$writes} w ON w.contact_key = j.contact_key) s";
-	}
-
-	/** @return array<string,int> jobs per state (every state present, 0 when none) */
-	public static function job_counts( int $now ): array {
-		global $wpdb;
-		$counts = array_fill_keys( array_keys( CrmHooks_Admin_Words::states() ), 0 );
-		$jobs   = self::jobs_with_state( $now );
-		$rows   = $wpdb->get_results( "SELECT state, COUNT(*) AS n FROM {$jobs} GROUP BY state", ARRAY_A );
-		foreach ( (array) $rows as $row ) {
-			$counts[ (string) $row['state'] ] = (int) $row['n'];
-		}
-		return $counts;
-	}
-
-	/** One page of jobs, newest first; `$state` '' for all. */
-	public static function jobs( int $now, string $state, int $per_page, int $offset ): array {
-		global $wpdb;
-		$jobs  = self::jobs_with_state( $now );
-		$where = $state !== '' ? $wpdb->prepare( 'WHERE state = %s', $state ) : '';
-		$limit = $wpdb->prepare( 'LIMIT %d OFFSET %d', $per_page, $offset );
-		$rows  = $wpdb->get_results( "SELECT * FROM {$jobs} {$where} ORDER BY id DESC {$limit}", ARRAY_A );
-		return is_array( $rows ) ? $rows : array();
-	}
-
-	/** @return int how many of these jobs were deleted */
-	public static function delete_jobs( array $ids ): int {
-		global $wpdb;
-		$ids = array_values( array_filter( array_map( 'absint', $ids ) ) );
-		if ( $ids === array() ) {
-			return 0;
-		}
-		$table = CrmHooks_Jobs::table();
-		return (int) $wpdb->query( $wpdb->prepare( "DELETE FROM {$table} WHERE id IN (" . implode( ', ', array_fill( 0, count( $ids ), '%d' ) ) . ')', $ids ) );
-	}
 
 	/**
 	 * Webhooks received and jobs finished per hour, oldest hour first, ending with the current
@@ -123,21 +44,9 @@ final class CrmHooks_Admin_Queries {
 				$buckets[ $start ]['received'] = (int) $row['n'];
 			}
 		}
-		$jobs     = CrmHooks_Jobs::table();
-		$finished = $wpdb->get_results(
-			$wpdb->prepare(
-				"SELECT FLOOR(updated_at / %d) * %d AS hour, COUNT(*) AS n FROM {$jobs}
-                  WHERE status IN ('done', 'failed') AND outcome NOT IN ('merged', 'requeued') AND updated_at >= %d GROUP BY hour",
-				HOUR_IN_SECONDS,
-				HOUR_IN_SECONDS,
-				$first
-			),
-			ARRAY_A
-		);
-		foreach ( (array) $finished as $row ) {
-			$start = (int) $row['hour'];
+		foreach ( CrmHooks_Jobs::finished_per_hour( $first ) as $start => $n ) {
 			if ( isset( $buckets[ $start ] ) ) {
-				$buckets[ $start ]['finished'] = (int) $row['n'];
+				$buckets[ $start ]['finished'] = $n;
 			}
 		}
 		return array_values( $buckets );
@@ -219,23 +128,5 @@ final class CrmHooks_Admin_Queries {
 			$users[ (string) $row['contact_id'] ] = (int) $row['user_id'];
 		}
 		return $users;
-	}
-
-	/**
-	 * Site Health facts: when the oldest due job became due (queued past its run_after, or
-	 * running past its lease), how many jobs failed in the last 24 hours, and when the last queue
-	 * run ended a job.
-	 *
-	 * @return array{oldest_due_at:?int, failed_24h:int, last_drainer_end:?int}
-	 */
-	public static function health_facts( int $now ): array {
-		global $wpdb;
-		$row      = (array) $wpdb->get_row( $wpdb->prepare( "SELECT MIN(CASE WHEN status = 'queued' AND run_after <= %d THEN run_after WHEN status = 'running' AND lease_until < %d THEN lease_until END) AS oldest_due_at, SUM(status = 'failed' AND updated_at >= %d) AS failed_24h FROM {$wpdb->prefix}crmhooks_jobs WHERE status IN ('queued','running','failed')", $now, $now, $now - DAY_IN_SECONDS ), ARRAY_A );
-		$ended_at = $wpdb->get_var( "SELECT MAX(updated_at) FROM {$wpdb->prefix}crmhooks_jobs WHERE status IN ('done','failed') AND attempts > 0" );
-		return array(
-			'oldest_due_at'    => isset( $row['oldest_due_at'] ) ? (int) $row['oldest_due_at'] : null,
-			'failed_24h'       => (int) ( $row['failed_24h'] ?? 0 ),
-			'last_drainer_end' => $ended_at === null ? null : (int) $ended_at,
-		);
 	}
 }

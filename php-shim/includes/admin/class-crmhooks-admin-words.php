@@ -50,7 +50,7 @@ final class CrmHooks_Admin_Words {
 		return self::outcomes()[ $code ][1] ?? $code;
 	}
 
-	/** Job states (CrmHooks_Admin_Queries::job_state_columns() derives them), in list order. */
+	/** Job states (CrmHooks_Jobs::state_columns() derives them), in list order. */
 	public static function states(): array {
 		return array(
 			'queued'   => __( 'Queued', 'crmhooks' ),
@@ -65,7 +65,7 @@ final class CrmHooks_Admin_Words {
 
 	/**
 	 * The sentence under a job's state: until when and why it waits, what its last attempt said,
-	 * or how it ended. `$job` is a row of CrmHooks_Admin_Queries::jobs() (state and why derived).
+	 * or how it ended. `$job` is a row of CrmHooks_Jobs::page() (state and why derived).
 	 */
 	public static function job_state_sentence( array $job ): string {
 		$state   = (string) $job['state'];

@@ -136,9 +136,8 @@ final class CrmHooks_Health {
 		$cron_disabled = defined( 'DISABLE_WP_CRON' ) && DISABLE_WP_CRON;
 		$next          = wp_next_scheduled( CrmHooks_Worker::CRON_HOOK );
 		$next_cron_at  = $next === false ? null : (int) $next;
-		require_once CRMHOOKS_INCLUDES . 'admin/class-crmhooks-admin-queries.php';
-		$facts = CrmHooks_Admin_Queries::health_facts( $now );
-		$query = compact( 'kind', 'now', 'cron_disabled', 'next_cron_at' ) + array_intersect_key( $facts, array_flip( array( 'oldest_due_at', 'failed_24h' ) ) );
+		$facts         = CrmHooks_Jobs::health_facts( $now );
+		$query         = compact( 'kind', 'now', 'cron_disabled', 'next_cron_at' ) + array_intersect_key( $facts, array_flip( array( 'oldest_due_at', 'failed_24h' ) ) );
 		return array( CrmHooks_Jobs::decide( $query ), $facts );
 	}
 

@@ -53,7 +53,7 @@ final class CrmHooks_Jobs_Admin {
 		$ids  = array_values( array_filter( $ids ) );
 		$back = CrmHooks_Admin_Html::queue_url( self::view_args() );
 		if ( $action === 'delete' ) {
-			$deleted = CrmHooks_Admin_Queries::delete_jobs( $ids );
+			$deleted = CrmHooks_Jobs::delete( $ids );
 			CrmHooks_Admin_Html::redirect( $back, 'deleted', $deleted, count( $ids ) - $deleted );
 		}
 		$retried = 0;

@@ -45,10 +45,10 @@ final class CrmHooks_Queue_List_Table extends WP_List_Table {
 	}
 
 	public function prepare_items(): void {
-		$this->counts = CrmHooks_Admin_Queries::job_counts( $this->now );
+		$this->counts = array_merge( array_fill_keys( array_keys( CrmHooks_Admin_Words::states() ), 0 ), CrmHooks_Jobs::state_counts( $this->now ) );
 		$state        = self::current_state();
 		$total        = $state === '' ? array_sum( $this->counts ) : $this->counts[ $state ];
-		$this->items  = CrmHooks_Admin_Queries::jobs( $this->now, $state, self::PER_PAGE, ( $this->get_pagenum() - 1 ) * self::PER_PAGE );
+		$this->items  = CrmHooks_Jobs::page( $this->now, $state, self::PER_PAGE, ( $this->get_pagenum() - 1 ) * self::PER_PAGE );
 		$contacts     = array();
 		foreach ( $this->items as $job ) {
 			$contacts[] = self::request( $job )['contact_id'];
