@@ -205,9 +205,12 @@ final class CrmHooks_Worker {
 		global $wpdb;
 		self::answer_own_request();
 		$wait = (int) CrmHooks_Settings::get( 'drain_budget_secs' ) + 10; // A run ends within its budget plus one job.
-		if ( (string) $wpdb->get_var( $wpdb->prepare( 'SELECT GET_LOCK(%s, %d)', self::lock_name(), $wait ) ) !== '1' ) {
-			self::spawn( CrmHooks_Early::STANDBY_PARAM );
-			return false;
+		$got  = $wpdb->get_var( $wpdb->prepare( 'SELECT GET_LOCK(%s, %d)', self::lock_name(), $wait ) );
+		if ( $got === '0' ) {
+			self::spawn( CrmHooks_Early::STANDBY_PARAM ); // Timed out: the drainer still runs.
+		}
+		if ( $got !== '1' ) {
+			return false; // NULL, a database error: no new standby, or errors would chain requests.
 		}
 		CrmHooks_Jobs::release_orphans();
 		if ( ( CrmHooks_Jobs::next_due() ?? PHP_INT_MAX ) > time() + self::MAX_WAIT_SECS ) {

@@ -74,6 +74,26 @@ add_action("plugins_loaded", static function () {
         $this->assertSame(array('webhook'), array_values($loads), 'one webhook request of the burst loaded the regular plugins (to drain); its standby found the drain ended and did not');
     }
 
+    public function test_a_standby_that_outwaits_a_live_drainer_hands_over_to_a_fresh_one(): void
+    {
+        global $wpdb;
+        CrmHooks_Test_Site::set_settings(array('drain_budget_secs' => 1)); // A standby waits 11 s.
+        $this->wait_for_drainers();
+        $this->assertSame('1', (string) $wpdb->get_var($wpdb->prepare('SELECT GET_LOCK(%s, 0)', CrmHooks_Worker::lock_name())), 'a drainer that runs long (this test holds its lock)');
+        try {
+            $standby = CrmHooks_Test_Site::request('POST', CrmHooks_Test_Site::url('/') . '?crmhooks_standby=1', 'crmhooks_token=' . CrmHooks_Worker::successor_token(), array('Content-Type: application/x-www-form-urlencoded'));
+            $this->assertSame(202, $standby['status']);
+            $arrivals = fn(): int => substr_count((string) @file_get_contents($this->loads), 'standby arrived');
+            $this->wait_for(fn(): ?bool => $arrivals() >= 2 ? true : null, 20, 'a fresh standby when the first one\'s wait ends');
+        } finally {
+            $wpdb->get_var($wpdb->prepare('SELECT RELEASE_LOCK(%s)', CrmHooks_Worker::lock_name()));
+        }
+        $this->wait_for_drainers(); // The fresh one takes the lock, finds nothing due and ends.
+        usleep(300000);
+        $this->assertSame(2, substr_count((string) @file_get_contents($this->loads), 'standby arrived'), 'no further standby once the drainer ended');
+        $this->assertStringNotContainsString("standby\n", (string) @file_get_contents($this->loads), 'neither loaded the site');
+    }
+
     public function test_drain_requests_of_our_own_refuse_a_wrong_token(): void
     {
         foreach (array('crmhooks_standby', 'crmhooks_drain') as $param) {
