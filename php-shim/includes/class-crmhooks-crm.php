@@ -114,8 +114,8 @@ final class CrmHooks_Crm {
 		global $wpdb;
 		$native  = CrmHooks_Native::get();
 		$account = CrmHooks_Settings::account_id();
-		$lock    = 'crmhooks_crm_' . md5( DB_NAME . '|' . $wpdb->prefix . '|' . $account );
-		if ( (string) $wpdb->get_var( $wpdb->prepare( 'SELECT GET_LOCK(%s, %d)', $lock, self::LOCK_WAIT_SECS ) ) !== '1' ) {
+		$lock    = CrmHooks_Jobs::lock_name( 'crm', $account );
+		if ( CrmHooks_Jobs::lock( $lock, self::LOCK_WAIT_SECS ) !== '1' ) {
 			throw new CrmHooks_Native_Error( 'crm', CrmHooks_Native::CRM_RATE_LIMITED, 'other requests of this site are using the CRM', 5 );
 		}
 		try {
@@ -141,7 +141,7 @@ final class CrmHooks_Crm {
 					is_array( $state['names'] ?? null ) ? 1 : 0
 				)
 			);
-			$wpdb->get_var( $wpdb->prepare( 'SELECT RELEASE_LOCK(%s)', $lock ) );
+			CrmHooks_Jobs::unlock( $lock );
 		}
 	}
 }

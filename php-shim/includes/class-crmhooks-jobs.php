@@ -66,6 +66,31 @@ final class CrmHooks_Jobs {
 		);
 	}
 
+	/**
+	 * The name of one of this site's MySQL named locks. Names are server-wide (and at most 64
+	 * characters), so they cover the database and the table prefix: sites in different databases
+	 * on one server never block each other.
+	 */
+	public static function lock_name( string $purpose, string $key = '' ): string {
+		global $wpdb;
+		return 'crmhooks_' . $purpose . '_' . md5( DB_NAME . '|' . $wpdb->prefix . ( $key !== '' ? '|' . $key : '' ) );
+	}
+
+	/**
+	 * Takes a named lock, waiting up to $wait_secs: '1' taken, '0' the wait ended, null a database
+	 * error. The server releases it with unlock() or when the connection closes (a killed worker).
+	 */
+	public static function lock( string $name, int $wait_secs = 0 ): ?string {
+		global $wpdb;
+		$got = $wpdb->get_var( $wpdb->prepare( 'SELECT GET_LOCK(%s, %d)', $name, $wait_secs ) );
+		return $got === null ? null : (string) $got;
+	}
+
+	public static function unlock( string $name ): void {
+		global $wpdb;
+		$wpdb->get_var( $wpdb->prepare( 'SELECT RELEASE_LOCK(%s)', $name ) );
+	}
+
 	/** One queue verdict from the library; `$query['kind']` picks which (see src/queue.rs). */
 	public static function decide( array $query ): array {
 		$query['settings'] = CrmHooks_Settings::public_settings();

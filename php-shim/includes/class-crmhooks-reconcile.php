@@ -43,9 +43,8 @@ final class CrmHooks_Reconcile {
 	 * @return array{sweep:string, import:string} what each did last (listed, not_due, pacing, failed, ...)
 	 */
 	public static function tick( bool $force_sweep = false, int $budget_secs = self::TICK_SECS ): array {
-		global $wpdb;
-		$lock = 'crmhooks_reconcile_' . md5( DB_NAME . '|' . $wpdb->prefix );
-		if ( (string) $wpdb->get_var( $wpdb->prepare( 'SELECT GET_LOCK(%s, 0)', $lock ) ) !== '1' ) {
+		$lock = CrmHooks_Jobs::lock_name( 'reconcile' );
+		if ( CrmHooks_Jobs::lock( $lock ) !== '1' ) {
 			return array(
 				'sweep'  => 'locked',
 				'import' => 'locked',
@@ -58,7 +57,7 @@ final class CrmHooks_Reconcile {
 				'import' => self::import( $deadline ),
 			);
 		} finally {
-			$wpdb->get_var( $wpdb->prepare( 'SELECT RELEASE_LOCK(%s)', $lock ) );
+			CrmHooks_Jobs::unlock( $lock );
 		}
 		CrmHooks_Worker::spawn_successor_if_pending();
 		return $done;
@@ -234,9 +233,8 @@ final class CrmHooks_Reconcile {
 	 * @return mixed the step's result
 	 */
 	private static function with_import_lock( callable $step ) {
-		global $wpdb;
-		$lock = 'crmhooks_import_' . md5( DB_NAME . '|' . $wpdb->prefix );
-		if ( (string) $wpdb->get_var( $wpdb->prepare( 'SELECT GET_LOCK(%s, 30)', $lock ) ) !== '1' ) {
+		$lock = CrmHooks_Jobs::lock_name( 'import' );
+		if ( CrmHooks_Jobs::lock( $lock, 30 ) !== '1' ) {
 			throw new RuntimeException( 'crmhooks: the import state stayed locked' );
 		}
 		try {
@@ -246,7 +244,7 @@ final class CrmHooks_Reconcile {
 			}
 			return $result;
 		} finally {
-			$wpdb->get_var( $wpdb->prepare( 'SELECT RELEASE_LOCK(%s)', $lock ) );
+			CrmHooks_Jobs::unlock( $lock );
 		}
 	}
 

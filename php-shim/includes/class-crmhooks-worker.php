@@ -104,8 +104,7 @@ final class CrmHooks_Worker {
 	 * no web worker.
 	 */
 	public static function drain_after_early_answer(): bool {
-		global $wpdb;
-		$drain                  = self::finish_response() && self::$after_response_scheduled && (string) $wpdb->get_var( $wpdb->prepare( 'SELECT GET_LOCK(%s, 0)', self::lock_name() ) ) === '1';
+		$drain                  = self::finish_response() && self::$after_response_scheduled && CrmHooks_Jobs::lock( self::lock_name() ) === '1';
 		self::$lock_taken_early = $drain;
 		if ( ! $drain ) {
 			remove_action( 'shutdown', array( self::class, 'after_response' ), 1000 );
@@ -125,7 +124,6 @@ final class CrmHooks_Worker {
 	 * locked), trigger.
 	 */
 	public static function run( string $trigger, ?int $budget_secs = null ): array {
-		global $wpdb;
 		$summary  = array(
 			'trigger'   => $trigger,
 			'processed' => 0,
@@ -135,7 +133,7 @@ final class CrmHooks_Worker {
 		do {
 			$held                   = self::$lock_taken_early; // Taken before this request loaded on.
 			self::$lock_taken_early = false;
-			if ( ! $held && (string) $wpdb->get_var( $wpdb->prepare( 'SELECT GET_LOCK(%s, 0)', self::lock_name() ) ) !== '1' ) {
+			if ( ! $held && CrmHooks_Jobs::lock( self::lock_name() ) !== '1' ) {
 				$summary['stopped'] = 'locked'; // Another drainer runs for this site.
 				return $summary;
 			}
@@ -143,7 +141,7 @@ final class CrmHooks_Worker {
 				CrmHooks_Jobs::release_orphans();
 				self::drain_locked( $deadline, $summary );
 			} finally {
-				$wpdb->get_var( $wpdb->prepare( 'SELECT RELEASE_LOCK(%s)', self::lock_name() ) );
+				CrmHooks_Jobs::unlock( self::lock_name() );
 			}
 			// A request that queued a job while we held the lock could not start a drainer:
 			// look again after releasing it, so its job does not wait for cron.
@@ -152,14 +150,9 @@ final class CrmHooks_Worker {
 		return $summary;
 	}
 
-	/**
-	 * One drainer per site: the lock name covers the database and the table prefix, so sites in
-	 * different databases on one server never block each other (GET_LOCK names are server-wide
-	 * and at most 64 characters).
-	 */
+	/** One drainer per site. */
 	public static function lock_name(): string {
-		global $wpdb;
-		return 'crmhooks_drain_' . md5( DB_NAME . '|' . $wpdb->prefix );
+		return CrmHooks_Jobs::lock_name( 'drain' );
 	}
 
 	/**
@@ -202,10 +195,8 @@ final class CrmHooks_Worker {
 	 * fresh standby, so a live drainer is always watched.
 	 */
 	public static function stand_by(): bool {
-		global $wpdb;
 		self::answer_own_request();
-		$wait = (int) CrmHooks_Settings::get( 'drain_budget_secs' ) + 10; // A run ends within its budget plus one job.
-		$got  = $wpdb->get_var( $wpdb->prepare( 'SELECT GET_LOCK(%s, %d)', self::lock_name(), $wait ) );
+		$got = CrmHooks_Jobs::lock( self::lock_name(), (int) CrmHooks_Settings::get( 'drain_budget_secs' ) + 10 ); // A run ends within its budget plus one job.
 		if ( $got === '0' ) {
 			self::spawn( CrmHooks_Early::STANDBY_PARAM ); // Timed out: the drainer still runs.
 		}
@@ -214,7 +205,7 @@ final class CrmHooks_Worker {
 		}
 		CrmHooks_Jobs::release_orphans();
 		if ( ( CrmHooks_Jobs::next_due() ?? PHP_INT_MAX ) > time() + self::MAX_WAIT_SECS ) {
-			$wpdb->get_var( $wpdb->prepare( 'SELECT RELEASE_LOCK(%s)', self::lock_name() ) );
+			CrmHooks_Jobs::unlock( self::lock_name() );
 			return false; // The drainer ended its work.
 		}
 		self::$lock_taken_early = true;
@@ -347,8 +338,8 @@ final class CrmHooks_Worker {
 		$found = array( 'contact_id' => (string) ( $contact['id'] ?? ( $request['contact_id'] ?? '' ) ) ) + $request;
 		// add: find + insert under one named lock per email, so concurrent deliveries never duplicate.
 		$email = strtolower( trim( (string) ( $contact['email'] ?? '' ) ) );
-		$lock  = ! $dry_run && ( $request['action'] ?? '' ) === 'add' ? 'crmhooks_add_' . md5( $email !== '' ? $email : 'contact:' . $found['contact_id'] ) : null;
-		if ( $lock !== null && ! self::lock( $lock, true ) ) {
+		$lock  = ! $dry_run && ( $request['action'] ?? '' ) === 'add' ? CrmHooks_Jobs::lock_name( 'add', $email !== '' ? $email : 'contact:' . $found['contact_id'] ) : null;
+		if ( $lock !== null && CrmHooks_Jobs::lock( $lock, 10 ) !== '1' ) {
 			return self::outcome( $found, 'busy', 'another delivery for this contact holds the lock' );
 		}
 		try {
@@ -366,7 +357,7 @@ final class CrmHooks_Worker {
 			return self::outcome( $found, 'failed', $e->getMessage(), CrmHooks_Native::result_name( $e->getCode() ) );
 		} finally {
 			if ( $lock !== null ) {
-				self::lock( $lock, false );
+				CrmHooks_Jobs::unlock( $lock );
 			}
 		}
 		// The library decided what the plan means; an operation WordPress refused makes it failed.
@@ -412,13 +403,6 @@ final class CrmHooks_Worker {
 		$plan                       = CrmHooks_Native::get()->plan( (string) wp_json_encode( compact( 'request', 'contact', 'linked_users', 'email_user', 'settings' ), JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE ) );
 		$filtered                   = apply_filters( 'crmhooks_plan', $plan, $request, $contact );
 		return is_array( $filtered ) ? $filtered : $plan;
-	}
-
-	/** Takes (waiting up to 10 s) or releases a MySQL named lock. */
-	private static function lock( string $name, bool $take ): bool {
-		global $wpdb;
-		$sql = $take ? $wpdb->prepare( 'SELECT GET_LOCK(%s, 10)', $name ) : $wpdb->prepare( 'SELECT RELEASE_LOCK(%s)', $name );
-		return (string) $wpdb->get_var( $sql ) === '1'; // phpcs:ignore WordPress.DB.PreparedSQL.NotPrepared -- Prepared just above.
 	}
 
 	/** Ends the HTTP response so the client does not wait; false when the server cannot. */
