@@ -27,7 +27,7 @@ final class CrmHooks_Worker {
 	/** Query parameter of the successor request. */
 	public const SUCCESSOR_PARAM = 'crmhooks_drain';
 
-	/** Body field of successor and standby requests: their token (successor_token). */
+	/** Body field of successor and standby requests: their token (own_request_token). */
 	private const TOKEN_FIELD = 'crmhooks_token';
 
 	/** Longest the drainer sleeps for a job that becomes due soon (a settling coalesced job). */
@@ -159,7 +159,7 @@ final class CrmHooks_Worker {
 	 * The token successor and standby requests carry: only the site can start drains this way.
 	 * Not wp_hash(): a standby is answered by the must-use loader, before pluggable functions exist.
 	 */
-	public static function successor_token(): string {
+	public static function own_request_token(): string {
 		return substr( CrmHooks_Secrets::identity_hash( 'crmhooks drain successor' ), 0, 32 );
 	}
 
@@ -181,7 +181,7 @@ final class CrmHooks_Worker {
 		$args = array(
 			'timeout'   => 0.01,
 			'blocking'  => false,
-			'body'      => array( self::TOKEN_FIELD => self::successor_token() ),
+			'body'      => array( self::TOKEN_FIELD => self::own_request_token() ),
 			'sslverify' => apply_filters( 'https_local_ssl_verify', false ), // phpcs:ignore WordPress.NamingConventions.PrefixAllGlobals.NonPrefixedHooknameFound -- WordPress core's own filter, as spawn_cron() uses it.
 		);
 		wp_remote_post( add_query_arg( $param, '1', home_url( '/' ) ), $args );
@@ -238,7 +238,7 @@ final class CrmHooks_Worker {
 	 */
 	private static function answer_own_request(): void {
 		$token = isset( $_POST[ self::TOKEN_FIELD ] ) ? sanitize_text_field( wp_unslash( $_POST[ self::TOKEN_FIELD ] ) ) : ''; // phpcs:ignore WordPress.Security.NonceVerification.Missing -- The token authenticates it.
-		if ( ! hash_equals( self::successor_token(), $token ) ) {
+		if ( ! hash_equals( self::own_request_token(), $token ) ) {
 			status_header( 403 );
 			exit;
 		}

@@ -81,7 +81,7 @@ add_action("plugins_loaded", static function () {
         $this->wait_for_drainers();
         $this->assertSame('1', (string) $wpdb->get_var($wpdb->prepare('SELECT GET_LOCK(%s, 0)', CrmHooks_Worker::lock_name())), 'a drainer that runs long (this test holds its lock)');
         try {
-            $standby = CrmHooks_Test_Site::request('POST', CrmHooks_Test_Site::url('/') . '?crmhooks_standby=1', 'crmhooks_token=' . CrmHooks_Worker::successor_token(), array('Content-Type: application/x-www-form-urlencoded'));
+            $standby = CrmHooks_Test_Site::request('POST', CrmHooks_Test_Site::url('/') . '?crmhooks_standby=1', 'crmhooks_token=' . CrmHooks_Worker::own_request_token(), array('Content-Type: application/x-www-form-urlencoded'));
             $this->assertSame(202, $standby['status']);
             $arrivals = fn(): int => substr_count((string) @file_get_contents($this->loads), 'standby arrived');
             $this->wait_for(fn(): ?bool => $arrivals() >= 2 ? true : null, 20, 'a fresh standby when the first one\'s wait ends');
@@ -98,9 +98,9 @@ add_action("plugins_loaded", static function () {
     {
         foreach (array('crmhooks_standby', 'crmhooks_drain') as $param) {
             // The token rides in the body (query strings end up in access logs): one in the URL counts for nothing.
-            $in_url = CrmHooks_Test_Site::request('GET', CrmHooks_Test_Site::url('/') . '?' . $param . '=' . CrmHooks_Worker::successor_token());
+            $in_url = CrmHooks_Test_Site::request('GET', CrmHooks_Test_Site::url('/') . '?' . $param . '=' . CrmHooks_Worker::own_request_token());
             $this->assertSame(403, $in_url['status'], "$param with the token in the URL");
-            foreach (array('', 'x', str_repeat('0', 32), CrmHooks_Worker::successor_token() . 'x') as $token) {
+            foreach (array('', 'x', str_repeat('0', 32), CrmHooks_Worker::own_request_token() . 'x') as $token) {
                 $started = microtime(true);
                 $response = CrmHooks_Test_Site::request('POST', CrmHooks_Test_Site::url('/') . '?' . $param . '=1', 'crmhooks_token=' . rawurlencode($token), array('Content-Type: application/x-www-form-urlencoded'));
                 $this->assertSame(403, $response['status'], "$param, token '$token'");
@@ -108,7 +108,7 @@ add_action("plugins_loaded", static function () {
             }
         }
         // The right token: a standby with no drainer to watch answers, finds nothing due and ends.
-        $standby = CrmHooks_Test_Site::request('POST', CrmHooks_Test_Site::url('/') . '?crmhooks_standby=1', 'crmhooks_token=' . CrmHooks_Worker::successor_token(), array('Content-Type: application/x-www-form-urlencoded'));
+        $standby = CrmHooks_Test_Site::request('POST', CrmHooks_Test_Site::url('/') . '?crmhooks_standby=1', 'crmhooks_token=' . CrmHooks_Worker::own_request_token(), array('Content-Type: application/x-www-form-urlencoded'));
         $this->assertSame(202, $standby['status']);
     }
 }

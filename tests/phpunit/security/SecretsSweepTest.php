@@ -91,7 +91,7 @@ final class SecretsSweepTest extends CrmHooks_Plugin_TestCase
             'ActiveCampaign token' => 'ac-test-token',
             'Ontraport API key'    => 'op-test-key',
             'Ontraport app ID'     => 'op-test-app',
-            'drain request token'  => CrmHooks_Worker::successor_token(),
+            'drain request token'  => CrmHooks_Worker::own_request_token(),
         );
         $key_needles = $needles + array('access key' => CrmHooks_Test_Site::access_key());
 
