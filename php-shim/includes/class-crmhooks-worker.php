@@ -41,6 +41,12 @@ final class CrmHooks_Worker {
 	 */
 	private const SUCCESSOR_HORIZON_SECS = 300;
 
+	/**
+	 * Longest a standby waits for the drain lock before it hands over to a fresh standby (a run
+	 * ends within its budget plus one job): under the 30 s after which many hosts kill a request.
+	 */
+	private const STANDBY_WAIT_SECS = 20;
+
 	/** Budget of a drain run from the command line (a system cron every minute). */
 	private const CLI_BUDGET_SECS = 50;
 
@@ -196,7 +202,7 @@ final class CrmHooks_Worker {
 	 */
 	public static function stand_by(): bool {
 		self::answer_own_request();
-		$got = CrmHooks_Jobs::lock( self::lock_name(), (int) CrmHooks_Settings::get( 'drain_budget_secs' ) + 10 ); // A run ends within its budget plus one job.
+		$got = CrmHooks_Jobs::lock( self::lock_name(), min( (int) CrmHooks_Settings::get( 'drain_budget_secs' ) + 10, self::STANDBY_WAIT_SECS ) );
 		if ( $got === '0' ) {
 			self::spawn( CrmHooks_Early::STANDBY_PARAM ); // Timed out: the drainer still runs.
 		}
