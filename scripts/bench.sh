@@ -330,8 +330,8 @@ row "update ack while the queue drains" draining idle 1.5
 fi
 
 # 4. Flood: the stand-in's bulk edit sends 1,000 webhooks (5 per contact) for 200 contacts at
-# concurrency 16. Acks' latencies come from nginx's access log (POST answered 200; a successor
-# drainer is answered 202); CRM requests, 429s from the stand-in's request log; drain time from
+# concurrency 16. Acks' latencies come from nginx's access log (POST answered 200; successor and
+# standby drain requests are answered 202); CRM requests, 429s from the stand-in's request log; drain time from
 # the first webhook to the last job's end (the jobs table, whole seconds).
 ids="$(seq -s, "$FIRST" $((FIRST + COUNT - 1)))"
 # "p50 p99 answered" of the POSTs answered 200 in the access log after line $1.

@@ -267,12 +267,13 @@ class Standin:
         self.stop_event = threading.Event()
         self.verbose = verbose
         self.seed_doc = copy.deepcopy(seed_doc)
+        self.epoch = 0  # Counts resets (see _reset_locked).
         self._reset_locked(load_seed(seed_doc))
 
     def _reset_locked(self, state):
         # A request still waiting out a latency fault when the reset came must not count in the
         # new rate windows (admit compares the epoch it started in).
-        self.epoch = getattr(self, "epoch", 0) + 1
+        self.epoch += 1
         self.ac = state["ac"]
         self.op = state["op"]
         self.log = []

@@ -44,14 +44,12 @@ abstract class CrmHooks_Admin_Screens_TestCase extends CrmHooks_Plugin_TestCase
     /** Queue runs elsewhere see the lock taken and stop at once (CrmHooks_Worker::run()). */
     protected function hold_drainer_lock(): void
     {
-        global $wpdb;
-        $this->assertSame('1', (string) $wpdb->get_var($wpdb->prepare('SELECT GET_LOCK(%s, 10)', CrmHooks_Worker::lock_name())));
+        $this->assertSame('1', CrmHooks_Jobs::lock(CrmHooks_Worker::lock_name(), 10));
     }
 
     protected function release_drainer_lock(): void
     {
-        global $wpdb;
-        $wpdb->get_var($wpdb->prepare('SELECT RELEASE_LOCK(%s)', CrmHooks_Worker::lock_name()));
+        CrmHooks_Jobs::unlock(CrmHooks_Worker::lock_name());
     }
 
     protected function admin_cookie(): string

@@ -18,7 +18,6 @@ require_once __DIR__ . '/QueueTestCase.php';
 
 final class EarlyDrainTest extends CrmHooks_Queue_TestCase
 {
-    private string $probe = '';
     private string $loads = '';
 
     protected function setUp(): void
@@ -27,10 +26,8 @@ final class EarlyDrainTest extends CrmHooks_Queue_TestCase
         if (! CrmHooks_Early::installed()) {
             $this->assertTrue(CrmHooks_Early::install(), 'the loader is written into mu-plugins');
         }
-        $this->loads = sys_get_temp_dir() . '/crmhooks-early-loads-' . getmypid() . '.txt';
-        $this->probe = WPMU_PLUGIN_DIR . '/crmhooks-test-load-probe-' . getmypid() . '.php';
-        file_put_contents($this->probe, '<?php
-// Written and removed by tests/phpunit/queue/EarlyDrainTest.php.
+        $this->loads = $this->scratch_file('early-loads');
+        $this->install_mu_plugin('load-probe', '
 add_action("muplugins_loaded", static function () {
     if (isset($_GET["crmhooks_standby"])) {
         file_put_contents(' . var_export($this->loads, true) . ', "standby arrived\n", FILE_APPEND);
@@ -42,13 +39,6 @@ add_action("plugins_loaded", static function () {
     }
 });
 ');
-    }
-
-    protected function tearDown(): void
-    {
-        @unlink($this->probe);
-        @unlink($this->loads);
-        parent::tearDown();
     }
 
     public function test_a_burst_loads_the_site_once_and_that_request_drains_it(): void
@@ -76,17 +66,16 @@ add_action("plugins_loaded", static function () {
 
     public function test_a_standby_that_outwaits_a_live_drainer_hands_over_to_a_fresh_one(): void
     {
-        global $wpdb;
         CrmHooks_Test_Site::set_settings(array('drain_budget_secs' => 1)); // A standby waits 11 s.
         $this->wait_for_drainers();
-        $this->assertSame('1', (string) $wpdb->get_var($wpdb->prepare('SELECT GET_LOCK(%s, 0)', CrmHooks_Worker::lock_name())), 'a drainer that runs long (this test holds its lock)');
+        $this->assertSame('1', CrmHooks_Jobs::lock(CrmHooks_Worker::lock_name()), 'a drainer that runs long (this test holds its lock)');
         try {
             $standby = CrmHooks_Test_Site::request('POST', CrmHooks_Test_Site::url('/') . '?crmhooks_standby=1', 'crmhooks_token=' . CrmHooks_Worker::own_request_token(), array('Content-Type: application/x-www-form-urlencoded'));
             $this->assertSame(202, $standby['status']);
             $arrivals = fn(): int => substr_count((string) @file_get_contents($this->loads), 'standby arrived');
             $this->wait_for(fn(): ?bool => $arrivals() >= 2 ? true : null, 20, 'a fresh standby when the first one\'s wait ends');
         } finally {
-            $wpdb->get_var($wpdb->prepare('SELECT RELEASE_LOCK(%s)', CrmHooks_Worker::lock_name()));
+            CrmHooks_Jobs::unlock(CrmHooks_Worker::lock_name());
         }
         $this->wait_for_drainers(); // The fresh one takes the lock, finds nothing due and ends.
         usleep(300000);

@@ -12,19 +12,7 @@ require_once __DIR__ . '/QueueTestCase.php';
 
 final class FatalJobTest extends CrmHooks_Queue_TestCase
 {
-    private string $mu_plugin = '';
     private string $marker = '';
-
-    protected function tearDown(): void
-    {
-        if ($this->mu_plugin !== '' && is_file($this->mu_plugin)) {
-            unlink($this->mu_plugin);
-        }
-        if ($this->marker !== '' && is_file($this->marker)) {
-            unlink($this->marker);
-        }
-        parent::tearDown();
-    }
 
     public function test_a_fatal_error_in_one_job_loses_no_job(): void
     {
@@ -64,14 +52,8 @@ final class FatalJobTest extends CrmHooks_Queue_TestCase
     /** A must-use plugin in the site that dies (once) right after creating the user for $email. */
     private function install_dying_plugin(string $email, string $death): void
     {
-        $dir = CrmHooks_Test_Site::wp_dir() . '/wp-content/mu-plugins';
-        if (! is_dir($dir)) {
-            mkdir($dir, 0755, true);
-        }
-        $this->marker = sys_get_temp_dir() . '/crmhooks-dies-' . getmypid() . '.marker';
-        $this->mu_plugin = $dir . '/crmhooks-test-dies-' . getmypid() . '.php';
-        file_put_contents($this->mu_plugin, '<?php
-// Written and removed by tests/phpunit/queue/FatalJobTest.php.
+        $this->marker = $this->scratch_file('dies-marker');
+        $this->install_mu_plugin('dies', '
 add_action("crmhooks_user_created", static function ($user_id) {
     $user = get_userdata($user_id);
     if ($user && $user->user_email === ' . var_export($email, true) . ' && ! is_file(' . var_export($this->marker, true) . ')) {
@@ -80,6 +62,5 @@ add_action("crmhooks_user_created", static function ($user_id) {
     }
 });
 ');
-        chmod($this->mu_plugin, 0644);
     }
 }

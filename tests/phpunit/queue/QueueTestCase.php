@@ -43,8 +43,15 @@ abstract class CrmHooks_Queue_TestCase extends TestCase
         CrmHooks_Test_Site::set_settings(static::BASE_SETTINGS);
     }
 
+    /** Must-use plugins and scratch files this test wrote (install_mu_plugin, scratch_file): tearDown removes them. */
+    private array $written_files = array();
+
     protected function tearDown(): void
     {
+        foreach ($this->written_files as $path) {
+            @unlink($path);
+        }
+        $this->written_files = array();
         CrmHooks_Test_Standin::clear_faults();
         CrmHooks_Test_Standin::config(array('op_background_delay_ms' => 0));
         $this->clear_queue();
@@ -155,6 +162,27 @@ abstract class CrmHooks_Queue_TestCase extends TestCase
         while ($wpdb->get_var($wpdb->prepare('SELECT IS_USED_LOCK(%s)', CrmHooks_Worker::lock_name())) !== null && microtime(true) < $deadline) {
             usleep(200000);
         }
+    }
+
+    /** Writes a must-use plugin into the site ($code: its PHP after the opening tag); tearDown removes it. */
+    protected function install_mu_plugin(string $name, string $code): void
+    {
+        $dir = CrmHooks_Test_Site::wp_dir() . '/wp-content/mu-plugins';
+        if (! is_dir($dir)) {
+            mkdir($dir, 0755, true);
+        }
+        $path = $dir . '/crmhooks-test-' . $name . '-' . getmypid() . '.php';
+        file_put_contents($path, "<?php\n// Written and removed by " . static::class . " (tests/phpunit/queue).\n" . $code);
+        chmod($path, 0644);
+        $this->written_files[] = $path;
+    }
+
+    /** A path in the temporary directory for this test to write (a must-use plugin's marker); tearDown removes it. */
+    protected function scratch_file(string $name): string
+    {
+        $path = sys_get_temp_dir() . '/crmhooks-' . $name . '-' . getmypid();
+        $this->written_files[] = $path;
+        return $path;
     }
 
     /** Polls $probe until it returns a non-null value. */
