@@ -37,64 +37,37 @@ final class CrmHooks_Crm {
 
 	/** The contact a (stored) webhook request names, checked against the tags it carried. */
 	public static function load_contact( array $request ): array {
-		$json = (string) wp_json_encode( $request, JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE );
-		return self::call( static fn( CrmHooks_Native $native, string $config ) => $native->crm_load_contact( $config, $json ) );
+		return self::call( 'crm_load_contact', $request );
 	}
+
+	// phpcs:disable Generic.CodeAnalysis.UnusedFunctionParameter.FoundAfterLastUsed -- compact() reads these parameters by name.
 
 	/** Add and remove tags by name on the CRM contact. */
 	public static function change_tags( string $contact_id, array $add, array $remove ): void {
-		$json = (string) wp_json_encode(
-			array(
-				'contact_id' => $contact_id,
-				'add'        => $add,
-				'remove'     => $remove,
-			),
-			JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE
-		);
-		self::call( static fn( CrmHooks_Native $native, string $config ) => $native->crm_change_tags( $config, $json ) );
+		self::call( 'crm_change_tags', compact( 'contact_id', 'add', 'remove' ) );
 	}
 
 	/** Write one field of the CRM contact. */
 	public static function write_field( string $contact_id, string $field, string $value ): void {
-		$json = (string) wp_json_encode(
-			array(
-				'contact_id' => $contact_id,
-				'field'      => $field,
-				'value'      => $value,
-			),
-			JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE
-		);
-		self::call( static fn( CrmHooks_Native $native, string $config ) => $native->crm_write_field( $config, $json ) );
+		self::call( 'crm_write_field', compact( 'contact_id', 'field', 'value' ) );
 	}
 
 	/** The account's tags and fields, listed anew: this also refreshes the shared name cache. */
 	public static function list_schema(): array {
-		return self::call( static fn( CrmHooks_Native $native, string $config ) => $native->crm_list_schema( $config ) );
+		return self::call( 'crm_list_schema' );
 	}
 
 	/** One page of the contacts changed at or after $since (the reconcile sweep). */
 	public static function list_modified( int $since, ?string $cursor ): array {
-		$json = (string) wp_json_encode(
-			array(
-				'since'  => $since,
-				'cursor' => $cursor,
-			)
-		);
-		return self::call( static fn( CrmHooks_Native $native, string $config ) => $native->crm_list_modified( $config, $json ) );
+		return self::call( 'crm_list_modified', compact( 'since', 'cursor' ) );
 	}
 
 	/** One page of the contacts carrying a tag, by ID or name (import by tag). */
 	public static function list_tagged( ?string $tag_id, ?string $tag_name, ?string $cursor ): array {
-		$json = (string) wp_json_encode(
-			array(
-				'tag_id'   => $tag_id,
-				'tag_name' => $tag_name,
-				'cursor'   => $cursor,
-			),
-			JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE
-		);
-		return self::call( static fn( CrmHooks_Native $native, string $config ) => $native->crm_list_tagged( $config, $json ) );
+		return self::call( 'crm_list_tagged', compact( 'tag_id', 'tag_name', 'cursor' ) );
 	}
+
+	// phpcs:enable
 
 	/** CRM requests sent since the last call of this (for the log's "CRM calls"). */
 	public static function take_requests(): int {
@@ -104,13 +77,14 @@ final class CrmHooks_Crm {
 	}
 
 	/**
-	 * Runs `$call( $native, $config_json_with_shared_state )` under the account's lock, then stores
-	 * the window and any new listing the library hands back.
+	 * Calls the library's CRM export with the site's CRM config and the account's shared state,
+	 * under the account's lock, then stores the window and any new listing it hands back.
 	 *
-	 * @return mixed what $call returns
+	 * @param string     $export a crm_* export of CrmHooks_Native
+	 * @param array|null $doc    its document, for the exports that take one
 	 * @throws CrmHooks_Native_Error crm_rate_limited when the lock stays taken (retried later).
 	 */
-	private static function call( callable $call ) {
+	private static function call( string $export, ?array $doc = null ): array {
 		global $wpdb;
 		$native  = CrmHooks_Native::get();
 		$account = CrmHooks_Settings::account_id();
@@ -122,10 +96,10 @@ final class CrmHooks_Crm {
 			$row                   = $wpdb->get_row( $wpdb->prepare( "SELECT window_json, names_json FROM {$wpdb->prefix}crmhooks_rate WHERE account = %s", $account ), ARRAY_A );
 			$window                = json_decode( (string) ( $row['window_json'] ?? '' ), true );
 			$names                 = json_decode( (string) ( $row['names_json'] ?? '' ), true );
-			$config                = json_decode( CrmHooks_Settings::crm_config_json(), true );
+			$config                = CrmHooks_Settings::crm_config();
 			$config['rate_window'] = array_values( array_map( 'intval', is_array( $window ) ? $window : array() ) );
 			$config['names']       = (object) ( is_array( $names ) ? $names : array() );
-			return $call( $native, (string) wp_json_encode( $config, JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE ) );
+			return $doc === null ? $native->$export( $config ) : $native->$export( $config, $doc );
 		} finally {
 			$state           = $native->last_account_state();
 			self::$requests += (int) ( $state['requests'] ?? 0 );
@@ -134,8 +108,8 @@ final class CrmHooks_Crm {
 					"INSERT INTO {$wpdb->prefix}crmhooks_rate (account, window_json, names_json, updated_at) VALUES (%s, %s, %s, %d)
 					 ON DUPLICATE KEY UPDATE window_json = IF(%d, VALUES(window_json), window_json), names_json = IF(%d, VALUES(names_json), names_json), updated_at = VALUES(updated_at)",
 					$account,
-					(string) wp_json_encode( array_values( (array) ( $state['rate_window'] ?? array() ) ) ),
-					(string) wp_json_encode( $state['names'] ?? new stdClass(), JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE ),
+					CrmHooks_Native::json( array_values( (array) ( $state['rate_window'] ?? array() ) ) ),
+					CrmHooks_Native::json( $state['names'] ?? new stdClass() ),
 					time(),
 					is_array( $state['rate_window'] ?? null ) ? 1 : 0,
 					is_array( $state['names'] ?? null ) ? 1 : 0

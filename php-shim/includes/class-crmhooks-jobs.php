@@ -94,7 +94,7 @@ final class CrmHooks_Jobs {
 	/** One queue verdict from the library; `$query['kind']` picks which (see src/queue.rs). */
 	public static function decide( array $query ): array {
 		$query['settings'] = CrmHooks_Settings::public_settings();
-		return CrmHooks_Native::get()->queue_decide( (string) wp_json_encode( $query, JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE ) );
+		return CrmHooks_Native::get()->queue_decide( $query );
 	}
 
 	/** queued + running jobs. */
@@ -194,7 +194,7 @@ final class CrmHooks_Jobs {
 				break;
 			}
 		}
-		$stored = $error === null && $wpdb->query( $wpdb->prepare( "INSERT INTO {$wpdb->options} (option_name, option_value, autoload) VALUES (%s, %s, 'no') ON DUPLICATE KEY UPDATE option_value = VALUES(option_value)", $option, (string) wp_json_encode( $state, JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE ) ) ) !== false;
+		$stored = $error === null && $wpdb->query( $wpdb->prepare( "INSERT INTO {$wpdb->options} (option_name, option_value, autoload) VALUES (%s, %s, 'no') ON DUPLICATE KEY UPDATE option_value = VALUES(option_value)", $option, CrmHooks_Native::json( $state ) ) ) !== false;
 		if ( $stored ) {
 			$wpdb->query( 'COMMIT' );
 		} else {
@@ -288,7 +288,7 @@ final class CrmHooks_Jobs {
 		$outcome  = substr( (string) ( $attempt['outcome'] ?? 'failed' ), 0, 40 );
 		$code     = (string) ( $attempt['code'] ?? '' );
 		$message  = substr( (string) ( $attempt['message'] ?? '' ), 0, 1000 );
-		$ended    = $code !== '' && $outcome === 'crm_error' ? $code : $outcome;
+		$ended    = self::ended_as( $attempt );
 		$kind     = 'finish';
 		$attempts = (int) $job['attempts'];
 		$jitter   = wp_rand( 0, 999999 ) / 1000000;
@@ -314,6 +314,12 @@ final class CrmHooks_Jobs {
 			self::complete( $id, 'merged', 'folded into the newer queued job after: ' . ( $message !== '' ? $message : $ended ) );
 		}
 		return 'retry';
+	}
+
+	/** The word an attempt ends with: a CRM error by its result name (crm_rate_limited, ...), else its outcome. */
+	public static function ended_as( array $attempt ): string {
+		$outcome = substr( (string) ( $attempt['outcome'] ?? 'failed' ), 0, 40 );
+		return $outcome === 'crm_error' && (string) ( $attempt['code'] ?? '' ) !== '' ? (string) $attempt['code'] : $outcome;
 	}
 
 	/** Ends a job as done with its outcome (created, updated, contact_not_found, ...). */
@@ -509,6 +515,6 @@ final class CrmHooks_Jobs {
 
 	private static function encode( array $request ): string {
 		unset( $request['access_key'] ); // Never stored (the library's request has none anyway).
-		return (string) wp_json_encode( $request, JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE );
+		return CrmHooks_Native::json( $request );
 	}
 }

@@ -59,11 +59,16 @@ final class CrmHooks_Log {
 	 */
 	public static function add( string $action, string $contact_id, string $outcome, int $duration_ms, int $crm_calls, string $message, array $detail = array() ): void {
 		global $wpdb;
-		$json = $detail === array() ? null : (string) wp_json_encode( $detail, JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE );
+		$json = $detail === array() ? null : CrmHooks_Native::json( $detail );
 		$json = $json !== null && strlen( $json ) > self::DETAIL_MAX_BYTES ? '{"note":"the detail was too large to keep"}' : $json;
 		// A prepared INSERT rather than $wpdb->insert(): that one first asks the server for the
 		// table's column charsets (SHOW FULL COLUMNS), one more round trip on every acknowledgement.
 		$wpdb->query( $wpdb->prepare( "INSERT INTO {$wpdb->prefix}crmhooks_log (created_at, action, contact_id, outcome, duration_ms, crm_calls, message, detail) VALUES (%s, %s, %s, %s, %d, %d, %s, NULLIF(%s, ''))", current_time( 'mysql', true ), substr( $action, 0, 20 ), substr( $contact_id, 0, 64 ), substr( $outcome, 0, 40 ), max( 0, $duration_ms ), max( 0, min( 65535, $crm_calls ) ), substr( $message, 0, 1000 ), (string) $json ) );
+	}
+
+	/** Adds the entry of a processed webhook: an outcome of CrmHooks_Worker::process(), under $message. */
+	public static function add_outcome( array $outcome, string $message ): void {
+		self::add( (string) $outcome['action'], (string) $outcome['contact_id'], (string) $outcome['outcome'], (int) $outcome['duration_ms'], (int) $outcome['crm_calls'], $message, (array) $outcome['detail'] );
 	}
 
 	/** Counts one refused request under $reason, with the client's address as the web server saw it (proxy headers are forgeable). */

@@ -7,22 +7,23 @@
  * This file is also compiled by php-shim/preload.php, so it must not depend on WordPress.
  *
  * The exports that take strings and return JSON are called by their name without `crmh_`
- * (each string goes in with its length, the JSON comes back decoded; see include/crmhooks.h):
+ * (each string goes in with its length, an array as its JSON document (json()), the JSON comes
+ * back decoded; see include/crmhooks.h):
  *
  * @method array webhook_receive(string $method, string $query, string $content_type, string $body, string $access_key)
- * @method array queue_decide(string $json)       Queue verdicts (src/queue.rs).
- * @method array plan(string $json)               Request + contact + users + settings -> ops.
- * @method array settings_normalize(string $json) The settings document: defaults, rules, problems.
- * @method array settings_review(string $json)    Privileged roles and refused mappings.
- * @method array tags_change(string $json)        Stored tags + names to add/remove.
- * @method array login_choose(string $json)       The first free login.
- * @method array crm_load_contact(string $config, string $request_json)
- * @method array crm_write_field(string $config, string $json)
- * @method array crm_change_tags(string $config, string $json)
- * @method array crm_list_schema(string $config)
- * @method array crm_list_modified(string $config, string $json) One page of contacts changed since.
- * @method array crm_list_tagged(string $config, string $json)   One page of contacts with a tag.
- * @method array reconcile_decide(string $json)   Sweep and import verdicts (src/reconcile.rs).
+ * @method array queue_decide(array $query)       Queue verdicts (src/queue.rs).
+ * @method array plan(array $facts)               Request + contact + users + settings -> ops.
+ * @method array settings_normalize(array $doc)   The settings document: defaults, rules, problems.
+ * @method array settings_review(array $doc)      Privileged roles and refused mappings.
+ * @method array tags_change(array $doc)          Stored tags + names to add/remove.
+ * @method array login_choose(array $doc)         The first free login.
+ * @method array crm_load_contact(array $config, array $request)
+ * @method array crm_write_field(array $config, array $doc)
+ * @method array crm_change_tags(array $config, array $doc)
+ * @method array crm_list_schema(array $config)
+ * @method array crm_list_modified(array $config, array $doc) One page of contacts changed since.
+ * @method array crm_list_tagged(array $config, array $doc)   One page of contacts with a tag.
+ * @method array reconcile_decide(array $query)   Sweep and import verdicts (src/reconcile.rs).
  * @method array last_account_state()             What the last CRM call leaves to store.
  */
 
@@ -285,20 +286,30 @@ final class CrmHooks_Native implements CrmHooks_Result_Codes {
 		return $this->call_out( 'crmh_key_generate', array() );
 	}
 
-	/** A JSON export by name (see the class comment): each string with its length, the JSON decoded. */
+	/** A JSON export by name (see the class comment): each string or document with its length, the JSON decoded. */
 	public function __call( string $name, array $inputs ): array {
 		if ( ! in_array( $name, self::JSON_EXPORTS, true ) ) {
 			throw new BadMethodCallException( 'CrmHooks_Native has no method ' . $name ); // phpcs:ignore WordPress.Security.EscapeOutput.ExceptionNotEscaped -- A programming error, never shown in HTML.
 		}
 		$args = array();
 		foreach ( $inputs as $input ) {
-			array_push( $args, (string) $input, strlen( (string) $input ) );
+			$text = is_array( $input ) ? self::json( $input ) : (string) $input;
+			array_push( $args, $text, strlen( $text ) );
 		}
 		$value = json_decode( $this->call_out( 'crmh_' . $name, $args ), true );
 		if ( ! is_array( $value ) && $value !== null ) {
 			throw new CrmHooks_Native_Error( 'json_decode', self::INVALID_JSON, 'library output is not a JSON object' );
 		}
 		return (array) $value;
+	}
+
+	/**
+	 * The JSON document of $value, as every document for the library is written: slashes and
+	 * Unicode as they are, invalid UTF-8 (a broken meta value) replaced rather than failing the
+	 * whole document. Not wp_json_encode(): this class also runs before WordPress (preload).
+	 */
+	public static function json( $value ): string {
+		return (string) json_encode( $value, JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE | JSON_INVALID_UTF8_SUBSTITUTE | JSON_PARTIAL_OUTPUT_ON_ERROR ); // phpcs:ignore WordPress.WP.AlternativeFunctions.json_encode_json_encode -- See above.
 	}
 
 	/**

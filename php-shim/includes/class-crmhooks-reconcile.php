@@ -272,7 +272,7 @@ final class CrmHooks_Reconcile {
 			'kind' => $kind,
 			'now'  => time(),
 		) + $query;
-		return CrmHooks_Native::get()->reconcile_decide( (string) wp_json_encode( $query, JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE ) );
+		return CrmHooks_Native::get()->reconcile_decide( $query );
 	}
 
 	/** A stored state, read from the database (another process may have written it). */

@@ -86,7 +86,7 @@ final class CrmHooks_Settings {
 			'roles'               => $submitted === null ? array() : self::roles(),
 			'allow_http_loopback' => self::dev_http_allowed(),
 		);
-		return CrmHooks_Native::get()->settings_normalize( (string) wp_json_encode( $doc, JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE ) );
+		return CrmHooks_Native::get()->settings_normalize( $doc );
 	}
 
 	/** add_settings_error (when the Settings API is loaded), in words, naming the field. */
@@ -150,17 +150,17 @@ final class CrmHooks_Settings {
 	/** The library's review of these settings with the site's roles (privileged roles, refused mappings). */
 	public static function review( array $settings ): ?array {
 		try {
-			return CrmHooks_Native::get()->settings_review( (string) wp_json_encode( array( 'roles' => self::roles() ) + array_diff_key( $settings, array_flip( CrmHooks_Secrets::KEYS ) ), JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE ) );
+			return CrmHooks_Native::get()->settings_review( array( 'roles' => self::roles() ) + array_diff_key( $settings, array_flip( CrmHooks_Secrets::KEYS ) ) );
 		} catch ( Throwable $e ) {
 			return null;
 		}
 	}
 
-	/** CrmConfig JSON for the crmh_crm_* calls (credentials travel on every call, never logged). */
-	public static function crm_config_json(): string {
-		$s      = self::all();
-		$ontra  = ( $s['crm'] ?? '' ) === 'ontraport';
-		$config = array(
+	/** The CrmConfig document of the crmh_crm_* calls (credentials travel on every call, never logged). */
+	public static function crm_config(): array {
+		$s     = self::all();
+		$ontra = ( $s['crm'] ?? '' ) === 'ontraport';
+		return array(
 			'crm'                 => $ontra ? 'ontraport' : 'activecampaign',
 			'base_url'            => (string) ( $ontra ? ( $s['op_base_url'] ?? '' ) : ( $s['ac_base_url'] ?? '' ) ),
 			'api_token'           => $ontra ? '' : (string) ( $s['ac_api_token'] ?? '' ),
@@ -168,6 +168,5 @@ final class CrmHooks_Settings {
 			'api_key'             => $ontra ? (string) ( $s['op_api_key'] ?? '' ) : '',
 			'allow_http_loopback' => self::dev_http_allowed(),
 		);
-		return (string) wp_json_encode( $config, JSON_UNESCAPED_SLASHES );
 	}
 }

@@ -49,7 +49,7 @@ final class CrmHooks_Users {
 		$meta = array();
 		foreach ( array_diff( array_column( $field_map, 'wp_key' ), array( '', 'user_pass' ) ) as $key ) { // Never a password hash.
 			$value        = in_array( $key, array( 'user_login', 'user_email', 'user_url', 'display_name', 'user_nicename' ), true ) ? $user->{$key} : get_user_meta( $user_id, $key, true );
-			$meta[ $key ] = is_scalar( $value ) ? (string) $value : (string) wp_json_encode( $value );
+			$meta[ $key ] = is_scalar( $value ) ? (string) $value : CrmHooks_Native::json( $value );
 		}
 		// Capabilities granted to the user directly: entries of $user->caps that are not roles.
 		$caps = array_keys( array_filter( (array) $user->caps, static fn( $granted, $cap ): bool => (bool) $granted && ! wp_roles()->is_role( (string) $cap ), ARRAY_FILTER_USE_BOTH ) );
@@ -105,7 +105,7 @@ final class CrmHooks_Users {
 			'login_numbered' => (bool) ( $op['login_numbered'] ?? false ),
 			'taken'          => array_map( 'strval', (array) $taken ),
 		);
-		return (string) CrmHooks_Native::get()->login_choose( (string) wp_json_encode( $doc, JSON_UNESCAPED_UNICODE ) )['user_login'];
+		return (string) CrmHooks_Native::get()->login_choose( $doc )['user_login'];
 	}
 
 	/**

@@ -130,7 +130,7 @@ final class CrmHooks_Webhook {
 			return null; // Inline processing runs other plugins' hooks: init does it.
 		}
 		$outcome = CrmHooks_Worker::process( $request );
-		CrmHooks_Log::add( (string) $outcome['action'], (string) $outcome['contact_id'], (string) $outcome['outcome'], (int) $outcome['duration_ms'], (int) $outcome['crm_calls'], (string) $outcome['message'], $outcome['detail'] );
+		CrmHooks_Log::add_outcome( $outcome, (string) $outcome['message'] );
 		$kind    = 'inline_answer';
 		$attempt = array_intersect_key( $outcome, array_flip( array( 'outcome', 'code', 'retry_after' ) ) );
 		return self::answer( CrmHooks_Jobs::decide( compact( 'kind', 'attempt' ) ) ); // Never tells whether a contact or user exists.

@@ -302,7 +302,7 @@ final class CrmHooks_Worker {
 			CrmHooks_Reconcile::job_ended( $request, (string) $outcome['outcome'] ); // An import counts its jobs.
 		}
 		$note = sprintf( 'job %d attempt %d (%d received): %s', (int) $job['id'], (int) $job['attempts'], (int) $job['received_count'], $end );
-		CrmHooks_Log::add( (string) ( $request['action'] ?? '' ), (string) $outcome['contact_id'], (string) $outcome['outcome'], (int) $outcome['duration_ms'], (int) $outcome['crm_calls'], $note . ( $outcome['message'] !== '' ? ': ' . substr( (string) $outcome['message'], 0, 800 ) : '' ), $outcome['detail'] );
+		CrmHooks_Log::add_outcome( $outcome, $note . ( $outcome['message'] !== '' ? ': ' . substr( (string) $outcome['message'], 0, 800 ) : '' ) );
 		return $outcome;
 	}
 
@@ -406,7 +406,7 @@ final class CrmHooks_Worker {
 		$linked_users               = array_values( array_filter( array_map( static fn( int $id ) => CrmHooks_Users::user_state( $id, $field_map ), CrmHooks_Users::linked_to( (string) ( $contact['id'] ?? '' ) ) ) ) );
 		$email_user_id              = CrmHooks_Users::with_email( (string) ( $contact['email'] ?? '' ) );
 		$email_user                 = $email_user_id !== null ? CrmHooks_Users::user_state( $email_user_id, $field_map ) : null;
-		$plan                       = CrmHooks_Native::get()->plan( (string) wp_json_encode( compact( 'request', 'contact', 'linked_users', 'email_user', 'settings' ), JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE ) );
+		$plan                       = CrmHooks_Native::get()->plan( compact( 'request', 'contact', 'linked_users', 'email_user', 'settings' ) );
 		$filtered                   = apply_filters( 'crmhooks_plan', $plan, $request, $contact );
 		return is_array( $filtered ) ? $filtered : $plan;
 	}

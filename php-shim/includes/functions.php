@@ -73,16 +73,8 @@ function crmhooks_change_tags( int $user_id, array $add, array $remove ) {
 	}
 
 	// Local tags follow, names matched as the library's tag diff matches them.
-	$change  = CrmHooks_Native::get()->tags_change(
-		(string) wp_json_encode(
-			array(
-				'current' => CrmHooks_Users::tags( $user_id ),
-				'add'     => $add,
-				'remove'  => $remove,
-			),
-			JSON_UNESCAPED_UNICODE
-		)
-	);
+	$current = CrmHooks_Users::tags( $user_id );
+	$change  = CrmHooks_Native::get()->tags_change( compact( 'current', 'add', 'remove' ) );
 	$all     = CrmHooks_Users::store_tags( $user_id, (array) $change['tags'] );
 	$added   = (array) $change['added'];
 	$removed = (array) $change['removed'];

@@ -72,7 +72,7 @@ final class CrmHooks_Admin {
 
 	/** Identifies the CRM connection (CRM, URL, credentials) without holding a credential. */
 	private static function connection_hash(): string {
-		return hash_hmac( 'sha256', CrmHooks_Settings::crm_config_json(), wp_salt( 'auth' ) );
+		return hash_hmac( 'sha256', CrmHooks_Native::json( CrmHooks_Settings::crm_config() ), wp_salt( 'auth' ) );
 	}
 
 	/** admin_notices: on every admin page until this connection has passed Test connection once. */

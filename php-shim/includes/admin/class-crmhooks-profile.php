@@ -109,9 +109,8 @@ final class CrmHooks_Profile {
 			'send_notification' => false,
 		);
 		$outcome = CrmHooks_Worker::process( $request );
-		CrmHooks_Log::add( 'update', $contact_id, (string) $outcome['outcome'], (int) $outcome['duration_ms'], (int) $outcome['crm_calls'], 'pulled from the profile: ' . $outcome['message'] );
-		$code = $outcome['outcome'] === 'crm_error' && $outcome['code'] !== '' ? (string) $outcome['code'] : (string) $outcome['outcome'];
-		self::back( $user_id, 'pulled:' . $code );
+		CrmHooks_Log::add_outcome( $outcome, 'pulled from the profile: ' . $outcome['message'] );
+		self::back( $user_id, 'pulled:' . CrmHooks_Jobs::ended_as( $outcome ) );
 	}
 
 	private static function may_edit( int $user_id ): bool {
