@@ -2,8 +2,9 @@
 /**
  * The option crmhooks_settings. Its keys, defaults and rules live in the library
  * (crmh_settings_normalize): reading goes through it (every key present and valid) and so does
- * saving (each invalid value refused by name, nothing clamped). This class only reads the
- * option, decrypts its secrets and adds the WordPress facts the library needs.
+ * saving on the settings screen (CrmHooks_Settings_Fields::sanitize: each invalid value refused
+ * by name, nothing clamped). This class only reads the option, decrypts its secrets and adds the
+ * WordPress facts the library needs.
  */
 
 declare(strict_types=1);
@@ -62,24 +63,12 @@ final class CrmHooks_Settings {
 	}
 
 	/**
-	 * Settings API sanitizer: the library checks every submitted value against its rule and the
-	 * roles and mappings against the webhook rules; each refusal is shown naming the field.
+	 * The library's settings document: $stored made whole and valid, or $submitted checked
+	 * against it (the settings screen), with every refused value under `problems`.
+	 *
+	 * @throws CrmHooks_Native_Unavailable|CrmHooks_Native_Error
 	 */
-	public static function sanitize( $input ): array {
-		try {
-			$normalized = self::normalize( self::all(), is_array( $input ) ? $input : array() );
-		} catch ( Throwable $e ) {
-			self::refuse( array( 'field' => 'library' ) );
-			return (array) get_option( self::OPTION, array() );
-		}
-		foreach ( (array) $normalized['problems'] as $problem ) {
-			self::refuse( (array) $problem );
-		}
-		return (array) $normalized['settings'];
-	}
-
-	/** @throws CrmHooks_Native_Unavailable|CrmHooks_Native_Error */
-	private static function normalize( array $stored, ?array $submitted ): array {
+	public static function normalize( array $stored, ?array $submitted ): array {
 		$doc = array(
 			'stored'              => (object) $stored,
 			'submitted'           => $submitted === null ? null : (object) $submitted,
@@ -87,30 +76,6 @@ final class CrmHooks_Settings {
 			'allow_http_loopback' => self::dev_http_allowed(),
 		);
 		return CrmHooks_Native::get()->settings_normalize( $doc );
-	}
-
-	/** add_settings_error (when the Settings API is loaded), in words, naming the field. */
-	private static function refuse( array $problem ): void {
-		if ( ! function_exists( 'add_settings_error' ) ) {
-			return;
-		}
-		// Named as the settings screen labels it (the key itself where the screen is not loaded).
-		$field   = (string) ( $problem['field'] ?? '' );
-		$field   = class_exists( 'CrmHooks_Settings_Fields', false ) ? CrmHooks_Settings_Fields::label( $field ) : $field;
-		$value   = (string) ( $problem['value'] ?? '' );
-		$code    = (string) ( $problem['code'] ?? '' );
-		$message = array(
-			'invalid_number'     => sprintf( /* translators: 1: setting, 2: smallest allowed number, 3: largest allowed number */ __( '%1$s: enter a whole number from %2$d to %3$d. The saved value was kept.', 'crmhooks' ), $field, (int) ( $problem['min'] ?? 0 ), (int) ( $problem['max'] ?? 0 ) ),
-			'url_not_https'      => sprintf( /* translators: %s: setting */ __( '%s: the CRM API URL must start with https:// (the API token must never travel unencrypted). The saved value was kept.', 'crmhooks' ), $field ),
-			'role_privileged'    => sprintf( /* translators: 1: setting, 2: role slug */ __( '%1$s: the role "%2$s" holds admin-level capabilities; a webhook never grants it, so it was not saved.', 'crmhooks' ), $field, $value ),
-			'meta_protected'     => sprintf( /* translators: %s: user meta key */ __( 'Field map: "%s" is a protected user meta key (roles, sessions, passwords, private or crmhooks keys, or one you listed as protected); the mapping was not saved.', 'crmhooks' ), $value ),
-			'invalid_choice'     => sprintf( /* translators: %s: setting */ __( '%s: choose one of the listed values. The saved value was kept.', 'crmhooks' ), $field ),
-			'invalid_access_key' => __( 'The access key is generated on its own; use "Generate a new access key".', 'crmhooks' ),
-		)[ $code ] ?? ( $field === 'library'
-			? __( 'The crmhooks library is not available, so the settings could not be checked and were not changed.', 'crmhooks' )
-			/* translators: %s: setting */
-			: sprintf( __( '%s: this value is not valid. The saved value was kept.', 'crmhooks' ), $field ) );
-		add_settings_error( self::OPTION, 'crmhooks_' . sanitize_key( (string) ( $problem['field'] ?? '' ) ) . '_' . $code, $message, 'error' );
 	}
 
 	/**
@@ -145,15 +110,6 @@ final class CrmHooks_Settings {
 	/** The settings document for crmh_plan: the settings and the site's roles. */
 	public static function plan_settings(): array {
 		return array( 'roles' => self::roles() ) + self::public_settings();
-	}
-
-	/** The library's review of these settings with the site's roles (privileged roles, refused mappings). */
-	public static function review( array $settings ): ?array {
-		try {
-			return CrmHooks_Native::get()->settings_review( array( 'roles' => self::roles() ) + array_diff_key( $settings, array_flip( CrmHooks_Secrets::KEYS ) ) );
-		} catch ( Throwable $e ) {
-			return null;
-		}
 	}
 
 	/** The CrmConfig document of the crmh_crm_* calls (credentials travel on every call, never logged). */

@@ -53,7 +53,7 @@ final class CrmHooks_Admin {
 			CrmHooks_Settings::OPTION,
 			array(
 				'type'              => 'array',
-				'sanitize_callback' => array( 'CrmHooks_Settings', 'sanitize' ),
+				'sanitize_callback' => array( 'CrmHooks_Settings_Fields', 'sanitize' ),
 				'show_in_rest'      => false,
 			)
 		);

@@ -1,8 +1,8 @@
 <?php
 /**
  * The settings screen's sections and fields (Settings API): which setting sits in which section
- * under which label, and how each is drawn. Labels live here once; the refusals on save name
- * the field by the same label (label()). Defaults and rules stay in the library.
+ * under which label, how each is drawn, and the sanitizer of a save. Labels live here once; the
+ * refusals on save name the field by the same label. Defaults and rules stay in the library.
  */
 
 declare(strict_types=1);
@@ -66,6 +66,45 @@ final class CrmHooks_Settings_Fields {
 	/** The label a setting has on the screen (refusals name it), or the key itself. */
 	public static function label( string $key ): string {
 		return self::fields()[ $key ][1] ?? $key;
+	}
+
+	/**
+	 * Settings API sanitizer: the library checks every submitted value against its rule and the
+	 * roles and mappings against the webhook rules; each refusal is shown naming the field.
+	 */
+	public static function sanitize( $input ): array {
+		try {
+			$normalized = CrmHooks_Settings::normalize( CrmHooks_Settings::all(), is_array( $input ) ? $input : array() );
+		} catch ( Throwable $e ) {
+			self::refuse( array( 'field' => 'library' ) );
+			return (array) get_option( CrmHooks_Settings::OPTION, array() );
+		}
+		foreach ( (array) $normalized['problems'] as $problem ) {
+			self::refuse( (array) $problem );
+		}
+		return (array) $normalized['settings'];
+	}
+
+	/** add_settings_error (when the Settings API is loaded), in words, naming the field by its label. */
+	private static function refuse( array $problem ): void {
+		if ( ! function_exists( 'add_settings_error' ) ) {
+			return;
+		}
+		$field   = self::label( (string) ( $problem['field'] ?? '' ) );
+		$value   = (string) ( $problem['value'] ?? '' );
+		$code    = (string) ( $problem['code'] ?? '' );
+		$message = array(
+			'invalid_number'     => sprintf( /* translators: 1: setting, 2: smallest allowed number, 3: largest allowed number */ __( '%1$s: enter a whole number from %2$d to %3$d. The saved value was kept.', 'crmhooks' ), $field, (int) ( $problem['min'] ?? 0 ), (int) ( $problem['max'] ?? 0 ) ),
+			'url_not_https'      => sprintf( /* translators: %s: setting */ __( '%s: the CRM API URL must start with https:// (the API token must never travel unencrypted). The saved value was kept.', 'crmhooks' ), $field ),
+			'role_privileged'    => sprintf( /* translators: 1: setting, 2: role slug */ __( '%1$s: the role "%2$s" holds admin-level capabilities; a webhook never grants it, so it was not saved.', 'crmhooks' ), $field, $value ),
+			'meta_protected'     => sprintf( /* translators: %s: user meta key */ __( 'Field map: "%s" is a protected user meta key (roles, sessions, passwords, private or crmhooks keys, or one you listed as protected); the mapping was not saved.', 'crmhooks' ), $value ),
+			'invalid_choice'     => sprintf( /* translators: %s: setting */ __( '%s: choose one of the listed values. The saved value was kept.', 'crmhooks' ), $field ),
+			'invalid_access_key' => __( 'The access key is generated on its own; use "Generate a new access key".', 'crmhooks' ),
+		)[ $code ] ?? ( $field === 'library'
+			? __( 'The crmhooks library is not available, so the settings could not be checked and were not changed.', 'crmhooks' )
+			/* translators: %s: setting */
+			: sprintf( __( '%s: this value is not valid. The saved value was kept.', 'crmhooks' ), $field ) );
+		add_settings_error( CrmHooks_Settings::OPTION, 'crmhooks_' . sanitize_key( (string) ( $problem['field'] ?? '' ) ) . '_' . $code, $message, 'error' );
 	}
 
 	/** admin_init: the sections and fields, each input bound to its label. */
@@ -167,9 +206,18 @@ final class CrmHooks_Settings_Fields {
 			. '<p class="description">' . esc_html__( 'Tests the saved settings: save your changes first.', 'crmhooks' ) . '</p>';
 	}
 
+	/** The library's review of these settings with the site's roles (privileged roles, refused mappings). */
+	private static function review( array $settings ): ?array {
+		try {
+			return CrmHooks_Native::get()->settings_review( array( 'roles' => CrmHooks_Settings::roles() ) + array_diff_key( $settings, array_flip( CrmHooks_Secrets::KEYS ) ) );
+		} catch ( Throwable $e ) {
+			return null;
+		}
+	}
+
 	/** Roles a webhook may grant: every role the library does not count as privileged. */
 	private static function grantable_roles(): array {
-		$review     = CrmHooks_Settings::review( CrmHooks_Settings::all() );
+		$review     = self::review( CrmHooks_Settings::all() );
 		$privileged = $review !== null ? (array) ( $review['privileged_roles'] ?? array() ) : array();
 		$roles      = array();
 		foreach ( CrmHooks_Settings::roles() as $role ) {

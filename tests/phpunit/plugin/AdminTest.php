@@ -14,7 +14,7 @@ final class AdminTest extends CrmHooks_Plugin_TestCase
 
     public function test_sanitize_allowlists_keys_and_values(): void
     {
-        $clean = CrmHooks_Settings::sanitize(array(
+        $clean = CrmHooks_Settings_Fields::sanitize(array(
             'crm'             => 'salesforce',
             'default_role'    => 'administrator',
             'role_allowlist'  => 'subscriber, Customer,,EDITOR subscriber',

@@ -241,7 +241,7 @@ final class AttackTest extends CrmHooks_Plugin_TestCase
         $this->assertSame('44', get_user_meta($new->ID, 'crmhooks_contact_id', true));
 
         // And the settings screen refuses each mapping with an error naming the key.
-        $clean = CrmHooks_Settings::sanitize(array('field_map' => implode("\n", array_map(static fn(string $k): string => '1 = ' . $k, $keys)) . "\n1 = membership_level"));
+        $clean = CrmHooks_Settings_Fields::sanitize(array('field_map' => implode("\n", array_map(static fn(string $k): string => '1 = ' . $k, $keys)) . "\n1 = membership_level"));
         $this->assertSame(array(array('crm_key' => '1', 'wp_key' => 'membership_level')), $clean['field_map']);
         $errors = wp_list_pluck(get_settings_errors(CrmHooks_Settings::OPTION), 'message');
         $this->assertNotEmpty(preg_grep('/_application_passwords.*protected/', $errors));
@@ -384,7 +384,7 @@ final class AttackTest extends CrmHooks_Plugin_TestCase
 
     public function test_a_blank_secret_field_keeps_the_stored_value_and_plain_http_is_refused(): void
     {
-        $clean = CrmHooks_Settings::sanitize(array('ac_api_token' => '', 'op_api_key' => '  ', 'ac_base_url' => 'http://crm.example.com/'));
+        $clean = CrmHooks_Settings_Fields::sanitize(array('ac_api_token' => '', 'op_api_key' => '  ', 'ac_base_url' => 'http://crm.example.com/'));
         $stored = CrmHooks_Settings::all();
         $this->assertSame($stored['ac_api_token'], CrmHooks_Secrets::decrypt_settings($clean)['ac_api_token']);
         $this->assertSame($stored['op_api_key'], CrmHooks_Secrets::decrypt_settings($clean)['op_api_key']);
