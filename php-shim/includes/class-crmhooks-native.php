@@ -306,10 +306,11 @@ final class CrmHooks_Native implements CrmHooks_Result_Codes {
 	/**
 	 * The JSON document of $value, as every document for the library is written: slashes and
 	 * Unicode as they are, invalid UTF-8 (a broken meta value) replaced rather than failing the
-	 * whole document. Not wp_json_encode(): this class also runs before WordPress (preload).
+	 * whole document; '' for what JSON cannot hold (the library then refuses it as invalid JSON).
+	 * Not wp_json_encode(): this class also runs before WordPress (preload).
 	 */
 	public static function json( $value ): string {
-		return (string) json_encode( $value, JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE | JSON_INVALID_UTF8_SUBSTITUTE | JSON_PARTIAL_OUTPUT_ON_ERROR ); // phpcs:ignore WordPress.WP.AlternativeFunctions.json_encode_json_encode -- See above.
+		return (string) json_encode( $value, JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE | JSON_INVALID_UTF8_SUBSTITUTE ); // phpcs:ignore WordPress.WP.AlternativeFunctions.json_encode_json_encode -- See above.
 	}
 
 	/**

@@ -124,6 +124,16 @@ final class NativeTest extends CrmHooks_Plugin_TestCase
         $this->assertNotEmpty($plan['notices']);
     }
 
+    public function test_a_document_goes_in_as_an_array_encoded_by_one_rule(): void
+    {
+        $doc = array('user_login' => 'jane/doe', 'login_numbered' => false, 'taken' => array('jane/doe', 'Zoë'));
+        $this->assertSame('{"user_login":"jane/doe","login_numbered":false,"taken":["jane/doe","Zoë"]}', CrmHooks_Native::json($doc), 'slashes and Unicode as they are');
+        $this->assertSame($this->native->login_choose((string) json_encode($doc)), $this->native->login_choose($doc), 'an array is the same document as its JSON text');
+        $this->assertSame("{\"name\":\"ab\u{FFFD}c\"}", CrmHooks_Native::json(array('name' => "ab\xFFc")), 'invalid UTF-8 (a broken meta value) is replaced, not the whole document lost');
+        $this->assertSame('', CrmHooks_Native::json(array('n' => NAN)), 'what JSON cannot hold gives no document');
+        $this->expect_error(CrmHooks_Native::INVALID_JSON, fn() => $this->native->login_choose(array('n' => NAN)));
+    }
+
     public function test_invalid_json_is_refused_without_echoing_input(): void
     {
         $e = $this->expect_error(CrmHooks_Native::INVALID_JSON, fn() => $this->native->plan('{"request": "SECRET-VALUE-123"'));
