@@ -5,7 +5,8 @@
  * plugins load: a site whose plugins take 100-400 ms to load answers the CRM as fast as a bare
  * one. Only the acceptance is loaded here (FFI facade, settings, jobs, log, webhook, worker);
  * everything that needs the full WordPress (the admin's debug page, inline async=false,
- * processing jobs) keeps the init path. Where mu-plugins is not writable, the init path is all.
+ * processing jobs) keeps the init path. The drainer's own requests (standby, successor) wait
+ * here too, and load the site only to drain. Where mu-plugins is not writable, the init path is all.
  */
 
 declare(strict_types=1);
@@ -15,31 +16,44 @@ final class CrmHooks_Early {
 	/** The stub's file name in mu-plugins. */
 	public const FILE = 'crmhooks-early.php';
 
-	/** Query parameter of a drainer's standby request (CrmHooks_Worker::stand_by). */
+	/** Query parameter of a drainer's standby request (CrmHooks_Worker::own_request). */
 	public const STANDBY_PARAM = 'crmhooks_standby';
+
+	/** Query parameter of a successor request (CrmHooks_Worker::own_request). */
+	public const SUCCESSOR_PARAM = 'crmhooks_drain';
 
 	/** Written into the stub: uninstall() removes only a file that carries it. */
 	private const MARKER = 'Installed by crmhooks on activation';
 
-	/** Called by the stub for every request: a plain page view costs two isset checks. */
+	/** Called by the stub for every request: a plain page view costs a few isset checks. */
 	public static function boot( string $basename ): void {
 		require_once __DIR__ . '/class-crmhooks-webhook.php';
-		$standby = isset( $_GET[ self::STANDBY_PARAM ] ); // phpcs:ignore WordPress.Security.NonceVerification.Recommended -- Authenticated by its token in CrmHooks_Worker::stand_by().
-		if ( $standby || CrmHooks_Webhook::is_webhook_request() ) {
+		$own = self::own_request_kind();
+		if ( $own !== '' || CrmHooks_Webhook::is_webhook_request() ) {
 			add_action(
 				'muplugins_loaded',
-				static function () use ( $basename, $standby ): void {
-					self::acknowledge( $basename, $standby );
+				static function () use ( $basename, $own ): void {
+					self::acknowledge( $basename, $own );
 				}
 			);
 		}
 	}
 
+	/** 'standby' or 'successor' for a request of the drainer's own (authenticated by its token), else ''. */
+	public static function own_request_kind(): string {
+		// phpcs:disable WordPress.Security.NonceVerification.Recommended -- Authenticated by its token in CrmHooks_Worker::own_request().
+		if ( isset( $_GET[ self::STANDBY_PARAM ] ) ) {
+			return 'standby';
+		}
+		return isset( $_GET[ self::SUCCESSOR_PARAM ] ) ? 'successor' : '';
+		// phpcs:enable
+	}
+
 	/**
-	 * muplugins_loaded: a no-op unless the plugin is active (one autoloaded option read). A
-	 * standby waits here, before the site's plugins load, and loads on only to drain.
+	 * muplugins_loaded: a no-op unless the plugin is active (one autoloaded option read). The
+	 * drainer's own requests wait here, before the site's plugins load, and load on only to drain.
 	 */
-	private static function acknowledge( string $basename, bool $standby ): void {
+	private static function acknowledge( string $basename, string $own ): void {
 		$network = is_multisite() ? (array) get_site_option( 'active_sitewide_plugins', array() ) : array();
 		if ( ! in_array( $basename, (array) get_option( 'active_plugins', array() ), true ) && ! isset( $network[ $basename ] ) ) {
 			return;
@@ -52,9 +66,9 @@ final class CrmHooks_Early {
 		foreach ( array( 'settings', 'secrets', 'jobs', 'log', 'worker' ) as $part ) {
 			require_once __DIR__ . '/class-crmhooks-' . $part . '.php';
 		}
-		if ( ! $standby ) {
+		if ( $own === '' ) {
 			CrmHooks_Webhook::acknowledge_early();
-		} elseif ( ! CrmHooks_Worker::stand_by() ) {
+		} elseif ( ! CrmHooks_Worker::own_request( $own ) ) {
 			exit;
 		}
 	}

@@ -10,6 +10,10 @@
  * the admin's "process now". Each run stops after a time budget and a batch size, and as soon as
  * the CRM rate-limits us.
  *
+ * A successor waits until the next job is due, however far ahead (a retry's backoff reaches an
+ * hour), so a job starts on time on a site with no traffic: one successor per site waits at a
+ * time, before the site's plugins load, and hands over to a fresh one every WAIT_SECS.
+ *
  * A drainer that claims a job starts one standby request: it waits on the drain lock, and the
  * server hands it the lock the moment the drainer's connection closes, which a killed worker
  * (SIGKILL, a PHP fatal, php-fpm's terminate timeout) cannot prevent. The standby then takes back
@@ -24,9 +28,6 @@ final class CrmHooks_Worker {
 	public const CRON_HOOK     = 'crmhooks_drain';
 	public const CRON_SCHEDULE = 'crmhooks_every_minute';
 
-	/** Query parameter of the successor request. */
-	public const SUCCESSOR_PARAM = 'crmhooks_drain';
-
 	/** Body field of successor and standby requests: their token (own_request_token). */
 	private const TOKEN_FIELD = 'crmhooks_token';
 
@@ -34,18 +35,10 @@ final class CrmHooks_Worker {
 	private const MAX_WAIT_SECS = 10;
 
 	/**
-	 * A drainer that stops while work is due within this horizon starts its successor with a
-	 * non-blocking loopback request, as WordPress spawns WP-Cron, so no job waits for page
-	 * traffic. Work due later is left to WP-Cron or a system cron: a quiet site never keeps a web
-	 * worker busy just to wait.
+	 * Longest a standby or successor request waits (for the drain lock, for the next due job)
+	 * before it hands over to a fresh one: under the 30 s after which many hosts kill a request.
 	 */
-	private const SUCCESSOR_HORIZON_SECS = 300;
-
-	/**
-	 * Longest a standby waits for the drain lock before it hands over to a fresh standby (a run
-	 * ends within its budget plus one job): under the 30 s after which many hosts kill a request.
-	 */
-	private const STANDBY_WAIT_SECS = 20;
+	private const WAIT_SECS = 20;
 
 	/** Budget of a drain run from the command line (a system cron every minute). */
 	private const CLI_BUDGET_SECS = 50;
@@ -55,6 +48,9 @@ final class CrmHooks_Worker {
 	/** Set when this request took the drain lock before loading on (drain_after_early_answer, stand_by). */
 	private static bool $lock_taken_early = false;
 
+	/** Whether this standby or successor request loads on to drain; null until own_request() decided. */
+	private static ?bool $own_request_drains = null;
+
 	/** Set once this request started its standby: one per drainer request. */
 	private static bool $standby_started = false;
 
@@ -62,7 +58,7 @@ final class CrmHooks_Worker {
 		add_filter( 'cron_schedules', array( self::class, 'cron_schedules' ) ); // phpcs:ignore WordPress.WP.CronInterval.CronSchedulesInterval -- A one-minute safety net for queued webhooks; a tick with nothing due costs one indexed query.
 		add_action( self::CRON_HOOK, array( self::class, 'cron' ) );
 		add_action( 'init', array( self::class, 'ensure_scheduled' ) );
-		add_action( 'init', array( self::class, 'maybe_run_as_successor' ), 0 );
+		add_action( 'init', array( self::class, 'maybe_run_own_request' ), 0 );
 	}
 
 	public static function cron_schedules( array $schedules ): array {
@@ -169,13 +165,15 @@ final class CrmHooks_Worker {
 		return substr( CrmHooks_Secrets::identity_hash( 'crmhooks drain successor' ), 0, 32 );
 	}
 
-	/** Starts the next drainer when work is pending within the horizon (and web requests may drain). */
+	/**
+	 * Starts a successor when work is pending, now or later (and web requests may drain), with a
+	 * non-blocking loopback request, as WordPress spawns WP-Cron, so no job waits for page traffic.
+	 */
 	public static function spawn_successor_if_pending(): bool {
-		$next = CrmHooks_Settings::get( 'drain_in_web_requests' ) ? CrmHooks_Jobs::next_due() : null;
-		if ( $next === null || $next > time() + self::SUCCESSOR_HORIZON_SECS ) {
+		if ( ! CrmHooks_Settings::get( 'drain_in_web_requests' ) || CrmHooks_Jobs::next_due() === null ) {
 			return false;
 		}
-		self::spawn( self::SUCCESSOR_PARAM );
+		self::spawn( CrmHooks_Early::SUCCESSOR_PARAM );
 		return true;
 	}
 
@@ -194,15 +192,36 @@ final class CrmHooks_Worker {
 	}
 
 	/**
-	 * A standby request (on muplugins_loaded when the must-use loader is installed, else on init):
-	 * answers at once, then waits for the drain lock while the drainer that started it runs. True
-	 * when it got the lock and work is due (the dead drainer's job is taken back at once): the
-	 * request goes on and drains. A drainer still running when the wait ends (a long job) gets a
-	 * fresh standby, so a live drainer is always watched.
+	 * A standby or successor request (on muplugins_loaded when the must-use loader is installed,
+	 * else on init): answers at once (or refuses a wrong token), then waits as its kind does.
+	 * True when it goes on to drain.
 	 */
-	public static function stand_by(): bool {
+	public static function own_request( string $kind ): bool {
 		self::answer_own_request();
-		$got = CrmHooks_Jobs::lock( self::lock_name(), min( (int) CrmHooks_Settings::get( 'drain_budget_secs' ) + 10, self::STANDBY_WAIT_SECS ) );
+		self::$own_request_drains = $kind === 'standby' ? self::stand_by() : self::wait_for_due_work();
+		return self::$own_request_drains;
+	}
+
+	/** init: a standby or successor request drains when own_request() says so, then ends. */
+	public static function maybe_run_own_request(): void {
+		$kind = CrmHooks_Early::own_request_kind();
+		if ( $kind === '' ) {
+			return;
+		}
+		if ( self::$own_request_drains ?? self::own_request( $kind ) ) {
+			self::run( $kind );
+		}
+		exit;
+	}
+
+	/**
+	 * A standby waits for the drain lock while the drainer that started it runs. True when it got
+	 * the lock and work is due (the dead drainer's job is taken back at once). A drainer still
+	 * running when the wait ends (a long job) gets a fresh standby, so a live drainer is always
+	 * watched.
+	 */
+	private static function stand_by(): bool {
+		$got = CrmHooks_Jobs::lock( self::lock_name(), min( (int) CrmHooks_Settings::get( 'drain_budget_secs' ) + 10, self::WAIT_SECS ) );
 		if ( $got === '0' ) {
 			self::spawn( CrmHooks_Early::STANDBY_PARAM ); // Timed out: the drainer still runs.
 		}
@@ -212,30 +231,34 @@ final class CrmHooks_Worker {
 		CrmHooks_Jobs::release_orphans();
 		if ( ( CrmHooks_Jobs::next_due() ?? PHP_INT_MAX ) > time() + self::MAX_WAIT_SECS ) {
 			CrmHooks_Jobs::unlock( self::lock_name() );
-			return false; // The drainer ended its work.
+			return false; // The drainer ended its work; a successor waits for later work.
 		}
 		self::$lock_taken_early = true;
 		return true;
 	}
 
-	/** init: a standby or successor request drains (a successor first sleeps until the next job is due, within one budget). */
-	public static function maybe_run_as_successor(): void {
-		if ( isset( $_GET[ CrmHooks_Early::STANDBY_PARAM ] ) ) { // phpcs:ignore WordPress.Security.NonceVerification.Recommended -- Authenticated by its token in stand_by().
-			if ( self::$lock_taken_early || self::stand_by() ) {
-				self::run( 'standby' );
-			}
-			exit;
+	/**
+	 * A successor waits until the next job is due, at most WAIT_SECS, and then drains, or hands
+	 * over to a fresh successor while no job is due yet. One per site waits at a time (a named
+	 * lock): the others, started by every drainer that ended with work pending, end at once, so
+	 * the one waiting looks again every second: a job queued meanwhile may be due sooner.
+	 */
+	private static function wait_for_due_work(): bool {
+		$waiting = CrmHooks_Jobs::lock_name( 'successor' );
+		if ( CrmHooks_Jobs::lock( $waiting ) !== '1' ) {
+			return false; // Another successor waits for this site's jobs.
 		}
-		if ( ! isset( $_GET[ self::SUCCESSOR_PARAM ] ) ) { // phpcs:ignore WordPress.Security.NonceVerification.Recommended
-			return;
+		$until = microtime( true ) + self::WAIT_SECS;
+		$next  = CrmHooks_Jobs::next_due();
+		while ( $next !== null && $next > time() && microtime( true ) < $until ) {
+			usleep( 1000000 );
+			$next = CrmHooks_Jobs::next_due();
 		}
-		self::answer_own_request();
-		$wait = ( CrmHooks_Jobs::next_due() ?? 0 ) - time();
-		if ( $wait > 0 ) {
-			sleep( (int) min( (int) CrmHooks_Settings::get( 'drain_budget_secs' ), $wait ) );
+		CrmHooks_Jobs::unlock( $waiting );
+		if ( $next !== null && $next > time() ) {
+			self::spawn_successor_if_pending(); // Not due yet: a fresh successor waits on (unless web draining was switched off).
 		}
-		self::run( 'successor' );
-		exit;
+		return $next !== null && $next <= time();
 	}
 
 	/**

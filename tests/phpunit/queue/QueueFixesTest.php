@@ -2,7 +2,8 @@
 /**
  * Regression tests for queue bugs: a busy contact starved by coalescing, a retried job folded
  * into a newer one losing its Retry-After, jobs judged by another CRM account after the admin
- * switched CRMs, a server-wide drainer lock, and jobs stalling on a quiet site.
+ * switched CRMs, a server-wide drainer lock, and jobs stalling on a quiet site (also when due
+ * far ahead, as a retry's backoff).
  */
 
 declare(strict_types=1);
@@ -127,5 +128,45 @@ final class QueueFixesTest extends CrmHooks_Queue_TestCase
         $this->assertSame('done', $row['status'], 'a successor drainer ran it with no other traffic');
         $this->assertLessThanOrEqual($deadline, (int) $row['updated_at'], 'within 10 s of becoming due');
         $this->assertCount(1, $this->users_for('jane.doe@example.com', '42'));
+    }
+
+    public function test_a_job_due_later_than_one_wait_starts_on_time_with_one_successor_waiting(): void
+    {
+        global $wpdb;
+        $arrivals = $this->scratch_file('successors');
+        $this->install_mu_plugin('successor-probe', '
+if (isset($_GET["crmhooks_drain"])) {
+    file_put_contents(' . var_export($arrivals, true) . ', "successor\n", FILE_APPEND);
+}
+');
+        // Far ahead (a retry's backoff reaches an hour): a successor waits for it all the same.
+        $far = $this->enqueue(array('action' => 'add', 'contact_id' => '43'));
+        $wpdb->query($wpdb->prepare("UPDATE {$wpdb->prefix}crmhooks_jobs SET run_after = %d WHERE id = %d", time() + 3600, $far['id']));
+        $this->wait_for_drainers();
+        $this->assertTrue(CrmHooks_Worker::spawn_successor_if_pending(), 'a job due in an hour gets a successor');
+        $waiting = fn(): ?bool => $wpdb->get_var($wpdb->prepare('SELECT IS_USED_LOCK(%s)', CrmHooks_Jobs::lock_name('successor'))) !== null ? true : null;
+        $this->wait_for($waiting, 5, 'a successor waiting for the job');
+        $this->clear_queue();
+
+        // Due in 45 s, more than two waits of one request; no traffic at all. Three drainers that
+        // end with it pending start three successors: one waits, the others end at once.
+        @unlink($arrivals);
+        $job = $this->enqueue(array('action' => 'add', 'contact_id' => '42'));
+        $due = time() + 45;
+        $wpdb->query($wpdb->prepare("UPDATE {$wpdb->prefix}crmhooks_jobs SET run_after = %d WHERE id = %d", $due, $job['id']));
+        for ($i = 0; $i < 3; $i++) {
+            $this->assertTrue(CrmHooks_Worker::spawn_successor_if_pending());
+        }
+        do {
+            usleep(250000);
+            $row = $this->job($job['id']);
+        } while ($row['status'] !== 'done' && time() <= $due + 12);
+        $this->assertSame('done', $row['status'], 'a successor drained it with no other traffic');
+        $this->assertLessThanOrEqual($due + 10, (int) $row['updated_at'], 'within 10 s of becoming due');
+        $this->assertCount(1, $this->users_for('jane.doe@example.com', '42'));
+        // One chain: the three first requests, then one fresh successor per 20-s wait (one per
+        // waiting request would make it 3 + 3 + 3).
+        $this->assertLessThanOrEqual(6, substr_count((string) @file_get_contents($arrivals), 'successor'), 'one successor waited at a time');
+        $this->assertGreaterThanOrEqual(4, substr_count((string) @file_get_contents($arrivals), 'successor'), 'the wait was handed over');
     }
 }
