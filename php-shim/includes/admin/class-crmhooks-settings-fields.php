@@ -206,10 +206,10 @@ final class CrmHooks_Settings_Fields {
 			. '<p class="description">' . esc_html__( 'Tests the saved settings: save your changes first.', 'crmhooks' ) . '</p>';
 	}
 
-	/** The library's review of these settings with the site's roles (privileged roles, refused mappings). */
-	private static function review( array $settings ): ?array {
+	/** The library's review of the settings with the site's roles (privileged roles, refused mappings). */
+	private static function review(): ?array {
 		try {
-			return CrmHooks_Native::get()->settings_review( array( 'roles' => CrmHooks_Settings::roles() ) + array_diff_key( $settings, array_flip( CrmHooks_Secrets::KEYS ) ) );
+			return CrmHooks_Native::get()->settings_review( CrmHooks_Settings::plan_settings() );
 		} catch ( Throwable $e ) {
 			return null;
 		}
@@ -217,7 +217,7 @@ final class CrmHooks_Settings_Fields {
 
 	/** Roles a webhook may grant: every role the library does not count as privileged. */
 	private static function grantable_roles(): array {
-		$review     = self::review( CrmHooks_Settings::all() );
+		$review     = self::review();
 		$privileged = $review !== null ? (array) ( $review['privileged_roles'] ?? array() ) : array();
 		$roles      = array();
 		foreach ( CrmHooks_Settings::roles() as $role ) {
