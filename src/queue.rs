@@ -28,6 +28,10 @@ pub struct QueueSettings {
     pub queue_max: u64,
     /// Seconds after our own write to the CRM during which the contact's jobs wait.
     pub loopback_window_secs: u64,
+    /// Queue webhooks (answer at once) unless a webhook says `async=false`; off: process each
+    /// while its sender waits, unless it says `async=true`.
+    #[serde(rename = "async")]
+    pub async_mode: bool,
 }
 
 impl Default for QueueSettings {
@@ -41,6 +45,7 @@ impl Default for QueueSettings {
             max_attempts: 8,
             queue_max: 1000,
             loopback_window_secs: 60,
+            async_mode: true,
         }
     }
 }
@@ -48,13 +53,22 @@ impl Default for QueueSettings {
 /// The coalescing key: `id:<contact id>`, else `email:<lowercased lookup email>`, else a key of
 /// its own (`none:<nonce>`): such a webhook coalesces with nothing.
 pub fn contact_key(request: &WebhookRequest, nonce: &str) -> String {
-    if let Some(id) = request.contact_id.as_deref().filter(|id| !id.is_empty()) {
-        return format!("id:{id}");
+    let id = request.contact_id.as_deref().map(str::trim).filter(|id| !id.is_empty());
+    match (id, request.email.as_deref().and_then(email_key)) {
+        (Some(id), _) => id_key(id),
+        (None, Some(email)) => email,
+        (None, None) => format!("none:{nonce}"),
     }
-    if let Some(email) = request.email.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
-        return format!("email:{}", email.to_lowercase());
-    }
-    format!("none:{nonce}")
+}
+
+/// The key of a CRM contact ID (queued jobs, the loopback window's write times).
+pub fn id_key(contact_id: &str) -> String {
+    format!("id:{}", contact_id.trim())
+}
+
+/// The key of a lookup email, or `None` for an empty one.
+pub fn email_key(email: &str) -> Option<String> {
+    Some(email.trim()).filter(|e| !e.is_empty()).map(|e| format!("email:{}", e.to_lowercase()))
 }
 
 /// `None` admits the webhook; otherwise the answer that refuses it (the queue is full).
@@ -344,6 +358,9 @@ pub enum QueueQuery {
 /// `kind: accept` output.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Acceptance {
+    /// Process it now, while the sender waits (`async=false`, or the site's setting), instead
+    /// of queueing it; then nothing below applies.
+    pub inline: bool,
     pub contact_key: String,
     /// Set when the queue is full: send this answer and store nothing.
     pub refuse: Option<Answer>,
@@ -370,6 +387,7 @@ pub fn decide(json: &str) -> Result<String> {
     let out = match query {
         QueueQuery::Accept { now, request, nonce, backlog, last_write_at, settings } => {
             serde_json::to_string(&Acceptance {
+                inline: !request.async_mode.unwrap_or(settings.async_mode),
                 contact_key: contact_key(&request, &nonce),
                 refuse: admit(backlog, &settings),
                 run_after: run_after(now, now, last_write_at, 0, &settings),
@@ -457,6 +475,19 @@ mod tests {
         assert_eq!(out["busy"]["status"], 503);
         assert_eq!(out["busy"]["headers"]["Retry-After"], "5");
         assert!(decide(&json.replace(r#""backlog":0"#, r#""backlog":5"#)).unwrap().contains(r#""error":"queue_full""#));
+    }
+
+    #[test]
+    fn a_webhook_is_queued_unless_it_or_the_site_says_inline() {
+        let json = r#"{"kind":"accept","now":100,"backlog":0,"settings":{"async":SITE},
+            "request":{"action":"update","contact_id":"42","send_notification":false,"async":ASKED,"event":{}}}"#;
+        for (site, asked, inline) in
+            [("true", "null", false), ("false", "null", true), ("true", "false", true), ("false", "true", false)]
+        {
+            let out: serde_json::Value =
+                serde_json::from_str(&decide(&json.replace("SITE", site).replace("ASKED", asked)).unwrap()).unwrap();
+            assert_eq!(out["inline"], inline, "site async={site}, webhook async={asked}");
+        }
     }
 
     #[test]

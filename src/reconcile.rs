@@ -9,8 +9,9 @@
 //! no user. One pass, as the shim drives it:
 //!
 //! 1. `sweep_start` says to wait (off, not due, pacing) or where to list: `since`, `cursor`.
-//! 2. `sweep_page`, given that page and the users it names, returns the jobs and the state
-//!    after them. Queue the jobs and store that state in ONE transaction: a crash then keeps
+//! 2. `page_lookup` names what to look up in WordPress for that page; `sweep_page`, given the
+//!    page and what was found (its users, its queued jobs, when its contacts were last
+//!    fetched), returns the jobs and the state after them. Queue the jobs and store that state in ONE transaction: a crash then keeps
 //!    both or neither, so a page is never skipped (cursor moved, jobs lost) nor queued twice.
 //! 3. A failed list or queue step goes to `sweep_failed`: the error is kept, the cursor and
 //!    the mark stay where they were, and the next try waits a little.
@@ -29,12 +30,14 @@
 //! Both spend only a share of the CRM's rate limit: the list requests and the jobs' fetches
 //! are spaced through `run_after`, so webhooks keep the rest.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::crm::{http::check_id, ContactPage, CrmKind, ListedContact};
 use crate::error::{Error, Result};
 use crate::plan::{self, Candidate, Conflict};
-use crate::queue::contact_key;
+use crate::queue::{contact_key, email_key, id_key};
 use crate::request::{Action, Event, WebhookRequest};
 
 /// The event type of the jobs a sweep queues (the queue screen shows where a job came from).
@@ -337,6 +340,52 @@ impl SkipCounts {
     }
 }
 
+/// `page_lookup` output: what the host looks up in WordPress for a listed page before
+/// `sweep_page` (the users linked to its contact IDs or holding its emails; the jobs queued or
+/// done under its contact keys), each listed once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct PageLookup {
+    pub contact_ids: Vec<String>,
+    pub emails: Vec<String>,
+    pub contact_keys: Vec<String>,
+}
+
+pub fn page_lookup(page: &ContactPage) -> PageLookup {
+    let mut lookup = PageLookup::default();
+    for contact in &page.contacts {
+        if let Ok(id) = check_id(&contact.id) {
+            if push_new(&mut lookup.contact_keys, id_key(id)) {
+                lookup.contact_ids.push(id.to_string());
+            }
+        }
+        if let Some(key) = email_key(&contact.email) {
+            if push_new(&mut lookup.contact_keys, key) {
+                lookup.emails.push(contact.email.trim().to_string());
+            }
+        }
+    }
+    lookup
+}
+
+/// Adds `key` unless it is there: true when added.
+fn push_new(keys: &mut Vec<String>, key: String) -> bool {
+    if keys.contains(&key) {
+        return false;
+    }
+    keys.push(key);
+    true
+}
+
+/// Each user's `synced_at` from `synced` (contact key -> when a job that ended applied last
+/// fetched that contact, taken when it was claimed), by the contact the user is linked to.
+fn with_synced(mut users: Vec<UserFact>, synced: &BTreeMap<String, u64>) -> Vec<UserFact> {
+    for user in &mut users {
+        let linked = user.contact_id.as_deref().map(id_key);
+        user.synced_at = user.synced_at.or_else(|| linked.and_then(|key| synced.get(&key).copied()));
+    }
+    users
+}
+
 /// Whether a listed contact needs an `update` job: only when the plan's user choice finds a
 /// user for it (by contact ID, else by email), no job for it is queued (by either of its
 /// keys), and its user was not fetched more than `overlap_secs` after the change (the clocks
@@ -355,8 +404,7 @@ pub fn sweep_verdict(
         Ok(None) => return Err(SweepSkip::NoUser),
         Err(Conflict::ContactClaimedTwice | Conflict::EmailLinkedElsewhere) => return Err(SweepSkip::Conflict),
     };
-    let email_key = (!email.is_empty()).then(|| format!("email:{}", email.to_lowercase()));
-    let keys = [Some(format!("id:{id}")), email_key];
+    let keys = [Some(id_key(id)), email_key(email)];
     if keys.iter().flatten().any(|key| queued_keys.contains(key)) {
         return Err(SweepSkip::AlreadyQueued);
     }
@@ -551,12 +599,12 @@ pub struct ImportStarted {
     pub progress: Progress,
 }
 
-/// A new import of the contacts carrying a tag, unless one is still running (`current`).
+/// A new import of the contacts carrying a tag (its ID when all digits, else its name), unless
+/// one is still running (`current`).
 pub fn import_start(
     now: u64,
     current: Option<ImportState>,
-    tag_id: &str,
-    tag_name: &str,
+    tag: &str,
     role: &str,
     send_notification: bool,
 ) -> Result<ImportStarted> {
@@ -565,11 +613,12 @@ pub fn import_start(
         let reason = Some("an import is still running".to_string());
         return Ok(ImportStarted { started: false, reason, state: running, progress });
     }
-    let given = |value: &str| Some(value.trim().to_string()).filter(|v| !v.is_empty());
-    let (tag_id, tag_name) = (given(tag_id), given(tag_name));
-    if tag_id.is_none() && tag_name.is_none() {
-        return Err(Error::MissingParameter("tag_id"));
+    let tag = tag.trim().to_string();
+    if tag.is_empty() {
+        return Err(Error::MissingParameter("tag"));
     }
+    let by_id = tag.chars().all(|c| c.is_ascii_digit());
+    let (tag_id, tag_name) = if by_id { (Some(tag), None) } else { (None, Some(tag)) };
     let state = ImportState {
         tag_id,
         tag_name,
@@ -727,6 +776,10 @@ pub enum ReconcileQuery {
         #[serde(default)]
         force: bool,
     },
+    /// What to look up for a listed page (`page_lookup`).
+    PageLookup {
+        page: ContactPage,
+    },
     SweepPage {
         now: u64,
         state: SweepState,
@@ -736,6 +789,9 @@ pub enum ReconcileQuery {
         /// Keys (`id:42`, `email:..`) of the jobs queued and not yet claimed.
         #[serde(default)]
         queued_keys: Vec<String>,
+        /// Contact key -> when a job that ended applied was last claimed for it (`with_synced`).
+        #[serde(default)]
+        synced: BTreeMap<String, u64>,
         crm: String,
         #[serde(default)]
         settings: SweepSettings,
@@ -752,10 +808,9 @@ pub enum ReconcileQuery {
         now: u64,
         #[serde(default)]
         current: Option<ImportState>,
+        /// The tag's ID in the CRM, or its name.
         #[serde(default)]
-        tag_id: String,
-        #[serde(default)]
-        tag_name: String,
+        tag: String,
         #[serde(default)]
         role: String,
         #[serde(default)]
@@ -802,14 +857,16 @@ pub fn decide(json: &str) -> Result<String> {
         ReconcileQuery::SweepStart { now, state, settings, force } => {
             serde_json::to_string(&sweep_start(now, state, &settings, force))
         }
-        ReconcileQuery::SweepPage { now, state, page, users, queued_keys, crm, settings } => {
+        ReconcileQuery::PageLookup { page } => serde_json::to_string(&page_lookup(&page)),
+        ReconcileQuery::SweepPage { now, state, page, users, queued_keys, synced, crm, settings } => {
+            let users = with_synced(users, &synced);
             serde_json::to_string(&sweep_page(now, state, &page, &users, &queued_keys, &settings, crm_kind(&crm)?)?)
         }
         ReconcileQuery::SweepFailed { now, state, error, retry_after } => {
             serde_json::to_string(&serde_json::json!({ "state": sweep_failed(now, state, &error, retry_after) }))
         }
-        ReconcileQuery::ImportStart { now, current, tag_id, tag_name, role, send_notification } => {
-            serde_json::to_string(&import_start(now, current, &tag_id, &tag_name, &role, send_notification)?)
+        ReconcileQuery::ImportStart { now, current, tag, role, send_notification } => {
+            serde_json::to_string(&import_start(now, current, &tag, &role, send_notification)?)
         }
         ReconcileQuery::ImportNext { now, state } => serde_json::to_string(&import_next(now, &state)),
         ReconcileQuery::ImportPage { now, state, page, crm, settings } => {

@@ -692,13 +692,20 @@ fn json_entry_points_round_trip() {
     assert_eq!(contact.tag_names(), vec!["member"]);
     assert_eq!(client::find_contact_json(&config, "jane.doe@example.com").unwrap(), r#"{"contact_id":"42"}"#);
     assert_eq!(client::find_contact_json(&config, "none@example.com").unwrap(), r#"{"contact_id":null}"#);
+    let wrote = || -> Value {
+        serde_json::from_str::<Value>(&client::last_account_state_json().unwrap()).unwrap()["wrote"].clone()
+    };
+    assert_eq!(wrote(), Value::Null, "a read writes nothing");
     let ok = r#"{"ok":true}"#;
     assert_eq!(client::write_field_json(&config, r#"{"contact_id":"42","field":"1","value":"Platinum"}"#).unwrap(), ok);
+    assert_eq!(wrote(), json!("id:42"), "the host records our write under the contact's key");
     assert_eq!(
-        client::change_tags_json(&config, r#"{"contact_id":"42","add":["vip"],"remove":["member"]}"#).unwrap(),
+        client::change_tags_json(&config, r#"{"contact_id":" 42 ","add":["vip"],"remove":["member"]}"#).unwrap(),
         ok
     );
+    assert_eq!(wrote(), json!("id:42"));
     let contact: Contact = serde_json::from_str(&client::fetch_contact_json(&config, "42").unwrap()).unwrap();
+    assert_eq!(wrote(), Value::Null, "nor does a read after a write");
     assert_eq!(contact.tag_names(), vec!["vip"]);
     assert_eq!(contact.field("1"), Some("Platinum"));
     let schema: Value = serde_json::from_str(&client::list_schema_json(&config).unwrap()).unwrap();

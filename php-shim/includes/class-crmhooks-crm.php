@@ -103,6 +103,11 @@ final class CrmHooks_Crm {
 		} finally {
 			$state           = $native->last_account_state();
 			self::$requests += (int) ( $state['requests'] ?? 0 );
+			if ( is_string( $state['wrote'] ?? null ) ) {
+				// Our write to a contact opens its loopback window, whatever the call's end; listeners hear it after.
+				CrmHooks_Jobs::record_write( $state['wrote'] );
+				do_action( 'crmhooks_crm_write', (string) ( $doc['contact_id'] ?? '' ) );
+			}
 			$wpdb->query(
 				$wpdb->prepare(
 					"INSERT INTO {$wpdb->prefix}crmhooks_rate (account, window_json, names_json, updated_at) VALUES (%s, %s, %s, %d)

@@ -18,7 +18,7 @@ declare(strict_types=1);
 final class CrmHooks_Jobs {
 
 	/** Schema of the queue tables; a different stored value runs dbDelta on init. */
-	public const DB_VERSION        = '6';
+	public const DB_VERSION        = '7';
 	public const DB_VERSION_OPTION = 'crmhooks_queue_db_version';
 
 	public static function table(): string {
@@ -47,6 +47,7 @@ final class CrmHooks_Jobs {
   attempts smallint(5) unsigned NOT NULL DEFAULT 0,
   run_after bigint(20) unsigned NOT NULL DEFAULT 0,
   lease_until bigint(20) unsigned NOT NULL DEFAULT 0,
+  claimed_at bigint(20) unsigned NOT NULL DEFAULT 0,
   worker varchar(100) NOT NULL DEFAULT '',
   received_count int(10) unsigned NOT NULL DEFAULT 1,
   created_at bigint(20) unsigned NOT NULL DEFAULT 0,
@@ -204,14 +205,19 @@ final class CrmHooks_Jobs {
 		return $stored ? null : ( $error ?? 'the database refused the state: ' . $wpdb->last_error );
 	}
 
-	/** Which of these contact keys have a job queued and not yet claimed. */
-	public static function queued_keys( array $keys ): array {
+	/**
+	 * For the reconcile sweep, of these contact keys: which have a job queued and not yet claimed
+	 * (`queued_keys`), and when a job that ended applied (created, updated, unchanged) was last
+	 * claimed for each (`synced`: key => time; the contact was fetched after that).
+	 */
+	public static function key_facts( array $keys ): array {
 		global $wpdb;
-		if ( $keys === array() ) {
-			return array();
-		}
-		$in = implode( ',', array_fill( 0, count( $keys ), '%s' ) );
-		return (array) $wpdb->get_col( $wpdb->prepare( "SELECT queued_key FROM {$wpdb->prefix}crmhooks_jobs WHERE queued_key IN ($in)", array_values( $keys ) ) ); // phpcs:ignore WordPress.DB.PreparedSQLPlaceholders.UnfinishedPrepare -- One %s per key, built just above.
+		$in   = implode( ',', array_fill( 0, count( $keys ), '%s' ) );
+		$rows = $keys === array() ? array() : (array) $wpdb->get_results( $wpdb->prepare( "SELECT contact_key, MAX(queued_key IS NOT NULL) AS queued, MAX(CASE WHEN status = 'done' AND outcome IN ('created', 'updated', 'unchanged') THEN claimed_at END) AS synced FROM {$wpdb->prefix}crmhooks_jobs WHERE contact_key IN ($in) GROUP BY contact_key", array_values( $keys ) ), ARRAY_A ); // phpcs:ignore WordPress.DB.PreparedSQLPlaceholders.UnfinishedPrepare -- One %s per key, built just above.
+		return array(
+			'queued_keys' => array_column( array_filter( $rows, static fn( array $row ): bool => (bool) $row['queued'] ), 'contact_key' ),
+			'synced'      => (object) array_map( 'intval', array_filter( array_column( $rows, 'synced', 'contact_key' ), 'is_numeric' ) ),
+		);
 	}
 
 	/**
@@ -262,7 +268,7 @@ final class CrmHooks_Jobs {
 				continue;
 			}
 			$due = $running ? $wpdb->prepare( "status = 'running' AND lease_until < %d", $now ) : $wpdb->prepare( "status = 'queued' AND run_after <= %d", $now );
-			$wpdb->query( $wpdb->prepare( "UPDATE {$wpdb->prefix}crmhooks_jobs SET status = 'running', queued_key = NULL, attempts = attempts + 1, lease_until = %d, worker = %s, updated_at = %d WHERE id = %d AND {$due}", $now + max( 1, (int) CrmHooks_Settings::get( 'lease_secs' ) ), substr( $worker, 0, 100 ), $now, $id ) );
+			$wpdb->query( $wpdb->prepare( "UPDATE {$wpdb->prefix}crmhooks_jobs SET status = 'running', queued_key = NULL, attempts = attempts + 1, lease_until = %d, claimed_at = %d, worker = %s, updated_at = %d WHERE id = %d AND {$due}", $now + max( 1, (int) CrmHooks_Settings::get( 'lease_secs' ) ), $now, substr( $worker, 0, 100 ), $now, $id ) );
 			$row = (int) $wpdb->rows_affected === 1 ? $wpdb->get_row( $wpdb->prepare( "SELECT * FROM {$wpdb->prefix}crmhooks_jobs WHERE id = %d", $id ), ARRAY_A ) : null;
 			if ( is_array( $row ) ) {
 				$row['request'] = (array) ( json_decode( (string) $row['request_json'], true ) ?? array() );
@@ -361,7 +367,7 @@ final class CrmHooks_Jobs {
 	/** Cron: done jobs older than retention_days (the log keeps their outcomes), and old write times. */
 	public static function prune(): int {
 		global $wpdb;
-		$wpdb->query( $wpdb->prepare( "DELETE FROM {$wpdb->prefix}crmhooks_writes WHERE contact_key LIKE %s AND last_write_at < %d", 'id:%', time() - max( 3600, 2 * (int) CrmHooks_Settings::get( 'loopback_window_secs' ) ) ) );
+		$wpdb->query( $wpdb->prepare( "DELETE FROM {$wpdb->prefix}crmhooks_writes WHERE last_write_at < %d", time() - max( 3600, 2 * (int) CrmHooks_Settings::get( 'loopback_window_secs' ) ) ) );
 		return (int) $wpdb->query( $wpdb->prepare( "DELETE FROM {$wpdb->prefix}crmhooks_jobs WHERE status = 'done' AND updated_at < %d", time() - max( 1, (int) CrmHooks_Settings::get( 'retention_days' ) ) * DAY_IN_SECONDS ) );
 	}
 
@@ -494,22 +500,20 @@ final class CrmHooks_Jobs {
 	}
 
 	/**
-	 * Remembers when we last wrote to a CRM contact, right after every write of ours (never
-	 * through a public hook). A webhook for it inside the loopback window is probably the CRM
-	 * echoing that write: the library defers its job to the window's end, so the echo cannot
-	 * erase what we just wrote and a real change is still read fresh.
+	 * Remembers when we last wrote to a CRM contact (its key, as the library names it), right
+	 * after every write of ours (CrmHooks_Crm, never a public hook). A webhook for it inside the
+	 * loopback window is probably the CRM echoing that write: the library defers its job to the
+	 * window's end, so the echo cannot erase what we just wrote and a real change is still read fresh.
 	 */
-	public static function record_write( string $contact_id ): void {
+	public static function record_write( string $contact_key ): void {
 		global $wpdb;
-		if ( trim( $contact_id ) !== '' ) {
-			$wpdb->query( $wpdb->prepare( "INSERT INTO {$wpdb->prefix}crmhooks_writes (contact_key, last_write_at) VALUES (%s, %d) ON DUPLICATE KEY UPDATE last_write_at = GREATEST(last_write_at, VALUES(last_write_at))", 'id:' . substr( trim( $contact_id ), 0, 180 ), time() ) );
-		}
+		$wpdb->query( $wpdb->prepare( "INSERT INTO {$wpdb->prefix}crmhooks_writes (contact_key, last_write_at) VALUES (%s, %d) ON DUPLICATE KEY UPDATE last_write_at = GREATEST(last_write_at, VALUES(last_write_at))", $contact_key, time() ) );
 	}
 
-	/** When we last wrote to the contact of this key (writes are recorded per contact ID only). */
+	/** When we last wrote to the contact of this key, or null. */
 	public static function last_write_at( string $contact_key ): ?int {
 		global $wpdb;
-		$value = strpos( $contact_key, 'id:' ) === 0 ? $wpdb->get_var( $wpdb->prepare( "SELECT last_write_at FROM {$wpdb->prefix}crmhooks_writes WHERE contact_key = %s", $contact_key ) ) : null;
+		$value = $wpdb->get_var( $wpdb->prepare( "SELECT last_write_at FROM {$wpdb->prefix}crmhooks_writes WHERE contact_key = %s", $contact_key ) );
 		return $value === null ? null : (int) $value;
 	}
 

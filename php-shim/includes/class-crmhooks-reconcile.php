@@ -138,13 +138,11 @@ final class CrmHooks_Reconcile {
 	 * @return array started, reason, progress
 	 */
 	public static function start_import( string $tag, string $role, bool $notify ): array {
-		$tag     = trim( $tag );
 		$started = self::with_import_lock(
 			static function ( ?array $current ) use ( $tag, $role, $notify ): array {
 				$query   = array(
 					'current'           => $current,
-					'tag_id'            => ctype_digit( $tag ) ? $tag : '',
-					'tag_name'          => ctype_digit( $tag ) ? '' : $tag,
+					'tag'               => $tag, // The library tells an ID from a name.
 					'role'              => $role,
 					'send_notification' => $notify,
 				);
@@ -194,13 +192,14 @@ final class CrmHooks_Reconcile {
 	}
 
 	/**
-	 * WordPress facts for a listed page: the users linked to its contact IDs or holding its
-	 * emails, and which of its contacts already have a job queued.
+	 * WordPress facts for a listed page, as the library names them (page_lookup): the users
+	 * linked to its contact IDs or holding its emails, and its contact keys' jobs.
 	 */
 	private static function facts( array $page ): array {
 		global $wpdb;
-		$ids    = array_values( array_unique( array_map( static fn( $c ): string => (string) $c['id'], (array) $page['contacts'] ) ) );
-		$emails = array_values( array_unique( array_filter( array_map( static fn( $c ): string => strtolower( trim( (string) $c['email'] ) ), (array) $page['contacts'] ) ) ) );
+		$lookup = self::decide( 'page_lookup', array( 'page' => $page ) );
+		$ids    = (array) $lookup['contact_ids'];
+		$emails = (array) $lookup['emails'];
 		$found  = array();
 		if ( $ids !== array() ) {
 			$in    = implode( ',', array_fill( 0, count( $ids ), '%s' ) );
@@ -219,11 +218,7 @@ final class CrmHooks_Reconcile {
 				'user_email' => $user ? (string) $user->user_email : '',
 			);
 		}
-		$keys = array_merge( array_map( static fn( string $id ): string => 'id:' . $id, $ids ), array_map( static fn( string $email ): string => 'email:' . $email, $emails ) );
-		return array(
-			'users'       => $users,
-			'queued_keys' => CrmHooks_Jobs::queued_keys( $keys ),
-		);
+		return array( 'users' => $users ) + CrmHooks_Jobs::key_facts( (array) $lookup['contact_keys'] );
 	}
 
 	/**

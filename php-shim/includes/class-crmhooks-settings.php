@@ -84,10 +84,8 @@ final class CrmHooks_Settings {
 	 * accepted it and is never judged by another one.
 	 */
 	public static function account_id(): string {
-		$s        = self::all();
-		$ontra    = ( $s['crm'] ?? '' ) === 'ontraport';
-		$identity = $ontra ? 'ontraport|' . ( $s['op_base_url'] ?? '' ) . '|' . ( $s['op_app_id'] ?? '' ) : 'activecampaign|' . ( $s['ac_base_url'] ?? '' ) . '|' . ( $s['ac_api_token'] ?? '' );
-		return ( $ontra ? 'op:' : 'ac:' ) . substr( CrmHooks_Secrets::identity_hash( $identity ), 0, 32 );
+		$c = self::crm_config(); // Ontraport's account is its app ID, ActiveCampaign's its token (the other is '').
+		return ( $c['crm'] === 'ontraport' ? 'op:' : 'ac:' ) . substr( CrmHooks_Secrets::identity_hash( $c['crm'] . '|' . $c['base_url'] . '|' . $c['api_token'] . $c['app_id'] ), 0, 32 );
 	}
 
 	private static function dev_http_allowed(): bool {

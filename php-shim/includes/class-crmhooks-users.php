@@ -227,9 +227,6 @@ final class CrmHooks_Users {
 			return 'password_returned';
 		} catch ( CrmHooks_Native_Error $e ) {
 			return 'return_password_failed:' . CrmHooks_Native::result_name( $e->getCode() );
-		} finally {
-			CrmHooks_Jobs::record_write( $contact_id ); // Internal: no listener can switch it off.
-			do_action( 'crmhooks_crm_write', $contact_id );
 		}
 	}
 }

@@ -123,8 +123,13 @@ final class CrmHooks_Webhook {
 			require_once CRMHOOKS_INCLUDES . 'admin/class-crmhooks-debug-page.php';
 			return self::answer( array( 'html' => CrmHooks_Debug_Page::render( $request, CrmHooks_Worker::preview( $request ) ) ) );
 		}
-		if ( is_bool( $request['async'] ?? null ) ? $request['async'] : (bool) CrmHooks_Settings::get( 'async' ) ) {
-			return self::accept( $request, $started );
+		$kind    = 'accept';
+		$now     = time();
+		$nonce   = bin2hex( random_bytes( 8 ) );
+		$backlog = CrmHooks_Jobs::backlog();
+		$verdict = CrmHooks_Jobs::decide( compact( 'kind', 'now', 'request', 'nonce', 'backlog' ) );
+		if ( ! $verdict['inline'] ) {
+			return self::accept( $request, $verdict, $started );
 		}
 		if ( $early ) {
 			return null; // Inline processing runs other plugins' hooks: init does it.
@@ -137,15 +142,11 @@ final class CrmHooks_Webhook {
 	}
 
 	/**
-	 * An async webhook: the library admits it (or answers 503 when the queue is full), the job is
-	 * stored or merged and logged as received, and a drainer starts after the response.
+	 * An async webhook, as the library's acceptance says: refused when the queue is full (503),
+	 * else stored or merged and logged as received, and a drainer starts after the response.
 	 */
-	private static function accept( array $request, float $started ): array {
-		$kind    = 'accept';
-		$now     = time();
-		$nonce   = bin2hex( random_bytes( 8 ) );
-		$backlog = CrmHooks_Jobs::backlog();
-		$verdict = CrmHooks_Jobs::decide( compact( 'kind', 'now', 'request', 'nonce', 'backlog' ) );
+	private static function accept( array $request, array $verdict, float $started ): array {
+		$now = time();
 		if ( is_array( $verdict['refuse'] ?? null ) ) {
 			CrmHooks_Log::count_refusal( 'queue_full' ); // Counted: a flood must not grow the log.
 			return self::answer( $verdict['refuse'] );

@@ -382,6 +382,9 @@ final class CrmHooks_Worker {
 				$plan   = self::plan( $request, $contact );
 				$result = CrmHooks_Users::apply( $plan, $contact );
 			}
+			if ( $result['replan'] ) {
+				return self::outcome( $found, 'busy', 'a user with this email or login appeared twice while the user was created' ); // Retried later.
+			}
 		} catch ( CrmHooks_Native_Error $e ) {
 			return self::outcome( $found, 'failed', $e->getMessage(), CrmHooks_Native::result_name( $e->getCode() ) );
 		} finally {

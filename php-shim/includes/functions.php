@@ -60,12 +60,7 @@ function crmhooks_change_tags( int $user_id, array $add, array $remove ) {
 		return new WP_Error( 'crmhooks_no_contact', __( 'This user has no CRM contact ID.', 'crmhooks' ) );
 	}
 	try {
-		try {
-			CrmHooks_Crm::change_tags( $contact_id, $add, $remove );
-		} finally {
-			CrmHooks_Jobs::record_write( $contact_id ); // Internal: no listener can switch it off.
-			do_action( 'crmhooks_crm_write', $contact_id );
-		}
+		CrmHooks_Crm::change_tags( $contact_id, $add, $remove );
 	} catch ( CrmHooks_Native_Unavailable $e ) {
 		return new WP_Error( 'crmhooks_unavailable', $e->getMessage() );
 	} catch ( CrmHooks_Native_Error $e ) {

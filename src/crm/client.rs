@@ -114,6 +114,7 @@ pub fn write_field_json(config_json: &str, args_json: &str) -> Result<String> {
         if args.field.trim().is_empty() {
             return Err(Error::MissingParameter("field"));
         }
+        writing_to(&args.contact_id);
         crm.write_field(&args.contact_id, &args.field, &args.value)?;
         Ok(ok_json())
     })
@@ -136,6 +137,7 @@ pub fn change_tags_json(config_json: &str, args_json: &str) -> Result<String> {
         if args.contact_id.trim().is_empty() {
             return Err(Error::MissingParameter("contact_id"));
         }
+        writing_to(&args.contact_id);
         crm.change_tags(&args.contact_id, &args.add, &args.remove)?;
         Ok(ok_json())
     })
@@ -202,6 +204,7 @@ fn shared(config_json: &str, call: impl FnOnce() -> Result<String>) -> Result<St
     let window = config.as_ref().and_then(|config| config.rate_window.clone());
     let names = config.and_then(|config| config.names);
     super::http::take_request_count();
+    WROTE.with(|wrote| wrote.take()); // Not an earlier call's, had it panicked.
     let with_names = |call: Box<dyn FnOnce() -> Result<String> + '_>| match names {
         Some(names) => super::cache::with_shared_names(names, call),
         None => (call(), None),
@@ -214,16 +217,29 @@ fn shared(config_json: &str, call: impl FnOnce() -> Result<String>) -> Result<St
         None => (with_names(Box::new(call)), None),
     };
     let requests = super::http::take_request_count();
-    LAST_STATE.with(|last| *last.borrow_mut() = json!({"rate_window": window, "names": names, "requests": requests}));
+    let wrote = WROTE.with(|wrote| wrote.take());
+    LAST_STATE.with(|last| {
+        *last.borrow_mut() = json!({"rate_window": window, "names": names, "requests": requests, "wrote": wrote})
+    });
     result
 }
 
 thread_local! {
     static LAST_STATE: std::cell::RefCell<serde_json::Value> = const { std::cell::RefCell::new(serde_json::Value::Null) };
+    static WROTE: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Marks the contact this call is about to write to, for `last_account_state_json`: the host
+/// records the time under its key, and a webhook for it inside the loopback window (probably
+/// the CRM echoing our write) is deferred. Marked before sending: a write that failed half-way
+/// may still have reached the CRM.
+fn writing_to(contact_id: &str) {
+    WROTE.with(|wrote| *wrote.borrow_mut() = Some(crate::queue::id_key(contact_id)));
 }
 
 /// What the last CRM call on this thread leaves for the host to store, as JSON:
-/// `{"rate_window": [Unix ms]|null, "names": {..}|null (null: unchanged), "requests": n}`.
+/// `{"rate_window": [Unix ms]|null, "names": {..}|null (null: unchanged), "requests": n,
+/// "wrote": "id:42"|null}` (`wrote`: the key of the contact it wrote to, or tried to).
 /// Taken: a second read gives `null`, so a call that failed before it reached the CRM can never
 /// hand on an earlier call's state.
 pub fn last_account_state_json() -> Result<String> {

@@ -271,6 +271,23 @@ fn a_contact_with_a_job_queued_is_left_to_that_job() {
 }
 
 #[test]
+fn a_page_names_its_lookups_once_each() {
+    let listed_page = page(
+        vec![
+            listed("42", " Jane@Example.com ", None),
+            listed("42", "jane@example.com", None),
+            listed("x7", "", None),
+            listed("43", "", None),
+        ],
+        None,
+    );
+    let lookup = page_lookup(&listed_page);
+    assert_eq!(lookup.contact_ids, vec!["42", "43"], "invalid IDs are not looked up");
+    assert_eq!(lookup.emails, vec!["Jane@Example.com"], "one email per key");
+    assert_eq!(lookup.contact_keys, vec!["id:42", "email:jane@example.com", "id:43"], "the queue's own keys");
+}
+
+#[test]
 fn a_user_fetched_well_after_the_change_needs_no_job() {
     let contact = listed("42", "", Some(NOW));
     let mut fact = user(7, Some("42"), "");
@@ -511,7 +528,7 @@ fn tagged(ids: std::ops::RangeInclusive<u64>, next: Option<&str>, total: Option<
 }
 
 fn import() -> ImportState {
-    import_start(NOW, None, "", " Members ", "customer", true).unwrap().state
+    import_start(NOW, None, " Members ", "customer", true).unwrap().state
 }
 
 #[test]
@@ -605,10 +622,10 @@ fn an_import_total_is_unknown_until_the_crm_says_or_the_listing_ends() {
 #[test]
 fn a_running_import_is_not_replaced_and_bad_rows_are_failures() {
     let running = import();
-    let again = import_start(NOW + 5, Some(running.clone()), "3", "", "", false).unwrap();
+    let again = import_start(NOW + 5, Some(running.clone()), "3", "", false).unwrap();
     assert!(!again.started);
     assert_eq!(again.state, running);
-    assert_eq!(import_start(NOW, None, " ", "", "customer", false), Err(Error::MissingParameter("tag_id")));
+    assert_eq!(import_start(NOW, None, " ", "customer", false), Err(Error::MissingParameter("tag")));
     let bad = ContactPage {
         contacts: vec![listed("5", "", None), listed("x5", "", None), listed("5", "", None)],
         next_cursor: None,
@@ -620,8 +637,9 @@ fn a_running_import_is_not_replaced_and_bad_rows_are_failures() {
     assert_eq!(out.state.failures[0].reason, "invalid_id");
     let finished = import_job_finished(NOW + 1, out.state, "5", "created");
     assert!(progress(&finished).finished);
-    let after = import_start(NOW + 2, Some(finished), "3", "", "", false).unwrap();
+    let after = import_start(NOW + 2, Some(finished), "3", "", false).unwrap();
     assert!(after.started, "a finished import makes way for a new one");
+    assert_eq!((after.state.tag_id.as_deref(), after.state.tag_name), (Some("3"), None), "digits name a tag ID");
 }
 
 #[test]
@@ -651,6 +669,14 @@ fn decide_round_trips_json() {
     assert_eq!(out["jobs"][0]["request"]["event"]["type"], SWEEP_EVENT);
     assert_eq!(out["state"]["mark"], NOW);
     assert_eq!(out["state"]["last"]["queued"], 1);
+    // The same page, its contact fetched by a job claimed well after the change: no job.
+    let mut synced_query = page_query.clone();
+    synced_query["synced"] = json!({"id:42": NOW + 200});
+    let out: Value = serde_json::from_str(&decide(&synced_query.to_string()).unwrap()).unwrap();
+    assert_eq!((out["jobs"].as_array().map(Vec::len), out["skipped"]["synced"].as_u64()), (Some(0), Some(1)));
+    synced_query["synced"] = json!({"id:42": NOW + 60, "id:43": NOW + 200}); // Within the overlap; another contact.
+    let out: Value = serde_json::from_str(&decide(&synced_query.to_string()).unwrap()).unwrap();
+    assert_eq!(out["jobs"].as_array().map(Vec::len), Some(1));
     let failed: Value = serde_json::from_str(
         &decide(&json!({"kind": "sweep_failed", "now": NOW, "state": start["state"], "error": "x"}).to_string())
             .unwrap(),
@@ -661,7 +687,7 @@ fn decide_round_trips_json() {
         serde_json::from_str(&decide(r#"{"kind":"budget","crm":"Ontraport","share_percent":20}"#).unwrap()).unwrap();
     assert_eq!(budget["requests_per_minute"], 34);
     let started: Value = serde_json::from_str(
-        &decide(&json!({"kind": "import_start", "now": NOW, "tag_id": "3", "role": "customer"}).to_string()).unwrap(),
+        &decide(&json!({"kind": "import_start", "now": NOW, "tag": "3", "role": "customer"}).to_string()).unwrap(),
     )
     .unwrap();
     assert_eq!((started["started"].as_bool(), started["progress"]["percent"].as_u64()), (Some(true), Some(0)));

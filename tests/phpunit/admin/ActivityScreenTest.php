@@ -16,7 +16,7 @@ final class ActivityScreenTest extends CrmHooks_Admin_Screens_TestCase
 
     public function test_webhooks_show_up_with_words_links_and_highlights(): void
     {
-        CrmHooks_Jobs::record_write('43'); // We just wrote to contact 43: its webhook is deferred.
+        CrmHooks_Jobs::record_write('id:43'); // We just wrote to contact 43: its webhook is deferred.
         $this->assertSame(200, $this->hook(array('wpf_action' => 'add', 'contact_id' => '42'))['status']);
         $this->assertSame(200, $this->hook(array('wpf_action' => 'add', 'contact_id' => '42'))['status']); // merges: a duplicate
         $this->assertSame(200, $this->hook(array('wpf_action' => 'update', 'contact_id' => '43'))['status']);

@@ -132,7 +132,7 @@ final class BrowserTest extends CrmHooks_Admin_Screens_TestCase
     {
         global $wpdb;
         $this->admin_cookie(); // creates the administrator the browser logs in as
-        CrmHooks_Jobs::record_write('43');
+        CrmHooks_Jobs::record_write('id:43');
         $this->assertSame(200, $this->hook(array('wpf_action' => 'add', 'contact_id' => '42'))['status']);
         $this->assertSame(200, $this->hook(array('wpf_action' => 'add', 'contact_id' => '42'))['status']);
         $this->assertSame(200, $this->hook(array('wpf_action' => 'update', 'contact_id' => '43'))['status']);

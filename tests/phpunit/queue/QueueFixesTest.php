@@ -85,10 +85,16 @@ final class QueueFixesTest extends CrmHooks_Queue_TestCase
     public function test_the_drainer_lock_is_per_database_not_per_server(): void
     {
         global $wpdb;
-        // Another site with the same table prefix in another database holds its drainer lock,
-        // under the name the old code used for every database.
+        // Another site on this database server, with the same table prefix in another database:
+        // the plugin's own code names its drainer lock (a PHP process with that DB_NAME) ...
+        $script = 'define("DB_NAME", "crmhooks_other_site"); $GLOBALS["wpdb"] = (object) array("prefix" => ' . var_export($wpdb->prefix, true) . ');'
+            . ' require ' . var_export(CRMHOOKS_INCLUDES . 'class-crmhooks-jobs.php', true) . '; echo CrmHooks_Jobs::lock_name("drain");';
+        $other_name = (string) shell_exec('php -r ' . escapeshellarg($script));
+        $this->assertStringStartsWith('crmhooks_drain_', $other_name);
+        $this->assertNotSame(CrmHooks_Worker::lock_name(), $other_name);
+        // ... and holds it, for good, on its own connection.
         $other = new mysqli('localhost', DB_USER, DB_PASSWORD, DB_NAME, 0, substr(DB_HOST, strlen('localhost:')));
-        $other->query("SELECT GET_LOCK('crmhooks_drainer_" . $wpdb->prefix . "', 0)");
+        $this->assertSame('1', (string) $other->query('SELECT GET_LOCK(' . "'" . $other->real_escape_string($other_name) . "'" . ', 0)')->fetch_row()[0]);
         try {
             $this->assertQueued($this->hook(array('wpf_action' => 'update_tags', 'contact_id' => '42')));
             $this->wait_for_drainers();
@@ -102,7 +108,6 @@ final class QueueFixesTest extends CrmHooks_Queue_TestCase
                 usleep(500000);
             }
             $this->assertNotSame('locked', $summary['stopped']);
-            $this->assertStringContainsString(md5(DB_NAME . '|' . $wpdb->prefix), CrmHooks_Worker::lock_name());
         } finally {
             $other->close();
         }

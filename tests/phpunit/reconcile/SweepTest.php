@@ -37,6 +37,30 @@ final class SweepTest extends CrmHooks_Reconcile_TestCase
         $this->assertSame(array(true, 20, 0), array($last['seen'] >= 20, $last['queued'], $last['errors']));
     }
 
+    public function test_a_contact_a_job_fetched_well_after_its_change_gets_no_sweep_job(): void
+    {
+        // The CRM's clock runs five minutes behind the site's: a change is stamped that long
+        // before the job that fetches it is claimed, more than the sweep's overlap.
+        CrmHooks_Test_Standin::config(array('clock_offset_secs' => -300));
+        try {
+            $users = $this->linked_contacts(3401, 2);
+            $this->change_while_site_is_down(array_keys($users));
+            // The site is back and contact 3401's next webhook arrives: its job fetches the change.
+            $this->assertQueued($this->hook(array('wpf_action' => 'update', 'contact_id' => '3401')));
+            $this->wait_until_idle(30, true);
+            clean_user_cache($users[3401]);
+            $this->assertSame('New3401', get_userdata($users[3401])->first_name);
+
+            // A pass over a window holding both changes queues only the contact nothing fetched.
+            $this->store(CrmHooks_Reconcile::SWEEP_OPTION, array('mark' => time() - 1000));
+            CrmHooks_Reconcile::tick(true);
+            $this->assertSame(array('id:3402' => 1), $this->sweep_jobs());
+            $this->assertSame(1, CrmHooks_Reconcile::last_sweep()['queued']);
+        } finally {
+            CrmHooks_Test_Standin::config(array('clock_offset_secs' => 0));
+        }
+    }
+
     public function test_a_pass_interrupted_by_a_full_queue_resumes_without_skipping_or_repeating(): void
     {
         $users = $this->linked_contacts(3101, 10);
