@@ -265,6 +265,20 @@ pub fn finish(now: u64, attempts: u32, attempt: &Attempt, jitter: f64, settings:
     }
 }
 
+/// Whether the drainer ends its run after this attempt: the CRM asked us to wait, or the library
+/// is unavailable, and the next jobs would meet the same (a successor or cron goes on later).
+pub fn stops_draining(attempt: &Attempt) -> bool {
+    attempt.outcome == "unavailable" || attempt.code == "crm_rate_limited"
+}
+
+/// `kind: finish` output: the verdict, and `stop_draining`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finished {
+    #[serde(flatten)]
+    pub verdict: Finish,
+    pub stop_draining: bool,
+}
+
 /// The HTTP answer to a webhook processed inline (`async=false`). It never tells whether a
 /// contact or a user exists: not found, skipped and conflicts all read "processed".
 pub fn inline_answer(attempt: &Attempt) -> Answer {
@@ -408,7 +422,8 @@ pub fn decide(json: &str) -> Result<String> {
             serde_json::to_string(&claim(now, &job, &current_account, last_write_at, &settings))
         }
         QueueQuery::Finish { now, attempts, attempt, jitter, settings } => {
-            serde_json::to_string(&finish(now, attempts, &attempt, jitter, &settings))
+            let verdict = finish(now, attempts, &attempt, jitter, &settings);
+            serde_json::to_string(&Finished { verdict, stop_draining: stops_draining(&attempt) })
         }
         QueueQuery::InlineAnswer { attempt } => serde_json::to_string(&inline_answer(&attempt)),
         QueueQuery::Health { facts } => serde_json::to_string(&health(&facts)),
@@ -608,6 +623,24 @@ mod tests {
         assert_eq!(finish(NOW, 1, &attempt("unavailable", "", 0), 0.0, &s), Finish::RetryAt { at: NOW + 60 });
         assert!(matches!(finish(NOW, 1, &attempt("failed", "exception", 0), 0.0, &s), Finish::RetryAt { .. }));
         assert_eq!(finish(NOW, 8, &attempt("busy", "", 0), 0.0, &s), Finish::Failed, "out of attempts");
+    }
+
+    #[test]
+    fn a_rate_limit_or_a_missing_library_ends_the_drainers_run() {
+        let json = r#"{"kind":"finish","now":1700000000,"attempts":1,"attempt":{"outcome":"OUTCOME","code":"CODE"}}"#;
+        for (outcome, code, stops) in [
+            ("crm_error", "crm_rate_limited", true),
+            ("unavailable", "", true),
+            ("crm_error", "crm_temporary", false),
+            ("updated", "", false),
+            ("busy", "", false),
+        ] {
+            let out: serde_json::Value =
+                serde_json::from_str(&decide(&json.replace("OUTCOME", outcome).replace("CODE", code)).unwrap())
+                    .unwrap();
+            assert_eq!(out["stop_draining"], stops, "{outcome} {code}");
+            assert!(out["verdict"].is_string(), "the verdict is still there: {out}");
+        }
     }
 
     #[test]

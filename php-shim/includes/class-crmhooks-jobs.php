@@ -285,9 +285,10 @@ final class CrmHooks_Jobs {
 	 *
 	 * @param array $job     the claimed row (with 'request')
 	 * @param array $attempt outcome, code, retry_after, message
-	 * @return string 'done', 'retry' or 'failed'
+	 * @return array{end:string, stop_draining:bool} end: 'done', 'retry' or 'failed'; stop_draining:
+	 *               the drainer ends its run (the CRM asked us to wait, or the library is unavailable)
 	 */
-	public static function finish( array $job, array $attempt ): string {
+	public static function finish( array $job, array $attempt ): array {
 		global $wpdb;
 		$now      = time();
 		$id       = (int) $job['id'];
@@ -304,13 +305,17 @@ final class CrmHooks_Jobs {
 			'retry_after' => max( 0, (int) ( $attempt['retry_after'] ?? 0 ) ),
 		);
 		$verdict  = self::decide( compact( 'kind', 'now', 'attempts', 'attempt', 'jitter' ) );
+		$end      = array(
+			'end'           => 'retry',
+			'stop_draining' => (bool) ( $verdict['stop_draining'] ?? true ),
+		);
 		if ( ( $verdict['verdict'] ?? '' ) === 'done' ) {
 			self::complete( $id, $outcome, $message );
-			return 'done';
+			return array( 'end' => 'done' ) + $end;
 		}
 		if ( ( $verdict['verdict'] ?? '' ) !== 'retry_at' ) {
 			self::fail( $id, $ended, $message !== '' ? $message : $ended, 'running' );
-			return 'failed';
+			return array( 'end' => 'failed' ) + $end;
 		}
 		$at = (int) $verdict['at'];
 		$wpdb->query( $wpdb->prepare( "UPDATE IGNORE {$wpdb->prefix}crmhooks_jobs SET status = 'queued', queued_key = contact_key, run_after = %d, lease_until = 0, outcome = %s, last_error = %s, updated_at = %d WHERE id = %d", $at, $ended, $message !== '' ? $message : $ended, $now, $id ) );
@@ -319,7 +324,7 @@ final class CrmHooks_Jobs {
 			self::enqueue( (string) $job['contact_key'], (array) $job['request'], (string) $job['account'], (int) $job['received_count'], (int) $job['created_at'], $at );
 			self::complete( $id, 'merged', 'folded into the newer queued job after: ' . ( $message !== '' ? $message : $ended ) );
 		}
-		return 'retry';
+		return $end;
 	}
 
 	/** The word an attempt ends with: a CRM error by its result name (crm_rate_limited, ...), else its outcome. */

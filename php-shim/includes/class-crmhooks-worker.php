@@ -303,16 +303,20 @@ final class CrmHooks_Worker {
 				self::$standby_started = true;
 				self::spawn( CrmHooks_Early::STANDBY_PARAM ); // Takes over if this worker dies.
 			}
-			$outcome = self::process_job( $job );
+			$end = self::process_job( $job );
 			++$summary['processed'];
-			if ( ( $outcome['code'] ?? '' ) === 'crm_rate_limited' || ( $outcome['outcome'] ?? '' ) === 'unavailable' ) {
+			if ( $end['stop_draining'] ) {
 				$summary['stopped'] = 'rate_limited';
 				return;
 			}
 		}
 	}
 
-	/** Runs one claimed job and records its end: done, retry later, or failed. */
+	/**
+	 * Runs one claimed job and records its end: done, retry later, or failed.
+	 *
+	 * @return array{end:string, stop_draining:bool} as CrmHooks_Jobs::finish() says
+	 */
 	public static function process_job( array $job ): array {
 		$request = (array) $job['request'];
 		try {
@@ -321,12 +325,12 @@ final class CrmHooks_Worker {
 			$outcome = self::outcome( $request, 'failed', get_class( $e ) . ': ' . $e->getMessage(), 'exception' );
 		}
 		$end = CrmHooks_Jobs::finish( $job, $outcome );
-		if ( $end !== 'retry' ) {
+		if ( $end['end'] !== 'retry' ) {
 			CrmHooks_Reconcile::job_ended( $request, (string) $outcome['outcome'] ); // An import counts its jobs.
 		}
-		$note = sprintf( 'job %d attempt %d (%d received): %s', (int) $job['id'], (int) $job['attempts'], (int) $job['received_count'], $end );
+		$note = sprintf( 'job %d attempt %d (%d received): %s', (int) $job['id'], (int) $job['attempts'], (int) $job['received_count'], $end['end'] );
 		CrmHooks_Log::add_outcome( $outcome, $note . ( $outcome['message'] !== '' ? ': ' . substr( (string) $outcome['message'], 0, 800 ) : '' ) );
-		return $outcome;
+		return $end;
 	}
 
 	/**

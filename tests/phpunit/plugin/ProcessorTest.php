@@ -178,7 +178,7 @@ final class ProcessorTest extends CrmHooks_Plugin_TestCase
         $wpdb->query($wpdb->prepare("UPDATE {$wpdb->prefix}crmhooks_jobs SET run_after = 0 WHERE id = %d", $job['id']));
         $claimed = CrmHooks_Jobs::claim('test:failed');
         try {
-            $this->assertSame('failed', CrmHooks_Jobs::finish($claimed, array('outcome' => 'conflict', 'message' => 'two users')));
+            $this->assertSame('failed', CrmHooks_Jobs::finish($claimed, array('outcome' => 'conflict', 'message' => 'two users'))['end']);
             $this->assertSame(array(array((int) $job['id'], 'conflict', 'two users')), $this->fired['crmhooks_job_failed']);
         } finally {
             $wpdb->query($wpdb->prepare("DELETE FROM {$wpdb->prefix}crmhooks_jobs WHERE id = %d", $job['id']));

@@ -48,6 +48,25 @@ final class CrmFailureTest extends CrmHooks_Queue_TestCase
         $this->assertLessThanOrEqual(5, $stats['max_per_second']['ac']);
     }
 
+    public function test_a_rate_limit_ends_the_drainers_run(): void
+    {
+        global $wpdb;
+        CrmHooks_Test_Site::set_settings(array('drain_in_web_requests' => false)); // No successor drains after this run.
+        // 429 three times in a row outlasts the library's own two short retries.
+        CrmHooks_Test_Standin::add_fault(array('crm' => 'ac', 'path_regex' => '^/api/3/contacts/', 'kind' => 'status', 'status' => 429, 'retry_after' => 1, 'count' => 3));
+        $limited = $this->enqueue(array('action' => 'update', 'contact_id' => '42'));
+        $waiting = $this->enqueue(array('action' => 'update', 'contact_id' => '43'));
+        $wpdb->query($wpdb->prepare("UPDATE {$wpdb->prefix}crmhooks_jobs SET run_after = %d WHERE id = %d", time() - 2, $limited['id']));
+        $wpdb->query($wpdb->prepare("UPDATE {$wpdb->prefix}crmhooks_jobs SET run_after = %d WHERE id = %d", time() - 1, $waiting['id']));
+        $this->wait_for_drainers();
+
+        $summary = CrmHooks_Worker::run('test', 20);
+        $this->assertSame(array('rate_limited', 1), array($summary['stopped'], $summary['processed']), 'the next job would meet the same limit');
+        $jobs = array_column($this->jobs(), null, 'id');
+        $this->assertSame(array('queued', 'crm_rate_limited'), array($jobs[ $limited['id'] ]['status'], $jobs[ $limited['id'] ]['outcome']), 'retried later');
+        $this->assertSame(array('queued', '0'), array($jobs[ $waiting['id'] ]['status'], (string) $jobs[ $waiting['id'] ]['attempts']), 'not tried in this run');
+    }
+
     public function test_a_permanent_error_fails_at_once_and_can_be_retried_by_hand(): void
     {
         CrmHooks_Test_Standin::add_fault(array('crm' => 'ac', 'path_regex' => '^/api/3/contacts/42', 'kind' => 'status', 'status' => 403, 'count' => 1));

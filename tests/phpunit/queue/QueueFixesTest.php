@@ -50,7 +50,7 @@ final class QueueFixesTest extends CrmHooks_Queue_TestCase
 
         // The running attempt hits the CRM's rate limit with Retry-After: 900.
         $end = CrmHooks_Jobs::finish($claimed, array('outcome' => 'crm_error', 'code' => 'crm_rate_limited', 'retry_after' => 900, 'message' => 'rate limited'));
-        $this->assertSame('retry', $end);
+        $this->assertSame(array('end' => 'retry', 'stop_draining' => true), $end, 'a rate limit also ends the run');
         $this->assertSame('merged', $this->job($first['id'])['outcome'], 'folded into the newer job');
         $folded = $this->job($newer['id']);
         $this->assertGreaterThanOrEqual(time() + 890, (int) $folded['run_after'], 'the Retry-After survives the fold');
